@@ -1,0 +1,142 @@
+"""`python -m pipeline.build [IMAGE ...]`: build the stage images once (Apptainer) or their virtualenvs.
+
+    python -m pipeline.build                      # every image, apptainer, into the profile's image_dir
+    python -m pipeline.build trainer --fakeroot   # one image, unprivileged build
+    python -m pipeline.build --runtime venv       # .venvs/<image> from the same pinned requirements (laptop, CI)
+
+An image (or venv) newer than its .def and requirements file is skipped unless --force. Each build records its
+sha256 (image file; for a venv, its `pip freeze`) and build time in `<dir>/manifest.json`, which runs copy into
+their provenance.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.config import PROJECT_ROOT, load_profile
+from pipeline.errors import UserError, run_cli
+from pipeline.estimators import ALL_IMAGES, ESTIMATORS, TRAINER_IMAGE
+from pipeline.plan import project_path
+from pipeline.runtime import image_path, venv_python
+
+CONTAINERS = PROJECT_ROOT / "containers"
+MMH_PIN = "multimodalhugs==0.5.4"
+MMH_GIT = "git+https://github.com/GerrySant/multimodalhugs@v0.5.4"   # tag v0.5.4 = commit 41329ba
+SHARED_WHEELS = PROJECT_ROOT.parent / "shared" / "wheels"
+# Images we build and run on CPU-only machines; the others need the cluster (CUDA wheels, model downloads).
+VENV_IMAGES = ("mediapipe", TRAINER_IMAGE)
+
+
+def sources(image: str) -> list[Path]:
+    return [CONTAINERS / f"{image}.def", CONTAINERS / f"{image}.requirements.txt"]
+
+
+def is_fresh(target: Path, image: str) -> bool:
+    return target.exists() and all(target.stat().st_mtime >= s.stat().st_mtime for s in sources(image) if s.exists())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def record(manifest: Path, image: str, **facts) -> None:
+    data = json.loads(manifest.read_text()) if manifest.exists() else {}
+    data[image] = {"built": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **facts}
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def mmh_install_args() -> list[str]:
+    """pip arguments installing MultimodalHugs without its deps: the shared wheel when present, else git."""
+    if SHARED_WHEELS.is_dir() and any(SHARED_WHEELS.glob("multimodalhugs-*.whl")):
+        return ["--no-deps", "--find-links", str(SHARED_WHEELS), MMH_PIN]
+    return ["--no-deps", MMH_GIT]
+
+
+def build_venv(image: str, venv_dir: Path, force: bool) -> None:
+    target = venv_dir / image
+    stamp = target / ".built"
+    if is_fresh(stamp, image) and not force:
+        print(f"{image}: venv {target} is up to date, skipped")
+        return
+    if image not in VENV_IMAGES:
+        raise UserError(f"{image}: its venv needs CUDA wheels/model downloads from outside PyPI; build it on the "
+                        f"cluster (python -m pipeline.build {image}); venvs here: {', '.join(VENV_IMAGES)}")
+    print(f"{image}: creating {target} from {CONTAINERS / (image + '.requirements.txt')}", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(target)], check=True)
+    pip = [str(venv_python(venv_dir, image)), "-m", "pip", "install", "--disable-pip-version-check"]
+    subprocess.run(pip + ["-r", str(CONTAINERS / f"{image}.requirements.txt")], check=True)
+    if image == TRAINER_IMAGE:
+        subprocess.run(pip + mmh_install_args(), check=True)
+    frozen = subprocess.run([str(venv_python(venv_dir, image)), "-m", "pip", "freeze"], capture_output=True,
+                            text=True, check=True).stdout
+    (target / "pip-freeze.txt").write_text(frozen)
+    stamp.write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+    record(venv_dir / "manifest.json", image, sha256=hashlib.sha256(frozen.encode()).hexdigest(),
+           kind="venv", path=str(target))
+    print(f"{image}: venv ready", flush=True)
+
+
+def build_image(image: str, runtime: str, image_dir: Path, force: bool, fakeroot: bool) -> None:
+    from spython.main import Client   # spython drives apptainer/singularity builds
+
+    target = image_path(image_dir, image)
+    if is_fresh(target, image) and not force:
+        print(f"{image}: {target} is up to date, skipped")
+        return
+    image_dir.mkdir(parents=True, exist_ok=True)
+    options = ["--fakeroot"] if fakeroot else []
+    print(f"{image}: building {target} with {runtime} (minutes; the log follows)", flush=True)
+    Client.build(recipe=str(CONTAINERS / f"{image}.def"), image=str(target), build_folder=str(image_dir),
+                 sudo=False, options=options + ["--force"], stream=False, quiet=False)
+    if not target.exists():
+        raise UserError(f"{image}: {runtime} build did not produce {target}; see the output above")
+    record(image_dir / "manifest.json", image, sha256=sha256_file(target), kind=runtime, path=str(target))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m pipeline.build", description=__doc__.split("\n\n")[0]
+                                     .split(": ", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("images", nargs="*", help=f"images to build (default: all): {', '.join(ALL_IMAGES)}")
+    parser.add_argument("--runtime", choices=["apptainer", "singularity", "venv"],
+                        help="default: the profile's runtime")
+    parser.add_argument("--profile", default=None, help="where images/venvs go (image_dir, venv_dir); default local")
+    parser.add_argument("--fakeroot", action="store_true", help="apptainer build --fakeroot (no root needed)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile = load_profile(args.profile or "local")
+    runtime = args.runtime or (profile.runtime if profile.runtime != "host" else "venv")
+    unknown = [i for i in args.images if i not in ALL_IMAGES]
+    if unknown:
+        raise UserError(f"unknown image {unknown[0]!r}; images: {', '.join(ALL_IMAGES)} "
+                        f"(estimators: {', '.join(ESTIMATORS)})")
+    images = args.images or (list(VENV_IMAGES) if runtime == "venv" else ALL_IMAGES)
+    if runtime == "venv":
+        for image in images:
+            build_venv(image, project_path(profile.venv_dir), args.force)
+        return 0
+    if shutil.which(runtime) is None:
+        raise UserError(f"{runtime} not found on PATH: install Apptainer (https://apptainer.org/docs/admin/main/"
+                        f"installation.html; Debian/Ubuntu: the apptainer package), or build venvs instead: "
+                        f"python -m pipeline.build --runtime venv")
+    for image in images:
+        build_image(image, runtime, project_path(profile.image_dir), args.force, args.fakeroot)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

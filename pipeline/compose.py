@@ -1,0 +1,92 @@
+"""The job composer: one stage job + a profile → the text of a readable sbatch script. No I/O here.
+
+`make_sbatch_script` follows submitit's `_make_sbatch_string`: typed keyword parameters in, script text out.
+Directives are the sbatch manual's (https://slurm.schedmd.com/sbatch.html); what we add:
+- `--signal=USR1@90` and `--open-mode=append`: a warning before the time limit, and a requeued job appends to its
+  log instead of overwriting it;
+- logs are `<log_dir>/%x-%A_%a.out` for arrays and `<log_dir>/%x-%j.out` otherwise (stdout and stderr together).
+The same script runs under the local executor, which sets the SLURM_* variables a stage reads.
+"""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from pipeline.config import Profile
+from pipeline.plan import StageJob
+from pipeline.runtime import Bind, cache_env, stage_command, wrap
+
+
+def make_sbatch_script(command: str, *, job_name: str, log_dir: str, time: str, cpus: int, mem: str,
+                       array: int = 0, partition: str | None = None, account: str | None = None,
+                       qos: str | None = None, gpus: str | None = None, gres: str | None = None,
+                       constraint: str | None = None, extra: list[str] = (), modules: list[str] = (),
+                       setup: list[str] = (), exports: dict[str, str] | None = None,
+                       header: list[str] = ()) -> str:
+    """An sbatch script running `command` (one shell line). `extra` holds raw `--option=value` strings."""
+    log = f"{log_dir}/%x-%A_%a.out" if array else f"{log_dir}/%x-%j.out"
+    directives = {
+        "job-name": job_name, "time": time, "cpus-per-task": str(cpus), "mem": mem, "ntasks": "1",
+        "output": log, "error": log, "signal": "USR1@90", "open-mode": "append",
+    }
+    optional = {"partition": partition, "account": account, "qos": qos, "gpus": gpus, "gres": gres,
+                "constraint": constraint, "array": f"0-{array - 1}" if array else None}
+    directives.update({k: v for k, v in optional.items() if v})
+    lines = ["#!/bin/bash"]
+    lines += [f"#SBATCH --{k}={v}" for k, v in sorted(directives.items())]
+    lines += [f"#SBATCH {opt}" for opt in extra]
+    lines += [f"# {h}" if h else "#" for h in header]
+    lines += ["set -euo pipefail", ""]
+    lines += [f"module load {shlex.quote(m)}" for m in modules]
+    for name, value in (exports or {}).items():
+        lines.append(f"export {name}={shlex.quote(value)}")
+    lines += list(setup)
+    lines += ["", 'echo "[$(date -Is)] start ${SLURM_JOB_NAME:-' + job_name + '} on $(hostname)'
+              ' task ${SLURM_ARRAY_TASK_ID:--}"', command,
+              'echo "[$(date -Is)] done"', ""]
+    return "\n".join(lines)
+
+
+def gpu_options(profile: Profile, wants_gpu: bool) -> dict[str, str | None]:
+    if not wants_gpu:
+        return {}
+    partition = profile.gpu.partition or profile.partition
+    return {"gpus": profile.gpu.gpus, "gres": profile.gpu.gres, "constraint": profile.gpu.constraint,
+            "partition": partition}
+
+
+def job_binds(job: StageJob, *, src_dir: Path, data_dir: Path, jobs_dir: Path, cache_dir: Path) -> list[Bind]:
+    """Everything the stage may touch, bound at the same path; the dataset root read-only when outside data/."""
+    binds = [Bind(str(src_dir), read_only=True), Bind(str(data_dir)), Bind(str(jobs_dir))]
+    dataset = job.spec.get("dataset", {})
+    for path, read_only in ((cache_dir, False), (dataset.get("root"), dataset.get("layout") != "sample")):
+        if path and not any(Path(path).is_relative_to(b.path) for b in binds[1:]):
+            binds.append(Bind(str(path), read_only=read_only))
+    return binds
+
+
+def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, script_path: Path,
+               spec_path: Path, log_dir: Path, src_dir: Path, data_dir: Path, jobs_dir: Path, cache_dir: Path,
+               image_dir: Path, venv_dir: Path) -> str:
+    """The script for one stage job under a profile."""
+    env = cache_env(cache_dir, profile.offline)
+    binds = job_binds(job, src_dir=src_dir, data_dir=data_dir, jobs_dir=jobs_dir, cache_dir=cache_dir)
+    command = wrap(profile.runtime, stage_command(job.stage, spec_path), image=job.image, gpu=job.resources.gpu,
+                   binds=binds, src_dir=src_dir, image_dir=image_dir, venv_dir=venv_dir, env=env)
+    containerised = profile.runtime in ("apptainer", "singularity")
+    exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
+    setup = [f"mkdir -p {shlex.quote(env['TMPDIR'])} {shlex.quote(env['HF_HOME'])}"]
+    if not containerised:
+        setup.append(f"cd {shlex.quote(str(src_dir))}")
+    header = [f"run: {run}   stage: {job.stage}   key: {job.key}   config hash: {config_hash}",
+              f"runs sharing this job: {', '.join(job.runs)}",
+              f"image: {job.image}   runtime: {profile.runtime}   profile: {profile.name}",
+              f"output: {job.output_dir}",
+              f"resubmit by hand: sbatch {script_path}"
+              + ("   (one task: sbatch --array=N ...)" if job.array else "")]
+    partition_opts = {"partition": profile.partition, **gpu_options(profile, job.resources.gpu)}
+    return make_sbatch_script(
+        command, job_name=f"{job.stage}-{job.key}", log_dir=str(log_dir), time=job.resources.time,
+        cpus=job.resources.cpus, mem=job.resources.mem, array=job.array,
+        account=profile.account, qos=profile.qos, extra=list(profile.sbatch_extra), modules=list(profile.modules),
+        setup=setup + list(profile.setup), exports=exports, header=header, **partition_opts)

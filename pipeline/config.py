@@ -1,0 +1,408 @@
+"""Experiment and cluster-profile configuration: YAML files → validated dataclasses.
+
+An experiment file may say `extends: other.yaml` (a path relative to itself); keys are merged depth-first, the
+extending file winning. `--set key.path=value` overrides come last (values parsed as YAML). Every problem is a
+`UserError` naming the file that set the key, the key and what is allowed, e.g.
+`config/phoenix.yaml: training.learning_rate: expected a number, got 'fast'`.
+
+Defaults below are the original pipeline's best Phoenix settings (BLEU 10.69), so `config/phoenix.yaml` only
+has to say where the data is.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from pipeline.errors import UserError
+from pipeline.estimators import ESTIMATORS, check_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+STAGES = ("prepare", "estimate", "preprocess", "train", "translate", "evaluate")
+DATASET_LAYOUTS = ("official", "videos", "sample")
+RUNTIMES = ("venv", "apptainer", "singularity", "host")
+EXECUTORS = ("local", "slurm")
+
+
+@dataclass
+class Dataset:
+    name: str = "phoenix"
+    layout: str = "official"        # official | videos | sample
+    root: str = ""                  # the tree for that layout; relative paths are relative to the project
+    limit: Optional[int] = None     # at most this many examples per split (quick trials)
+
+
+@dataclass
+class Estimate:
+    estimator: str = "mediapipe"
+    settings: dict = field(default_factory=dict)  # estimator-specific, see pipeline/estimators.py
+    shards: int = 4                 # array tasks
+    workers: int = 1                # processes per array task, each loading the model once
+    max_failure_fraction: float = 0.0
+
+
+@dataclass
+class Preprocess:
+    encoder_prompt: str = "__dgs__"
+    decoder_prompt: str = "__de__"
+    max_missing_fraction: float = 0.0   # examples without a pose or text, per split, before the stage fails
+
+
+@dataclass
+class Model:
+    backbone_type: str = "m2m_100"
+    pretrained_backbone: str = "facebook/m2m100_418M"
+    tokenizer: Optional[str] = None     # default: the backbone
+    max_frames: int = 300
+    mapper_dropout: float = 0.1
+
+
+@dataclass
+class Training:
+    learning_rate: float = 1e-5
+    warmup_steps: int = 500
+    label_smoothing_factor: float = 0.1
+    gradient_accumulation_steps: int = 3
+    batch_size: int = 8
+    fp16: bool = True
+    seed: int = 42
+    dataloader_num_workers: int = 2
+    early_stopping_patience: int = 10
+    eval_steps: int = 128           # also save_steps and logging_steps
+    max_steps: int = 500000
+    save_total_limit: int = 10
+    extra: dict = field(default_factory=dict)  # passed through to Seq2SeqTrainingArguments
+
+
+@dataclass
+class Translate:
+    num_beams: int = 5
+    batch_size: int = 8
+
+
+@dataclass
+class Evaluate:
+    bleurt_checkpoint: Optional[str] = None    # a local BLEURT checkpoint dir; BLEURT is off without it
+
+
+@dataclass
+class Resources:
+    time: str = "01:00:00"
+    cpus: int = 1
+    mem: str = "4G"
+    gpu: bool = False
+
+
+# The original pipeline's requests: preprocess (with pose estimation) 24h/8 cpu/16G, train 24h/GPU/32G,
+# translate 12h/GPU/16G, evaluate 1h. Estimation here is one array task per shard, so each task asks for less.
+DEFAULT_RESOURCES: dict[str, Resources] = {
+    "prepare": Resources(time="01:00:00", cpus=1, mem="4G"),
+    "estimate": Resources(time="24:00:00", cpus=4, mem="16G"),   # gpu from the estimator registry
+    "preprocess": Resources(time="04:00:00", cpus=2, mem="16G"),
+    "train": Resources(time="24:00:00", cpus=4, mem="32G", gpu=True),
+    "translate": Resources(time="12:00:00", cpus=2, mem="16G", gpu=True),
+    "evaluate": Resources(time="01:00:00", cpus=1, mem="4G"),
+}
+
+
+@dataclass
+class Experiment:
+    name: str
+    dataset: Dataset = field(default_factory=Dataset)
+    estimate: Estimate = field(default_factory=Estimate)
+    preprocess: Preprocess = field(default_factory=Preprocess)
+    model: Model = field(default_factory=Model)
+    training: Training = field(default_factory=Training)
+    translate: Translate = field(default_factory=Translate)
+    evaluate: Evaluate = field(default_factory=Evaluate)
+    resources: dict = field(default_factory=dict)   # stage -> partial Resources, over the profile's
+    replicate: int = 0          # repeatability sweeps: same config trained again as a separate model
+    source: str = ""            # the file it came from (not part of any key)
+
+
+@dataclass
+class Gpu:
+    gpus: Optional[str] = None          # --gpus=VALUE, e.g. "V100:1" or "1"
+    gres: Optional[str] = None          # --gres=VALUE, e.g. "gpu:1"
+    constraint: Optional[str] = None    # --constraint=VALUE, e.g. "GPUMEM32GB"
+    partition: Optional[str] = None     # a GPU partition, if the cluster has one
+
+
+@dataclass
+class Profile:
+    name: str
+    executor: str = "local"
+    runtime: str = "venv"
+    partition: Optional[str] = None
+    account: Optional[str] = None
+    qos: Optional[str] = None
+    gpu: Gpu = field(default_factory=Gpu)
+    gpu_available: bool = False     # False: stages that would want a GPU run on the CPU (local machines)
+    modules: list = field(default_factory=list)     # `module load X` lines
+    setup: list = field(default_factory=list)       # extra shell lines before the stage command
+    sbatch_extra: list = field(default_factory=list)  # extra `#SBATCH` options, e.g. "--mail-type=FAIL"
+    image_dir: str = "images"       # apptainer/singularity .sif files
+    venv_dir: str = ".venvs"        # venv runtime
+    data_dir: str = "data"
+    cache_dir: str = "data/cache"   # HF_HOME etc.; bound into containers
+    offline: bool = False           # compute nodes without internet: HF_HUB_OFFLINE=1
+    resources: dict = field(default_factory=dict)   # stage -> partial Resources
+    source: str = ""
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise UserError(f"{path}: {where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of keys at the top, got {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict, over: dict, sources: dict, src: str, prefix: str = "") -> dict:
+    """Deep-merge `over` into a copy of `base`, recording which file set each leaf key."""
+    out = dict(base)
+    for key, value in over.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and value:
+            out[key] = _merge(out[key], value, sources, src, path + ".")
+        else:
+            out[key] = value
+            sources[path] = src
+            for leaf in [k for k in sources if k.startswith(path + ".")]:
+                sources[leaf] = src
+    return out
+
+
+def load_layers(path: Path, sources: dict, _seen: tuple = ()) -> dict:
+    """A YAML file merged over whatever it `extends:` (recursively)."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise UserError(f"{path}: extends: cycle through {' -> '.join(str(p) for p in _seen)}")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    merged: dict = {}
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise UserError(f"{path}: extends: expected a file path, got {parent!r}")
+        merged = load_layers(path.parent / parent, sources, _seen + (path.resolve(),))
+    return _merge(merged, data, sources, display_path(path))
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise UserError(f"--set {text}: expected key.path=value, e.g. training.seed=7")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def apply_overrides(data: dict, overrides: list[str], sources: dict) -> dict:
+    for text in overrides:
+        key, value = parse_override(text)
+        nested: Any = value
+        for part in reversed(key.split(".")):
+            nested = {part: nested}
+        data = _merge(data, nested, sources, f"--set {key}")
+    return data
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- typed conversion
+
+
+def _type_name(tp: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             dict: "a mapping", list: "a list"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise UserError(f"{where}: expected a mapping, got {value!r}")
+        return None  # handled by the caller (needs the key path)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-5 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    elif tp in (dict, list):
+        if isinstance(value, tp):
+            return value
+    else:
+        return value
+    raise UserError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_src: str = "") -> Any:
+    """Build dataclass `cls` from `data`, rejecting unknown keys and wrong types with file:key messages."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        src = sources.get(path) or fallback_src
+        if key not in fields or key == "source":
+            allowed = ", ".join(k for k in fields if k != "source")
+            raise UserError(f"{src}: {path}: unknown key; allowed here: {allowed}")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            _coerce(value, tp, f"{src}: {path}")
+            kwargs[key] = from_dict(tp, value, sources, path + ".", src)
+        else:
+            kwargs[key] = _coerce(value, tp, f"{src}: {path}")
+    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
+               and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise UserError(f"{fallback_src}: {prefix}{missing[0]}: required key is missing")
+    return cls(**kwargs)
+
+
+def _check_choice(value: str, allowed: tuple | list, src: str, key: str) -> None:
+    if value not in allowed:
+        raise UserError(f"{src}: {key}: unknown value {value!r}; allowed: {', '.join(allowed)}")
+
+
+def parse_resources(raw: dict, sources: dict, prefix: str, src: str) -> dict[str, dict]:
+    """Validate a `resources:` mapping (stage -> partial Resources) and return it as plain dicts."""
+    out = {}
+    for stage, partial in raw.items():
+        where = sources.get(f"{prefix}{stage}", src)
+        _check_choice(stage, STAGES, where, f"{prefix}{stage}")
+        res = from_dict(Resources, partial or {}, sources, f"{prefix}{stage}.", where)
+        out[stage] = {k: getattr(res, k) for k in (partial or {})}
+    return out
+
+
+def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
+    data = dict(data)
+    data.setdefault("name", Path(src).stem)
+    exp = from_dict(Experiment, data, sources, "", src)
+    where = lambda key: sources.get(key, src)  # noqa: E731
+    _check_choice(exp.dataset.layout, DATASET_LAYOUTS, where("dataset.layout"), "dataset.layout")
+    _check_choice(exp.estimate.estimator, list(ESTIMATORS), where("estimate.estimator"), "estimate.estimator")
+    unknown = check_settings(exp.estimate.estimator, exp.estimate.settings)
+    if unknown:
+        allowed = ", ".join(ESTIMATORS[exp.estimate.estimator].settings)
+        raise UserError(f"{where('estimate.settings')}: estimate.settings.{unknown[0]}: unknown setting for "
+                        f"{exp.estimate.estimator}; allowed: {allowed}")
+    for key, value in (("estimate.shards", exp.estimate.shards), ("estimate.workers", exp.estimate.workers),
+                       ("training.batch_size", exp.training.batch_size), ("translate.num_beams", exp.translate.num_beams)):
+        if value < 1:
+            raise UserError(f"{where(key)}: {key}: expected at least 1, got {value}")
+    if not exp.dataset.root and exp.dataset.layout != "sample":
+        raise UserError(f"{where('dataset')}: dataset.root: required for layout {exp.dataset.layout!r}; "
+                        f"e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T")
+    exp.resources = parse_resources(data.get("resources") or {}, sources, "resources.", src)
+    exp.source = src
+    return exp
+
+
+def load_experiment(path: str | Path, overrides: list[str] = ()) -> Experiment:
+    sources: dict = {}
+    data = load_layers(Path(path), sources)
+    data = apply_overrides(data, list(overrides), sources)
+    if "sweep" in data:
+        raise UserError(f"{display_path(Path(path))}: this is a sweep file; use pipeline.sweep.load_sweep")
+    return experiment_from_dict(data, sources, display_path(Path(path)))
+
+
+def profile_path(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return candidate
+    named = CONFIG_DIR / "clusters" / f"{name_or_path}.yaml"
+    if not named.exists():
+        known = ", ".join(sorted(p.stem for p in (CONFIG_DIR / "clusters").glob("*.yaml")))
+        raise UserError(f"--profile {name_or_path}: unknown cluster profile; known: {known} "
+                        f"(or give a path to a YAML file)")
+    return named
+
+
+def load_profile(name_or_path: str, overrides: list[str] = ()) -> Profile:
+    path = profile_path(name_or_path)
+    sources: dict = {}
+    data = load_layers(path, sources)
+    data = apply_overrides(data, list(overrides), sources)
+    data.setdefault("name", path.stem)
+    src = display_path(path)
+    prof = from_dict(Profile, data, sources, "", src)
+    _check_choice(prof.executor, EXECUTORS, sources.get("executor", src), "executor")
+    _check_choice(prof.runtime, RUNTIMES, sources.get("runtime", src), "runtime")
+    prof.resources = parse_resources(data.get("resources") or {}, sources, "resources.", src)
+    prof.source = src
+    return prof
+
+
+def stage_resources(stage: str, profile: Profile, experiment: Experiment, wants_gpu: bool) -> Resources:
+    """Defaults, then the profile's, then the experiment's; GPU only where the profile has GPUs."""
+    res = dataclasses.replace(DEFAULT_RESOURCES[stage])
+    if stage == "estimate":
+        res.gpu = wants_gpu
+    for layer in (profile.resources.get(stage, {}), experiment.resources.get(stage, {})):
+        res = dataclasses.replace(res, **layer)
+    if not profile.gpu_available:
+        res.gpu = False
+    return res
+
+
+def as_plain(obj: Any) -> Any:
+    """Dataclasses → dicts (for hashing and for the JSON specs)."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def stable_hash(obj: Any, length: int = 10) -> str:
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def config_hash(experiment: Experiment) -> str:
+    plain = as_plain(experiment)
+    plain.pop("source", None)
+    return stable_hash(plain, 12)

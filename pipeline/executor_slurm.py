@@ -1,0 +1,66 @@
+"""The SLURM executor: `sbatch --parsable` each job in dependency order, chained with afterok.
+
+`--kill-on-invalid-dep=yes` makes SLURM cancel a job whose dependency failed instead of leaving it PENDING
+(DependencyNeverSatisfied) forever. Resubmitting a run skips complete jobs, reuses jobs still queued or running,
+and for an array resubmits only the tasks whose shard marker is missing.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from pipeline.errors import UserError
+from pipeline.rundir import topological, save_submission
+from pipeline.slurm_query import ACTIVE, query_states
+from pipeline.stages.markers import missing_tasks
+
+
+def sbatch(script: str, dependency: list[str], array: list[int] | None) -> str:
+    cmd = ["sbatch", "--parsable", "--kill-on-invalid-dep=yes"]
+    if dependency:
+        cmd.append("--dependency=afterok:" + ":".join(dependency))
+    if array is not None:
+        cmd.append("--array=" + ",".join(str(t) for t in array))
+    cmd.append(script)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"sbatch refused {script}: {proc.stderr.strip()} (fix the profile's resources or GPU "
+                        f"options, then resubmit)")
+    return proc.stdout.strip().split(";")[0]
+
+
+def submit_slurm(run_dir: Path, plan: dict, record: dict) -> dict[str, str]:
+    """Submit what is not complete and not already queued; returns job id -> SLURM id of this submission."""
+    if shutil.which("sbatch") is None:
+        raise UserError("sbatch not found: this machine has no SLURM client; use --executor local, "
+                        "or submit from a login node")
+    states = record.setdefault("jobs", {})
+    previous = {jid: s["slurm_id"] for jid, s in states.items() if s.get("slurm_id")}
+    live = query_states(list(previous.values()))
+    submitted: dict[str, str] = {}
+    for job_id in topological(plan["jobs"]):
+        job = plan["jobs"][job_id]
+        tasks = missing_tasks(job["output_dir"], job["array"])
+        if not tasks:
+            states[job_id] = {**states.get(job_id, {}), "state": "COMPLETED", "skipped": True}
+            print(f"  {job_id}: complete, skipped", flush=True)
+            continue
+        old = previous.get(job_id)
+        if old and live.get(old) in ACTIVE:
+            submitted[job_id] = old
+            print(f"  {job_id}: already {live[old].lower()} as job {old}, not resubmitted", flush=True)
+            continue
+        deps = [submitted[d] for d in job["deps"] if d in submitted]
+        array = tasks if job["array"] else None
+        slurm_id = sbatch(job["script"], deps, array)
+        submitted[job_id] = slurm_id
+        states[job_id] = {"slurm_id": slurm_id, "tasks": array, "submitted": time.time(),
+                          "history": states.get(job_id, {}).get("history", []) + ([old] if old else [])}
+        what = f" tasks {','.join(map(str, array))}" if array else ""
+        print(f"  {job_id}: submitted as job {slurm_id}{what}" + (f" after {','.join(deps)}" if deps else ""),
+              flush=True)
+        save_submission(run_dir, record)
+    save_submission(run_dir, record)
+    return submitted

@@ -1,0 +1,136 @@
+"""The stage graph: experiments + a profile → stage jobs with stable keys, shared where their inputs are the same.
+
+A stage job's key is a hash of exactly what determines its output (the dataset for prepare; that plus the estimator
+and its settings for estimate; ... the hyperparameters and replicate number for train), so two experiments that
+differ only in a training hyperparameter get the same prepare/estimate/preprocess keys and share those jobs.
+Settings that change how work is done but not its result (shards, workers, failure thresholds, resources) are in
+the job's spec, not its key. Outputs go to `<data_dir>/<stage>/<key>/`; paths are absolute and the same on the
+host and inside containers (containers bind every path at the same place).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, Resources, as_plain, stable_hash,
+                             stage_resources)
+from pipeline.errors import UserError
+from pipeline.estimators import ESTIMATORS, TRAINER_IMAGE, resolved_settings
+
+
+@dataclass
+class StageJob:
+    stage: str
+    key: str                    # "<readable label>-<hash>", unique within its stage
+    image: str
+    spec: dict                  # everything the stage reads: inputs, outputs, parameters
+    output_dir: str
+    deps: list[str]             # ids (stage/key) of the jobs this one needs
+    resources: Resources
+    array: int = 0              # number of array tasks; 0 = a plain job
+    runs: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"{self.stage}/{self.key}"
+
+
+@dataclass
+class Plan:
+    jobs: dict[str, StageJob] = field(default_factory=dict)       # id -> job, in dependency order
+    runs: dict[str, dict[str, str]] = field(default_factory=dict)  # run name -> stage -> job id
+    experiments: dict[str, Experiment] = field(default_factory=dict)
+
+    def count_by_stage(self) -> dict[str, int]:
+        counts = {s: 0 for s in STAGES}
+        for job in self.jobs.values():
+            counts[job.stage] += 1
+        return {s: n for s, n in counts.items() if n}
+
+
+def project_path(path: str) -> Path:
+    """A config path made absolute: relative paths are relative to the project root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+def _add(plan: Plan, run: str, stage: str, label: str, identity: dict, image: str, spec: dict, deps: list[str],
+         resources: Resources, data_dir: Path, array: int = 0) -> StageJob:
+    key = f"{label}-{stable_hash({'stage': stage, **identity})}"
+    job_id = f"{stage}/{key}"
+    job = plan.jobs.get(job_id)
+    if job is None:
+        out = data_dir / stage / key
+        full_spec = {"stage": stage, "key": key, "output_dir": str(out), **spec}
+        job = StageJob(stage, key, image, full_spec, str(out), deps, resources, array)
+        plan.jobs[job_id] = job
+    if run not in job.runs:
+        job.runs.append(run)
+    plan.runs.setdefault(run, {})[stage] = job_id
+    return job
+
+
+def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "evaluate") -> None:
+    """Add one experiment's stage jobs to the plan, reusing jobs already there with the same key."""
+    if exp.name in plan.runs:
+        raise UserError(f"{exp.source}: name: two runs are called {exp.name!r}; give each run its own name")
+    stages = STAGES[: STAGES.index(until) + 1]
+    data_dir = project_path(profile.data_dir)
+    cache_dir = project_path(profile.cache_dir)
+    est = ESTIMATORS[exp.estimate.estimator]
+    res = lambda stage: stage_resources(stage, profile, exp, est.wants_gpu)  # noqa: E731
+    plan.experiments[exp.name] = exp
+
+    dataset = as_plain(exp.dataset)
+    dataset["root"] = str(project_path(exp.dataset.root or f"data/datasets/{exp.dataset.name}"))
+    prep = _add(plan, exp.name, "prepare", f"{exp.dataset.name}-{exp.dataset.layout}", {"dataset": dataset},
+                est.image, {"dataset": dataset}, [], res("prepare"), data_dir)
+    if "estimate" not in stages:
+        return
+    settings = resolved_settings(est.name, exp.estimate.settings)
+    ident = {"prepare": prep.key, "estimator": est.name, "settings": settings}
+    estimate = _add(plan, exp.name, "estimate", f"{exp.dataset.name}-{est.name}", ident, est.image,
+                    {**ident, "manifest_dir": prep.output_dir, "shards": exp.estimate.shards,
+                     "workers": exp.estimate.workers, "max_failure_fraction": exp.estimate.max_failure_fraction},
+                    [prep.id], res("estimate"), data_dir, array=exp.estimate.shards)
+    if "preprocess" not in stages:
+        return
+    prompts = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}
+    ident = {"estimate": estimate.key, **prompts}
+    pre = _add(plan, exp.name, "preprocess", f"{exp.dataset.name}-{est.name}", ident, TRAINER_IMAGE,
+               {**ident, "manifest_dir": prep.output_dir, "poses_dir": estimate.output_dir,
+                "estimator": est.name, "reduce_holistic": est.reduce_holistic,
+                "expected_feat_dim": est.expected_feat_dim,
+                "max_missing_fraction": exp.preprocess.max_missing_fraction},
+               [estimate.id], res("preprocess"), data_dir)
+    if "train" not in stages:
+        return
+    label = f"{exp.dataset.name}-{est.name}-seed{exp.training.seed}"
+    if exp.replicate:
+        label += f"-rep{exp.replicate}"
+    ident = {"preprocess": pre.key, "model": as_plain(exp.model), "training": as_plain(exp.training),
+             "replicate": exp.replicate}
+    train = _add(plan, exp.name, "train", label, ident, TRAINER_IMAGE,
+                 {**ident, "preprocess_dir": pre.output_dir, "cache_dir": str(cache_dir), "run_name": exp.name,
+                  "reduce_holistic": est.reduce_holistic, "use_gpu": res("train").gpu},
+                 [pre.id], res("train"), data_dir)
+    if "translate" not in stages:
+        return
+    ident = {"train": train.key, "translate": as_plain(exp.translate)}
+    trans = _add(plan, exp.name, "translate", label, ident, TRAINER_IMAGE,
+                 {**ident, "train_dir": train.output_dir, "preprocess_dir": pre.output_dir,
+                  "cache_dir": str(cache_dir), "use_gpu": res("translate").gpu},
+                 [train.id], res("translate"), data_dir)
+    if "evaluate" not in stages:
+        return
+    ident = {"translate": trans.key, "evaluate": as_plain(exp.evaluate)}
+    _add(plan, exp.name, "evaluate", label, ident, TRAINER_IMAGE,
+         {**ident, "translate_dir": trans.output_dir, "references": str(Path(pre.output_dir) / "test.tsv")},
+         [trans.id], res("evaluate"), data_dir)
+
+
+def build_plan(experiments: list[Experiment], profile: Profile, until: str = "evaluate") -> Plan:
+    plan = Plan()
+    for exp in experiments:
+        add_experiment(plan, exp, profile, until)
+    return plan

@@ -1,0 +1,116 @@
+"""A run's folder under jobs/: where its scripts, specs, logs, plan and submission record live.
+
+    jobs/<run>/<stage>[.<first run>].sbatch   one script per stage job
+    jobs/<run>/specs/<stage>-<key>.json       what each stage reads
+    jobs/<run>/logs/                          %x-%j.out / %x-%A_%a.out
+    jobs/<run>/plan.json                      jobs, dependencies, outputs, which runs use which job
+    jobs/<run>/submission.json                executor, job ids / local states, config hash, git commit, times
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import PROJECT_ROOT, STAGES
+from pipeline.errors import UserError
+from pipeline.plan import Plan
+from pipeline.stages.markers import write_json
+
+STAGE_INDEX = {stage: i for i, stage in enumerate(STAGES)}
+
+
+@dataclass
+class JobFiles:
+    script: Path
+    spec: Path
+    name: str           # the SLURM job name
+
+
+def job_files(plan: Plan, run_dir: Path) -> dict[str, JobFiles]:
+    """File names per job: `<stage>.sbatch` when the stage has one job, else `<stage>.<first run>.sbatch`."""
+    counts = plan.count_by_stage()
+    files = {}
+    for job_id, job in plan.jobs.items():
+        stem = job.stage if counts[job.stage] == 1 else f"{job.stage}.{job.runs[0]}"
+        files[job_id] = JobFiles(run_dir / f"{stem}.sbatch", run_dir / "specs" / f"{job.stage}-{job.key}.json",
+                                 f"{job.stage}-{job.key}")
+    return files
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def plan_record(plan: Plan, files: dict[str, JobFiles]) -> dict:
+    return {
+        "runs": plan.runs,
+        "jobs": {job_id: {"stage": j.stage, "key": j.key, "image": j.image, "deps": j.deps, "array": j.array,
+                          "output_dir": j.output_dir, "runs": j.runs, "script": str(files[job_id].script),
+                          "spec": str(files[job_id].spec), "name": files[job_id].name,
+                          "resources": vars(j.resources)}
+                 for job_id, j in plan.jobs.items()},
+    }
+
+
+def topological(jobs: dict[str, dict]) -> list[str]:
+    """Job ids, every job after the jobs it depends on (plan.json is written with sorted keys)."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(job_id: str) -> None:
+        if job_id in order:
+            return
+        if job_id in visiting:
+            raise ValueError(f"dependency cycle through {job_id}")
+        visiting.add(job_id)
+        for dep in jobs[job_id]["deps"]:
+            visit(dep)
+        order.append(job_id)
+
+    for job_id in sorted(jobs, key=lambda j: (STAGE_INDEX[jobs[j]["stage"]], j)):
+        visit(job_id)
+    return order
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def load_run(run_dir: Path) -> tuple[dict, dict]:
+    """(plan.json, submission.json) of a run folder."""
+    run_dir = Path(run_dir)
+    plan = read_json(run_dir / "plan.json")
+    if not plan:
+        raise UserError(f"{run_dir}: no plan.json here; expected a folder written by pipeline.submit (jobs/<run>)")
+    return plan, read_json(run_dir / "submission.json")
+
+
+def save_submission(run_dir: Path, record: dict) -> None:
+    record["updated"] = time.time()
+    write_json(Path(run_dir) / "submission.json", record)
+
+
+def log_path(pattern_dir: Path, job_name: str, job_id: str, task: int | None) -> Path:
+    """The log file of one job (task), as SLURM names it from %x-%j / %x-%A_%a."""
+    if task is None:
+        return Path(pattern_dir) / f"{job_name}-{job_id}.out"
+    return Path(pattern_dir) / f"{job_name}-{job_id}_{task}.out"
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return f"(no log at {path})"
+

@@ -1,0 +1,55 @@
+"""The shared entry point of every stage: read the spec, skip finished work, run, write the marker.
+
+`python -m pipeline.stages.<name> --spec FILE` calls `stage_main(run)`: `run(spec)` does the work and returns
+facts for the marker. Set `PIPELINE_FAIL_STAGE=<stage>` to make a stage fail on purpose (tests of failure paths).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from pipeline.errors import UserError
+from pipeline.stages.markers import DONE, shard_marker, write_marker
+
+
+def array_task() -> int:
+    """This array task's index (SLURM_ARRAY_TASK_ID); 0 outside an array. The task count comes from the spec:
+    a resubmission of one task (`sbatch --array=3`) has SLURM_ARRAY_TASK_COUNT=1."""
+    return int(os.environ.get("SLURM_ARRAY_TASK_ID") or 0)
+
+
+def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None, array: bool = False) -> None:
+    parser = argparse.ArgumentParser(description=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None)
+    parser.add_argument("--spec", required=True, help="the stage's JSON spec, written by pipeline.submit")
+    parser.add_argument("--force", action="store_true", help="run even if the completion marker exists")
+    parser.add_argument("--limit", type=int, help="only the first N examples (trial runs of estimate)")
+    args = parser.parse_args(argv)
+    spec = json.loads(Path(args.spec).read_text())
+    if args.limit:
+        spec["limit"] = args.limit
+    out = Path(spec["output_dir"])
+    if array:
+        task = array_task()
+        marker = shard_marker(out, task, spec["shards"])
+    else:
+        marker = out / DONE
+    if marker.exists() and not args.force:
+        print(f"{spec['stage']} {spec['key']}: already complete ({marker}); nothing to do", flush=True)
+        return
+    if os.environ.get("PIPELINE_FAIL_STAGE") == spec["stage"]:
+        print(f"{spec['stage']}: failing on purpose (PIPELINE_FAIL_STAGE={spec['stage']})", file=sys.stderr)
+        sys.exit(3)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    try:
+        info = run(spec) or {}
+    except UserError as exc:
+        print(f"error: {spec['stage']}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    write_marker(marker, started, stage=spec["stage"], key=spec["key"], **info)
+    print(f"{spec['stage']} {spec['key']}: done in {time.time() - started:.1f}s -> {out}", flush=True)

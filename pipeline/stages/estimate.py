@@ -1,0 +1,131 @@
+"""estimate: one array task = one shard of the manifest → one `.pose` per example, model loaded once per worker.
+
+- Shards are balanced by frame count (longest first onto the lightest shard), computed the same way by every
+  task from the manifest, so a task needs only its index (SLURM_ARRAY_TASK_ID).
+- Each pose is written to a temporary file and renamed: a killed task never leaves a truncated `.pose`, and a
+  rerun skips examples whose pose exists.
+- An example that cannot be read or estimated goes to `failures.shard-<i>.tsv` (id, reason) and the others go
+  on; the task fails at the end if failures exceed `max_failure_fraction` of its shard.
+- `workers > 1` runs that many processes, each with its own model, to use every core.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+from pipeline.errors import UserError
+from pipeline.stages.entry import array_task, stage_main
+from pipeline.stages.estimators import adapter
+from pipeline.stages.frames import MediaError, read_frames
+from pipeline.stages.manifest import Example, read_all
+from pipeline.stages.markers import atomic_path
+
+_worker: dict = {}
+
+
+def shard(examples: list[Example], shards: int, index: int) -> list[Example]:
+    """The examples of shard `index` of `shards`, balancing total frames (deterministic)."""
+    loads = [0] * shards
+    members: list[list[Example]] = [[] for _ in range(shards)]
+    for ex in sorted(examples, key=lambda e: (-e.frames, e.id)):
+        lightest = min(range(shards), key=lambda s: (loads[s], s))
+        loads[lightest] += max(ex.frames, 1)
+        members[lightest].append(ex)
+    return sorted(members[index], key=lambda e: e.id)
+
+
+def pose_path(poses_dir: Path, example_id: str) -> Path:
+    return Path(poses_dir) / f"{example_id}.pose"
+
+
+def _init_worker(estimator: str, settings: dict) -> None:
+    _worker["adapter"] = adapter(estimator)
+    _worker["model"] = _worker["adapter"].load(settings)
+
+
+def estimate_one(job: tuple[str, str, float, str]) -> tuple[str, int, str | None]:
+    """(id, frames, error) for one example; writes its pose atomically. Runs in a worker."""
+    example_id, media, fps, out = job
+    try:
+        frames = read_frames(media)
+        pose = _worker["adapter"].estimate(_worker["model"], frames, fps)
+    except MediaError as exc:
+        return example_id, 0, str(exc)
+    except Exception as exc:  # a model failure on one clip must not stop the shard
+        return example_id, 0, f"{type(exc).__name__}: {exc}"
+    with atomic_path(Path(out)) as tmp, open(tmp, "wb") as handle:
+        pose.write(handle)
+    return example_id, len(frames), None
+
+
+def run_shard(examples: list[Example], out: Path, estimator: str, settings: dict, workers: int,
+              label: str = "estimate") -> tuple[int, list[tuple[str, str]]]:
+    """Estimate every example without a pose; returns (frames done, failures [(id, reason)])."""
+    from tqdm import tqdm
+
+    todo = [e for e in examples if not pose_path(out, e.id).exists()]
+    skipped = len(examples) - len(todo)
+    print(f"{label}: {len(examples)} examples in shard, {skipped} already done, {len(todo)} to estimate "
+          f"({sum(e.frames for e in todo)} frames) with {workers} worker(s)", flush=True)
+    jobs = [(e.id, e.media, e.fps, str(pose_path(out, e.id))) for e in todo]
+    failures: list[tuple[str, str]] = []
+    done_frames = 0
+    bar = tqdm(total=sum(max(e.frames, 1) for e in todo), unit="frame", mininterval=10, file=sys.stdout,
+               dynamic_ncols=False, ncols=100, desc=label)
+    expected = {e.id: max(e.frames, 1) for e in todo}
+    if workers > 1 and len(jobs) > 1:
+        ctx = multiprocessing.get_context("spawn")   # MediaPipe's graph does not survive fork
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(estimator, settings)) as pool:
+            results = pool.imap_unordered(estimate_one, jobs)
+            for example_id, frames, error in results:
+                done_frames += frames
+                bar.update(expected[example_id])
+                if error:
+                    failures.append((example_id, error))
+    else:
+        if jobs:
+            _init_worker(estimator, settings)
+        for job in jobs:
+            example_id, frames, error = estimate_one(job)
+            done_frames += frames
+            bar.update(expected[example_id])
+            if error:
+                failures.append((example_id, error))
+    bar.close()
+    return done_frames, failures
+
+
+def run(spec: dict) -> dict:
+    """Estimate the poses of this array task's shard."""
+    task = array_task()
+    shards = spec["shards"]
+    if not 0 <= task < shards:
+        raise UserError(f"SLURM_ARRAY_TASK_ID={task} outside 0..{shards - 1}")
+    examples = read_all(Path(spec["manifest_dir"]))
+    if spec.get("limit"):
+        examples = examples[: spec["limit"]]
+    mine = shard(examples, shards, task)
+    out = Path(spec["output_dir"])
+    started = time.time()
+    frames, failures = run_shard(mine, out, spec["estimator"], spec["settings"], spec.get("workers", 1),
+                                 f"estimate shard {task + 1}/{shards}")
+    elapsed = time.time() - started
+    failures_file = out / f"failures.shard-{task}.tsv"
+    failures_file.write_text("".join(f"{i}\t{r}\n" for i, r in failures))
+    for example_id, reason in failures:
+        print(f"failed: {example_id}: {reason}", flush=True)
+    rate = frames / elapsed if elapsed > 0 else 0.0
+    print(f"shard {task + 1}/{shards}: {frames} frames in {elapsed:.1f}s ({rate:.1f} frames/s), "
+          f"{len(failures)} failure(s)", flush=True)
+    allowed = spec.get("max_failure_fraction", 0.0) * len(mine)
+    if len(failures) > allowed:
+        raise UserError(f"{len(failures)} of {len(mine)} examples failed (allowed: {allowed:g}; "
+                        f"estimate.max_failure_fraction); see {failures_file}")
+    return {"examples": len(mine), "frames": frames, "frames_per_second": round(rate, 2),
+            "failures": len(failures), "shard": task, "shards": shards}
+
+
+if __name__ == "__main__":
+    stage_main(run, array=True)

@@ -1,0 +1,60 @@
+"""Completion markers and atomic writes: how a stage says "done" and how a reader never sees half a file.
+
+A finished stage writes `<output_dir>/.done.json`; an estimate array task writes
+`<output_dir>/.done.shard-<i>-of-<n>.json`. The submitter skips a job whose markers are all present, and a stage
+started by hand on finished outputs exits at once. Light: the login node imports this.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+DONE = ".done.json"
+
+
+def shard_marker(output_dir: Path, task: int, tasks: int) -> Path:
+    return Path(output_dir) / f".done.shard-{task}-of-{tasks}.json"
+
+
+def missing_tasks(output_dir: str | Path, tasks: int) -> list[int]:
+    """Array tasks (0-based) whose shard marker is absent; for a plain job (tasks=0): [0] or []."""
+    out = Path(output_dir)
+    if tasks == 0:
+        return [] if (out / DONE).exists() else [0]
+    return [t for t in range(tasks) if not shard_marker(out, t, tasks).exists()]
+
+
+def is_complete(output_dir: str | Path, tasks: int = 0) -> bool:
+    return not missing_tasks(output_dir, tasks)
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(target: Path, data: dict) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_marker(marker: Path, started: float, **info) -> None:
+    write_json(marker, {"host": socket.gethostname(), "started": started, "finished": time.time(),
+                        "seconds": round(time.time() - started, 3),
+                        "slurm_job_id": os.environ.get("SLURM_JOB_ID"), **info})

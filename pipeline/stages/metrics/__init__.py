@@ -1,0 +1,9 @@
+"""Local `evaluate` metric modules, so MultimodalHugs' `evaluate.load("sacrebleu")` / `("chrf")` work offline.
+
+`evaluate.load(name)` first looks for a folder `<name>/<name>.py` relative to the working directory; the trainer
+stages run MultimodalHugs with this folder as the working directory. Both wrap the sacrebleu package (our own
+code, not the hub's scripts); `score` is what MultimodalHugs logs as `eval_sacrebleu` / `eval_chrf`.
+"""
+from pathlib import Path
+
+METRICS_DIR = Path(__file__).resolve().parent

@@ -1,0 +1,83 @@
+"""The MultimodalHugs (v0.5.4) YAML config of a run, built from the train spec. Pure: dict in, dict out.
+
+v0.5.4 wants `data.dataset_type: pose2text` and a declarative `processor.slots` list: the pose slot
+(PoseModalityProcessor, reduce_holistic_poses for MediaPipe) and three TextModalityProcessor slots (labels from
+decoder_prompt+output, the encoder prompt, the decoder prompt), the layout of MMH's own `pipeline: pose2text`
+shorthand written out so the file says everything. The older flat `processor: reduce_holistic_poses /
+text_tokenizer_path` keys of the original pipeline's MMH commit are rejected by v0.5.4.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def processor_slots(tokenizer: str, new_vocabulary: str, reduce_holistic: bool) -> list[dict]:
+    def text_slot(key: str, column_map: dict, role: str, mask: str | None = None, label: bool = False) -> dict:
+        slot: dict[str, Any] = {"processor_class": "TextModalityProcessor", "output_data_key": key,
+                                "column_map": column_map,
+                                "processor_kwargs": {"tokenizer_path": tokenizer, "role": role,
+                                                     "new_vocabulary": new_vocabulary}}
+        if mask:
+            slot["output_mask_key"] = mask
+        if label:
+            slot["is_label"] = True
+        return slot
+
+    return [
+        {"processor_class": "PoseModalityProcessor", "output_data_key": "input_frames",
+         "output_mask_key": "attention_mask",
+         "column_map": {"signal": "signal", "signal_start": "signal_start", "signal_end": "signal_end"},
+         "processor_kwargs": {"reduce_holistic_poses": reduce_holistic}},
+        text_slot("labels", {"decoder_prompt": "target_prefix", "output": "target"}, "target", label=True),
+        text_slot("encoder_prompt", {"encoder_prompt": "signal"}, "input", "encoder_prompt_length_padding_mask"),
+        text_slot("decoder_input_ids", {"decoder_prompt": "signal"}, "input", "decoder_attention_mask"),
+    ]
+
+
+def mmh_config(spec: dict, *, backbone: str, tokenizer: str, feat_dim: int, tsv_dir: str,
+               encoder_prompt: str, use_gpu: bool) -> dict:
+    """The config dict for `multimodalhugs-setup` / `-train` / `-generate`."""
+    model, train = spec["model"], spec["training"]
+    workers = train["dataloader_num_workers"]
+    training = {
+        "run_name": spec["run_name"],
+        "early_stopping_patience": train["early_stopping_patience"],
+        "do_train": True, "do_eval": True, "predict_with_generate": True,
+        "save_strategy": "steps", "eval_strategy": "steps",
+        "eval_steps": train["eval_steps"], "logging_steps": train["eval_steps"], "save_steps": train["eval_steps"],
+        "per_device_train_batch_size": train["batch_size"], "per_device_eval_batch_size": train["batch_size"],
+        "label_smoothing_factor": train["label_smoothing_factor"],
+        "gradient_accumulation_steps": train["gradient_accumulation_steps"],
+        "learning_rate": train["learning_rate"],
+        "load_best_model_at_end": True,
+        "dataloader_num_workers": workers,
+        "metric_name": "sacrebleu,chrf", "metric_for_best_model": "sacrebleu", "greater_is_better": True,
+        "num_train_epochs": 1, "max_steps": train["max_steps"], "warmup_steps": train["warmup_steps"],
+        "save_total_limit": train["save_total_limit"], "seed": train["seed"],
+        "fp16": bool(train["fp16"] and use_gpu),   # fp16 needs a GPU; the CPU runs in fp32
+        "report_to": "none",
+        **train.get("extra", {}),
+    }
+    if workers > 0:
+        training["dataloader_prefetch_factor"] = 2
+    return {
+        "model": {
+            "type": "multimodal_embedder",
+            "multimodal_mapper_type": "linear",
+            "multimodal_mapper_layer_norm_before": True,
+            "multimodal_mapper_dropout": model["mapper_dropout"],
+            "backbone_type": model["backbone_type"],
+            "pretrained_backbone": backbone,
+            "feat_dim": feat_dim,
+        },
+        "training": training,
+        "data": {
+            "dataset_type": "pose2text",
+            "train_metadata_file": f"{tsv_dir}/train.tsv",
+            "validation_metadata_file": f"{tsv_dir}/validation.tsv",
+            "test_metadata_file": f"{tsv_dir}/test.tsv",
+            "shuffle": True,
+            "max_frames": model["max_frames"],
+        },
+        "processor": {"slots": processor_slots(tokenizer, encoder_prompt, spec["reduce_holistic"])},
+    }

@@ -1,0 +1,45 @@
+"""prepare: a dataset tree → one manifest per split (`<out>/{train,validation,test}.tsv`) + `problems.txt`.
+
+For the `sample` layout the tree is generated first when it does not exist yet. Problems (a CSV row with no text,
+an empty frame folder, an unreadable video) are listed with file, line and id; the examples stay in the manifest
+so that estimate and preprocess report them again with their own outcome, never dropping them silently.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.errors import UserError
+from pipeline.stages.datasets import read_dataset
+from pipeline.stages.entry import stage_main
+from pipeline.stages.manifest import SPLITS, write_manifest
+
+
+def run(spec: dict) -> dict:
+    """Write the manifests of the dataset named in the spec."""
+    ds = spec["dataset"]
+    root, out = Path(ds["root"]), Path(spec["output_dir"])
+    if ds["layout"] == "sample" and not root.exists():
+        from pipeline.stages.sample_data import generate
+        print(f"generating the sample dataset in {root}", flush=True)
+        generate(root)
+    if not root.exists():
+        raise UserError(f"dataset.root {root}: no such folder (set dataset.root to your copy of the data)")
+    examples, problems = read_dataset(ds["layout"], root)
+    counts = {}
+    for split in SPLITS:
+        rows = [e for e in examples if e.split == split]
+        if ds.get("limit"):
+            rows = rows[: ds["limit"]]
+        if not rows:
+            raise UserError(f"dataset.root {root}: no {split} examples found")
+        write_manifest(out / f"{split}.tsv", rows)
+        counts[split] = len(rows)
+        print(f"{split}: {len(rows)} examples, {sum(e.frames for e in rows)} frames", flush=True)
+    (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
+    for p in problems:
+        print(f"warning: {p}", flush=True)
+    return {"examples": counts, "problems": len(problems)}
+
+
+if __name__ == "__main__":
+    stage_main(run)

@@ -1,0 +1,105 @@
+"""train: the TSVs → a MultimodalHugs model. Writes `config.yaml`, runs `multimodalhugs-setup` then
+`multimodalhugs-train`, in `<out>/setup/` and `<out>/train/`.
+
+- The seed is passed to setup, which seeds before it creates the mapper weights: the original pipeline's
+  repeatability finding (unseeded setup gave different initial weights; seeded, BLEU 9.982 three times).
+- A resubmitted train job (preempted, or past its time limit) resumes from the last checkpoint in `<out>/train`
+  (MultimodalHugs detects it); a finished one is skipped (completion marker). Setup is redone only when it did not
+  finish (`<out>/setup/.setup-done`).
+- Metrics run offline through our local `evaluate` modules (pipeline/stages/metrics, the working directory).
+- `model.pretrained_backbone: tiny-m2m100` builds the tiny offline backbone into the cache on first use.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import UserError
+from pipeline.stages.entry import stage_main
+from pipeline.stages.metrics import METRICS_DIR
+from pipeline.stages.mmh_config import mmh_config
+
+SETUP_DONE = ".setup-done"
+
+
+def mmh_command(name: str) -> str:
+    """A MultimodalHugs console script next to this python (venv/image), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise UserError(f"{name} not found: MultimodalHugs is not installed in this environment; build the trainer "
+                        f"image or venv (python -m pipeline.build --runtime venv trainer)")
+    return found
+
+
+def run_mmh(argv: list[str], log_name: str) -> None:
+    print("+ " + " ".join(argv), flush=True)
+    proc = subprocess.run(argv, cwd=METRICS_DIR, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode != 0:
+        raise UserError(f"{log_name} exited with {proc.returncode}; its output is above in this log")
+
+
+def resolve_backbone(spec: dict) -> str:
+    backbone = spec["model"]["pretrained_backbone"]
+    if backbone == "tiny-m2m100":
+        from pipeline.tiny_backbone import build
+        target = Path(spec["cache_dir"]) / "tiny-m2m100"
+        if not (target / "config.json").exists():
+            print(f"building the tiny backbone in {target}", flush=True)
+            build(target)
+        return str(target)
+    local = Path(backbone)
+    if backbone.startswith(("/", "./", "../")) and not local.exists():
+        raise UserError(f"model.pretrained_backbone: {backbone} does not exist")
+    return backbone
+
+
+def write_config(spec: dict, out: Path) -> Path:
+    feat = json.loads((Path(spec["preprocess_dir"]) / "feat_dim.json").read_text())
+    backbone = resolve_backbone(spec)
+    tokenizer = spec["model"].get("tokenizer") or backbone
+    config = mmh_config(spec, backbone=backbone, tokenizer=tokenizer, feat_dim=feat["feat_dim"],
+                        tsv_dir=spec["preprocess_dir"], encoder_prompt=spec["encoder_prompt"],
+                        use_gpu=spec["use_gpu"])
+    path = out / "config.yaml"
+    path.write_text("# written by pipeline.stages.train for MultimodalHugs v0.5.4\n"
+                    + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def run(spec: dict) -> dict:
+    """Set up and train one model."""
+    out = Path(spec["output_dir"])
+    seed = str(spec["training"]["seed"])
+    config = write_config(spec, out)
+    setup = out / "setup"
+    if not (setup / SETUP_DONE).exists():
+        shutil.rmtree(setup, ignore_errors=True)
+        run_mmh([mmh_command("multimodalhugs-setup"), "--modality", "pose2text", "--config_path", str(config),
+                 "--output_dir", str(setup), "--seed", seed], "multimodalhugs-setup")
+        (setup / SETUP_DONE).write_text("")
+    else:
+        print(f"setup already done in {setup}", flush=True)
+    train_dir = out / "train"
+    argv = [mmh_command("multimodalhugs-train"), "--task", "translation", "--config_path", str(config),
+            "--setup_path", str(setup), "--output_dir", str(train_dir), "--seed", seed, "--report_to", "none"]
+    if not spec["use_gpu"]:
+        argv.append("--use_cpu")
+    run_mmh(argv, "multimodalhugs-train")
+    state = json.loads((train_dir / "trainer_state.json").read_text()) if (train_dir / "trainer_state.json").exists() \
+        else {}
+    best = state.get("best_model_checkpoint")
+    return {"best_checkpoint": best, "best_metric": state.get("best_metric"), "global_step": state.get("global_step"),
+            "epoch": state.get("epoch")}
+
+
+if __name__ == "__main__":
+    stage_main(run)

@@ -1,0 +1,161 @@
+"""`python -m pipeline.submit CONFIG`: compose the job scripts of an experiment (or sweep) and run or submit them.
+
+    python -m pipeline.submit config/demo.yaml                       # local executor: runs everything here
+    python -m pipeline.submit config/phoenix.yaml --profile uzh      # SLURM, apptainer, per the profile
+    python -m pipeline.submit config/phoenix.yaml --dry-run          # write + print scripts and plan, run nothing
+    python -m pipeline.submit config/phoenix.yaml --until preprocess # prepare → estimate → preprocess only
+    python -m pipeline.submit config/demo.yaml --set training.seed=7 # override any key
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from pipeline.compose import script_for
+from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, config_hash, display_path,
+                             load_experiment, load_profile, stable_hash)
+from pipeline.errors import UserError, run_cli
+from pipeline.executor_local import run_local
+from pipeline.executor_slurm import submit_slurm
+from pipeline.plan import Plan, build_plan, project_path
+from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_json, save_submission
+from pipeline.runtime import needed_artifact
+from pipeline.stages.markers import missing_tasks, write_json
+from pipeline.sweep import is_sweep, load_sweep
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.submit", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Scripts land in jobs/<run>/ (dry runs: jobs/dry-run/<run>/); outputs in data/<stage>/<key>/.\n"
+               "A second submit of the same run skips finished stages and resumes unfinished ones.")
+    parser.add_argument("config", help="an experiment YAML (config/demo.yaml) or a sweep (config/sweeps/*.yaml)")
+    parser.add_argument("--profile", default=None,
+                        help="cluster profile: a name in config/clusters/ (local, local-slurm, uzh, generic) or a "
+                             "YAML path; default: local")
+    parser.add_argument("--executor", choices=["local", "slurm"], help="override the profile's executor")
+    parser.add_argument("--runtime", choices=["venv", "apptainer", "singularity", "host"],
+                        help="override the profile's runtime")
+    parser.add_argument("--dry-run", action="store_true", help="write and print the scripts and plan; run nothing")
+    parser.add_argument("--until", choices=STAGES, default="evaluate", help="last stage to include")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an experiment key, e.g. --set training.seed=7 (repeatable)")
+    parser.add_argument("--profile-set", dest="profile_overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a profile key, e.g. --profile-set partition=gpu")
+    parser.add_argument("--quiet", action="store_true", help="do not print the scripts on --dry-run")
+    return parser.parse_args(argv)
+
+
+def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experiment], list[str]]:
+    """(run name, experiments, varied keys) from an experiment or sweep file."""
+    if not Path(path).exists():
+        raise UserError(f"{path}: no such file (experiments live in config/, sweeps in config/sweeps/)")
+    if is_sweep(path):
+        sweep = load_sweep(path, overrides)
+        return sweep.name, sweep.experiments, sweep.varied
+    exp = load_experiment(path, overrides)
+    return exp.name, [exp], []
+
+
+def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, chash: str) -> dict[str, JobFiles]:
+    """Write specs, scripts and plan.json for every job of the plan. Returns the file names per job."""
+    files = job_files(plan, run_dir)
+    dirs = dict(src_dir=PROJECT_ROOT, data_dir=project_path(profile.data_dir), jobs_dir=PROJECT_ROOT / "jobs",
+                cache_dir=project_path(profile.cache_dir), image_dir=project_path(profile.image_dir),
+                venv_dir=project_path(profile.venv_dir))
+    if not run_dir.resolve().is_relative_to(dirs["jobs_dir"]):
+        dirs["jobs_dir"] = run_dir.resolve()
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    for job_id, job in plan.jobs.items():
+        f = files[job_id]
+        write_json(f.spec, job.spec)
+        text = script_for(job, profile, run=run, config_hash=chash, script_path=f.script, spec_path=f.spec,
+                          log_dir=run_dir / "logs", **dirs)
+        f.script.write_text(text)
+        f.script.chmod(0o755)
+    write_json(run_dir / "plan.json", {"run": run, "config_hash": chash, "profile": profile.name,
+                                       "executor": profile.executor, "runtime": profile.runtime,
+                                       **plan_record(plan, files)})
+    return files
+
+
+def print_plan(plan: Plan, files: dict[str, JobFiles], run: str, profile: Profile) -> None:
+    counts = ", ".join(f"{n} {s}" for s, n in plan.count_by_stage().items())
+    print(f"run {run}: {len(plan.runs)} run(s), {len(plan.jobs)} job(s) ({counts}); "
+          f"executor {profile.executor}, runtime {profile.runtime}, profile {profile.name}")
+    rows = [("stage", "key", "tasks", "after", "state", "script")]
+    for job_id, job in plan.jobs.items():
+        missing = missing_tasks(job.output_dir, job.array)
+        state = "complete" if not missing else ("to run" if len(missing) == max(job.array, 1)
+                                                else f"{len(missing)} task(s) to run")
+        rows.append((job.stage, job.key, str(job.array or "-"),
+                     ", ".join(d.split("/")[0] for d in job.deps) or "-", state, display_path(files[job_id].script)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def check_artifacts(plan: Plan, profile: Profile) -> None:
+    """Refuse to run when an image (or venv) a job needs is missing, naming the build command."""
+    if profile.runtime in ("apptainer", "singularity") and shutil.which(profile.runtime) is None \
+            and profile.executor == "local":
+        raise UserError(f"{profile.runtime} not found on PATH: install it, or use --runtime venv "
+                        f"(python -m pipeline.build --runtime venv)")
+    for job in plan.jobs.values():
+        if not missing_tasks(job.output_dir, job.array):
+            continue
+        path = needed_artifact(profile.runtime, job.image, project_path(profile.image_dir),
+                               project_path(profile.venv_dir))
+        if path is not None and not path.exists():
+            runtime_opt = "" if profile.runtime == "apptainer" else f" --runtime {profile.runtime}"
+            raise UserError(f"{job.stage} needs the {job.image!r} {'venv' if profile.runtime == 'venv' else 'image'}"
+                            f" at {path}, which does not exist; build it with: "
+                            f"python -m pipeline.build{runtime_opt} {job.image}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run, experiments, varied = load_experiments(args.config, args.overrides)
+    profile_overrides = list(args.profile_overrides)
+    if args.executor:
+        profile_overrides.append(f"executor={args.executor}")
+    if args.runtime:
+        profile_overrides.append(f"runtime={args.runtime}")
+    profile = load_profile(args.profile or "local", profile_overrides)
+    plan = build_plan(experiments, profile, args.until)
+    chash = config_hash(experiments[0]) if len(experiments) == 1 else \
+        stable_hash([config_hash(e) for e in experiments], 12)
+    run_dir = PROJECT_ROOT / "jobs" / ("dry-run" if args.dry_run else "") / run
+    if not args.dry_run:
+        check_artifacts(plan, profile)
+    files = compose_run(plan, profile, run, run_dir, chash)
+    print_plan(plan, files, run, profile)
+    if args.dry_run:
+        if not args.quiet:
+            for f in files.values():
+                print(f"\n===== {display_path(f.script)}\n{f.script.read_text()}", end="")
+        print(f"\ndry run: scripts in {display_path(run_dir)}/, nothing submitted")
+        return 0
+    record = read_json(run_dir / "submission.json")
+    record.update(run=run, executor=profile.executor, profile=profile.name, runtime=profile.runtime,
+                  config_hash=chash, git_commit=git_commit(), submitted=time.time(), varied=varied,
+                  config=display_path(Path(args.config)), overrides=args.overrides)
+    save_submission(run_dir, record)
+    plan_json = read_json(run_dir / "plan.json")
+    if profile.executor == "slurm":
+        print(f"submitting to SLURM:")
+        submit_slurm(run_dir, plan_json, record)
+        print(f"follow it with: python -m pipeline.status {display_path(run_dir)} --wait")
+        return 0
+    print("running locally:")
+    ok = run_local(run_dir, plan_json, record)
+    print(f"{'finished' if ok else 'stopped'}: python -m pipeline.status {display_path(run_dir)}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,93 @@
+"""Sweep files: a base experiment + a grid and/or a list of overrides (+ repeats) → many experiments.
+
+    sweep:
+      name: hyperparam_search
+      base: ../phoenix.yaml            # relative to the sweep file
+      grid:                            # every combination
+        training.learning_rate: [5e-6, 1e-5, 2e-5]
+        training.warmup_steps: [0, 500, 1000]
+      runs:                            # optional: explicit points (combined with each grid point)
+        - {training.seed: 1}
+      repeat: 3                        # optional: train each point N times as separate models (replicates)
+
+Runs are named like the original pipeline's: `phoenix+learning_rate.1e-5+warmup_steps.500`. They share every
+stage whose key is the same (the plan dedupes), so prepare/estimate/preprocess run once for a whole grid.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import (apply_overrides, display_path, experiment_from_dict, load_layers, _read_yaml,
+                             Experiment)
+from pipeline.errors import UserError
+
+
+@dataclass
+class Sweep:
+    name: str
+    experiments: list[Experiment]
+    varied: list[str]           # the keys that vary across runs
+
+
+def is_sweep(path: str | Path) -> bool:
+    return "sweep" in _read_yaml(Path(path))
+
+
+def format_value(value) -> str:
+    if isinstance(value, float):
+        return ("%g" % value).replace("e-0", "e-").replace("e+0", "e+")
+    return str(value)
+
+
+def _points(spec: dict, src: str) -> list[dict]:
+    grid = spec.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise UserError(f"{src}: sweep.grid: expected a mapping of key.path: [values]")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise UserError(f"{src}: sweep.grid.{key}: expected a non-empty list of values")
+    combos = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())] or [{}]
+    runs = spec.get("runs") or [{}]
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        raise UserError(f"{src}: sweep.runs: expected a list of mappings key.path: value")
+    return [{**combo, **run} for combo in combos for run in runs]
+
+
+def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
+    path = Path(path)
+    src = display_path(path)
+    raw = _read_yaml(path)
+    spec = raw.get("sweep")
+    if not isinstance(spec, dict) or "base" not in spec:
+        raise UserError(f"{src}: sweep: expected a mapping with at least 'base: <experiment.yaml>'")
+    unknown = set(spec) - {"name", "base", "grid", "runs", "repeat"}
+    if unknown:
+        raise UserError(f"{src}: sweep.{sorted(unknown)[0]}: unknown key; allowed: name, base, grid, runs, repeat")
+    repeat = spec.get("repeat", 1)
+    if not isinstance(repeat, int) or repeat < 1:
+        raise UserError(f"{src}: sweep.repeat: expected a whole number >= 1, got {repeat!r}")
+    base_sources: dict = {}
+    base = load_layers(path.parent / spec["base"], base_sources)
+    base_name = base.get("name") or Path(spec["base"]).stem
+    points = _points(spec, src)
+    varied = sorted({k for p in points for k in p if len({format_value(q.get(k)) for q in points}) > 1})
+    experiments = []
+    for point in points:
+        for rep in range(1, repeat + 1):
+            sources = dict(base_sources)
+            sets = [f"{k}={format_value(v)}" for k, v in point.items()] + list(overrides)
+            data = apply_overrides(dict(base), sets, sources)
+            for key in point:
+                sources[key] = src
+            name = base_name + "".join(f"+{k.split('.')[-1]}.{format_value(point[k])}" for k in point
+                                       if k in varied)
+            if repeat > 1:
+                name += f"+replicate.{rep}"
+                data["replicate"] = rep
+            data["name"] = name
+            experiments.append(experiment_from_dict(data, sources, src))
+    if repeat > 1:
+        varied.append("replicate")
+    return Sweep(spec.get("name") or path.stem, experiments, varied)

@@ -1,0 +1,69 @@
+"""`python -m pipeline.tiny_backbone OUT`: a tiny M2M-100 + tokenizer, built offline, for the demo and tests.
+
+d_model 32, one encoder and one decoder layer, a sentencepiece vocabulary trained on the sample sentences plus
+M2M-100's language tokens (`__de__` ...), saved with `save_pretrained` so MultimodalHugs loads it like
+`facebook/m2m100_418M`. Seeded: the same OUT content every time. Runs in the trainer image.
+Configs name it `model.pretrained_backbone: tiny-m2m100`; the train stage builds it into the cache on first use.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+TINY_NAME = "tiny-m2m100"
+EXTRA_TEXT = [  # more German so the tokenizer covers words the sample sentences lack
+    "guten abend liebe zuschauer", "und nun die wettervorhersage für morgen", "es gibt regen und sonne",
+    "im süden und osten bleibt es trocken", "die temperaturen liegen zwischen zehn und zwanzig grad",
+    "der wind kommt aus nordwest", "am montag wechselhaft mit schauern", "auch in der nacht frost",
+]
+
+
+def build(out: Path, seed: int = 0) -> Path:
+    import sentencepiece as spm
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    from pipeline.stages.sample_data import SENTENCES
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.txt"
+        corpus.write_text("\n".join(SENTENCES + EXTRA_TEXT) + "\n")
+        spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(out / "spm"), vocab_size=100,
+                                       character_coverage=1.0, model_type="unigram", bos_id=0, pad_id=1,
+                                       eos_id=2, unk_id=3, minloglevel=2, num_threads=1)
+    proc = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for i in range(proc.get_piece_size()):
+        vocab.setdefault(proc.id_to_piece(i), len(vocab))
+    (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+    tokenizer = M2M100Tokenizer(vocab_file=str(out / "vocab.json"), spm_file=str(out / "spm.model"),
+                                src_lang="de", tgt_lang="de", clean_up_tokenization_spaces=True)
+    torch.manual_seed(seed)
+    ids = list(tokenizer.get_vocab().values()) + list(tokenizer.lang_token_to_id.values())
+    config = M2M100Config(vocab_size=max(ids) + 1, d_model=32, encoder_layers=1, decoder_layers=1,
+                          encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                          decoder_ffn_dim=64, max_position_embeddings=512, pad_token_id=1, bos_token_id=0,
+                          eos_token_id=2, decoder_start_token_id=2, dropout=0.0, scale_embedding=True)
+    model = M2M100ForConditionalGeneration(config)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)          # copies spm.model to sentencepiece.bpe.model
+    for scratch in ("spm.model", "spm.vocab"):
+        (out / scratch).unlink()
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.tiny_backbone",
+                                     description="Build a tiny M2M-100 and its tokenizer offline.")
+    parser.add_argument("out", type=Path, help="folder to write (save_pretrained layout)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(f"tiny backbone written to {build(args.out, args.seed)}")
+
+
+if __name__ == "__main__":
+    main()
