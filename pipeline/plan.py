@@ -112,7 +112,8 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
              "replicate": exp.replicate}
     train = _add(plan, exp.name, "train", label, ident, TRAINER_IMAGE,
                  {**ident, "preprocess_dir": pre.output_dir, "cache_dir": str(cache_dir), "run_name": exp.name,
-                  "reduce_holistic": est.reduce_holistic, "use_gpu": res("train").gpu},
+                  "reduce_holistic": est.reduce_holistic, "use_gpu": res("train").gpu,
+                  "encoder_prompt": exp.preprocess.encoder_prompt},
                  [pre.id], res("train"), data_dir)
     if "translate" not in stages:
         return

@@ -6,6 +6,7 @@
 - A resubmitted train job (preempted, or past its time limit) resumes from the last checkpoint in `<out>/train`
   (MultimodalHugs detects it); a finished one is skipped (completion marker). Setup is redone only when it did not
   finish (`<out>/setup/.setup-done`).
+- Training goes through `pipeline.stages.mmh_train` (MMH's train CLI + a fix for label smoothing in v0.5.4).
 - Metrics run offline through our local `evaluate` modules (pipeline/stages/metrics, the working directory).
 - `model.pretrained_backbone: tiny-m2m100` builds the tiny offline backbone into the cache on first use.
 """
@@ -89,7 +90,7 @@ def run(spec: dict) -> dict:
     else:
         print(f"setup already done in {setup}", flush=True)
     train_dir = out / "train"
-    argv = [mmh_command("multimodalhugs-train"), "--task", "translation", "--config_path", str(config),
+    argv = [sys.executable, "-m", "pipeline.stages.mmh_train", "--task", "translation", "--config_path", str(config),
             "--setup_path", str(setup), "--output_dir", str(train_dir), "--seed", seed, "--report_to", "none"]
     if not spec["use_gpu"]:
         argv.append("--use_cpu")

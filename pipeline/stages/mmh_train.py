@@ -1,0 +1,39 @@
+"""`multimodalhugs-train` with one workaround for MultimodalHugs v0.5.4, used by the train stage.
+
+With `label_smoothing_factor > 0` (the original pipeline's best setting is 0.1) the HF Trainer pops `labels`
+before the forward pass to smooth the loss itself. The model then never sees labels, so it keeps whatever
+`decoder_input_ids` / `decoder_attention_mask` the batch has: the shifted labels only if MMH's collator ran while
+the model was in training mode (not for the first batch after an evaluation), and always the decoder prompt's
+mask. The forward pass fails ("The size of tensor a (5) must match the size of tensor b (25)", or a label
+smoother size mismatch after the first evaluation). We build the decoder inputs from the labels in
+`compute_loss`, exactly what the model does itself when labels reach it. Evaluation and generation are untouched.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def patch_trainer() -> None:
+    from multimodalhugs.multilingual_seq2seq_trainer import MultiLingualSeq2SeqTrainer
+
+    original = MultiLingualSeq2SeqTrainer.compute_loss
+
+    def compute_loss(self, model, inputs, *args, **kwargs):
+        if self.label_smoother is not None and "labels" in inputs:
+            inner = self.accelerator.unwrap_model(model)
+            inputs["decoder_input_ids"] = inner.prepare_decoder_input_ids_from_labels(labels=inputs["labels"])
+            inputs.pop("decoder_attention_mask", None)
+        return original(self, model, inputs, *args, **kwargs)
+
+    MultiLingualSeq2SeqTrainer.compute_loss = compute_loss
+
+
+def main() -> None:
+    patch_trainer()
+    from multimodalhugs.multimodalhugs_cli.train import main as mmh_main
+    sys.argv = ["multimodalhugs-train", *sys.argv[1:]]
+    mmh_main()
+
+
+if __name__ == "__main__":
+    main()
