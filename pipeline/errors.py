@@ -22,6 +22,9 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT)
+    except BrokenPipeError:           # output piped into `head`
+        sys.stderr.close()
+        sys.exit(0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

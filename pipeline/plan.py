@@ -81,10 +81,11 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     res = lambda stage: stage_resources(stage, profile, exp, est.wants_gpu)  # noqa: E731
     plan.experiments[exp.name] = exp
 
+    # the key hashes the root as configured (relative roots stay relative: the same key in every clone)
     dataset = as_plain(exp.dataset)
-    dataset["root"] = str(project_path(exp.dataset.root or f"data/datasets/{exp.dataset.name}"))
+    resolved = {**dataset, "root": str(project_path(exp.dataset.root or f"data/datasets/{exp.dataset.name}"))}
     prep = _add(plan, exp.name, "prepare", f"{exp.dataset.name}-{exp.dataset.layout}", {"dataset": dataset},
-                est.image, {"dataset": dataset}, [], res("prepare"), data_dir)
+                est.image, {"dataset": resolved}, [], res("prepare"), data_dir)
     if "estimate" not in stages:
         return
     settings = resolved_settings(est.name, exp.estimate.settings)

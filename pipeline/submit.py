@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-set", dest="profile_overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a profile key, e.g. --profile-set partition=gpu")
     parser.add_argument("--quiet", action="store_true", help="do not print the scripts on --dry-run")
+    parser.add_argument("--jobs-dir", type=Path, default=PROJECT_ROOT / "jobs",
+                        help="where run folders go (default: jobs/ in the project)")
     return parser.parse_args(argv)
 
 
@@ -61,14 +63,13 @@ def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experim
     return exp.name, [exp], []
 
 
-def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, chash: str) -> dict[str, JobFiles]:
+def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path,
+                chash: str) -> dict[str, JobFiles]:
     """Write specs, scripts and plan.json for every job of the plan. Returns the file names per job."""
     files = job_files(plan, run_dir)
-    dirs = dict(src_dir=PROJECT_ROOT, data_dir=project_path(profile.data_dir), jobs_dir=PROJECT_ROOT / "jobs",
+    dirs = dict(src_dir=PROJECT_ROOT, data_dir=project_path(profile.data_dir), jobs_dir=jobs_dir,
                 cache_dir=project_path(profile.cache_dir), image_dir=project_path(profile.image_dir),
                 venv_dir=project_path(profile.venv_dir))
-    if not run_dir.resolve().is_relative_to(dirs["jobs_dir"]):
-        dirs["jobs_dir"] = run_dir.resolve()
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     for job_id, job in plan.jobs.items():
         f = files[job_id]
@@ -129,10 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     plan = build_plan(experiments, profile, args.until)
     chash = config_hash(experiments[0]) if len(experiments) == 1 else \
         stable_hash([config_hash(e) for e in experiments], 12)
-    run_dir = PROJECT_ROOT / "jobs" / ("dry-run" if args.dry_run else "") / run
+    run_dir = args.jobs_dir.resolve() / ("dry-run" if args.dry_run else "") / run
     if not args.dry_run:
         check_artifacts(plan, profile)
-    files = compose_run(plan, profile, run, run_dir, chash)
+    files = compose_run(plan, profile, run, run_dir, args.jobs_dir.resolve(), chash)
     print_plan(plan, files, run, profile)
     if args.dry_run:
         if not args.quiet:

@@ -1,0 +1,77 @@
+"""Shared test helpers: where the per-image venvs are, running code in them, running the pipeline in a tmp dir.
+
+Tests that need a venv (real MediaPipe, real MultimodalHugs) skip with the command that builds it.
+Every pipeline run in tests writes to a tmp dir (data, cache and jobs), never to the project's data/ or jobs/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT.parent / "shared"
+
+
+def venv_python(image: str) -> Path:
+    return PROJECT / ".venvs" / image / "bin" / "python"
+
+
+def has_venv(image: str, module: str) -> bool:
+    python = venv_python(image)
+    return python.exists() and subprocess.run([str(python), "-c", f"import {module}"],
+                                              capture_output=True).returncode == 0
+
+
+HAS_MEDIAPIPE = has_venv("mediapipe", "mediapipe")
+HAS_TRAINER = has_venv("trainer", "multimodalhugs")
+needs_mediapipe = pytest.mark.skipif(not HAS_MEDIAPIPE, reason="no .venvs/mediapipe with mediapipe: "
+                                     "python -m pipeline.build --runtime venv mediapipe")
+needs_trainer = pytest.mark.skipif(not HAS_TRAINER, reason="no .venvs/trainer with multimodalhugs: "
+                                   "python -m pipeline.build --runtime venv trainer")
+
+
+def slurm_up() -> bool:
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        return False
+    proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return proc.returncode == 0 and any(s in proc.stdout for s in ("idle", "mixed", "allocated"))
+
+
+needs_slurm = pytest.mark.skipif(not slurm_up(), reason="no running SLURM cluster: bash tests/slurm/start_cluster.sh")
+
+
+def run_in(image: str, code: str, *args: str, check: bool = True, env: dict | None = None):
+    """Run python `code` in the image's venv with the project on PYTHONPATH; returns the CompletedProcess.
+    If the code prints a JSON line starting with '{"result"', `proc.result` holds it."""
+    proc = subprocess.run([str(venv_python(image)), "-c", code, *args], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"venv {image} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    proc.result = None
+    for line in proc.stdout.splitlines():
+        if line.startswith('{"result"'):
+            proc.result = json.loads(line)["result"]
+    return proc
+
+
+def submit(config: str | Path, workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`python -m pipeline.submit` with data, cache and jobs inside `workdir`."""
+    argv = [sys.executable, "-m", "pipeline.submit", str(config), "--jobs-dir", str(workdir / "jobs"),
+            "--profile-set", f"data_dir={workdir / 'data'}", "--profile-set", f"cache_dir={workdir / 'cache'}",
+            *extra]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT)
+
+
+def plan_of(workdir: Path, run: str) -> dict:
+    return json.loads((workdir / "jobs" / run / "plan.json").read_text())
+
+
+def output_dir(workdir: Path, run: str, stage: str) -> Path:
+    plan = plan_of(workdir, run)
+    return Path(plan["jobs"][plan["runs"][run][stage]]["output_dir"])

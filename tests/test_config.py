@@ -1,0 +1,100 @@
+"""Config loading: extends, --set overrides, typed validation, one-line errors with file and key."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_experiment, load_profile, stage_resources
+from pipeline.errors import UserError
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_phoenix_defaults_are_the_original_pipelines_best_settings():
+    exp = load_experiment(PROJECT / "config/phoenix.yaml")
+    t = exp.training
+    assert (t.learning_rate, t.warmup_steps, t.label_smoothing_factor, t.gradient_accumulation_steps) == \
+        (1e-5, 500, 0.1, 3)
+    assert (t.batch_size, t.fp16, t.seed, t.dataloader_num_workers) == (8, True, 42, 2)
+    assert (t.early_stopping_patience, t.eval_steps, t.max_steps) == (10, 128, 500000)
+    assert exp.model.pretrained_backbone == "facebook/m2m100_418M" and exp.model.max_frames == 300
+    assert (exp.preprocess.encoder_prompt, exp.preprocess.decoder_prompt) == ("__dgs__", "__de__")
+
+
+def test_extends_merges_deeply_and_the_child_wins(tmp_path):
+    base = write(tmp_path / "base.yaml", "name: base\ntraining: {seed: 1, batch_size: 4}\n"
+                 "dataset: {layout: sample}\n")
+    child = write(tmp_path / "child.yaml", "extends: base.yaml\nname: child\ntraining: {seed: 2}\n")
+    exp = load_experiment(child)
+    assert (exp.name, exp.training.seed, exp.training.batch_size) == ("child", 2, 4)
+
+
+def test_set_overrides_parse_yaml_values_and_accept_exponent_floats(tmp_path):
+    exp = load_experiment(PROJECT / "config/demo.yaml", ["training.seed=7", "training.learning_rate=2e-5",
+                                                         "estimate.settings.model_complexity=0"])
+    assert exp.training.seed == 7 and exp.training.learning_rate == 2e-5
+    assert exp.estimate.settings == {"model_complexity": 0}
+
+
+@pytest.mark.parametrize("override, message", [
+    ("training.learning_rate=fast", "--set training.learning_rate: training.learning_rate: expected a number, got 'fast'"),
+    ("training.lr=1", "training.lr: unknown key; allowed here: learning_rate"),
+    ("estimate.estimator=openpose", "estimate.estimator: unknown value 'openpose'; allowed: mediapipe"),
+    ("estimate.settings.colour=red", "estimate.settings.colour: unknown setting for mediapipe"),
+    ("training.fp16=maybe", "training.fp16: expected true or false, got 'maybe'"),
+    ("estimate.shards=0", "estimate.shards: expected at least 1, got 0"),
+])
+def test_bad_values_name_the_key_and_what_is_allowed(override, message):
+    with pytest.raises(UserError) as err:
+        load_experiment(PROJECT / "config/demo.yaml", [override])
+    assert message in str(err.value)
+
+
+def test_errors_name_the_file_that_set_the_key(tmp_path):
+    bad = write(tmp_path / "bad.yaml", "extends: " + str(PROJECT / "config/phoenix.yaml") +
+                "\ntraining:\n  learning_rate: fast\n")
+    with pytest.raises(UserError) as err:
+        load_experiment(bad)
+    assert str(err.value).startswith(f"{bad}: training.learning_rate: expected a number")
+
+
+def test_invalid_yaml_reports_the_line(tmp_path):
+    bad = write(tmp_path / "broken.yaml", "name: x\ntraining: [\n")
+    with pytest.raises(UserError, match=r"broken.yaml: line \d+: not valid YAML"):
+        load_experiment(bad)
+
+
+def test_non_sample_layout_needs_a_root(tmp_path):
+    cfg = write(tmp_path / "x.yaml", "dataset: {layout: official, root: ''}\n")
+    with pytest.raises(UserError, match="dataset.root: required for layout 'official'"):
+        load_experiment(cfg)
+
+
+def test_profiles_load_and_unknown_profile_lists_the_known_ones():
+    uzh = load_profile("uzh")
+    assert (uzh.executor, uzh.runtime, uzh.partition, uzh.gpu.gpus) == ("slurm", "apptainer", "lowprio", "V100:1")
+    with pytest.raises(UserError, match="unknown cluster profile; known: generic, local, local-slurm, uzh"):
+        load_profile("nope")
+
+
+def test_gpu_is_requested_only_where_the_profile_has_gpus():
+    exp = load_experiment(PROJECT / "config/demo.yaml")
+    assert stage_resources("train", load_profile("uzh"), exp, wants_gpu=False).gpu is True
+    assert stage_resources("evaluate", load_profile("uzh"), exp, wants_gpu=False).gpu is False
+    assert stage_resources("train", load_profile("local"), exp, wants_gpu=False).gpu is False
+
+
+def test_cli_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "pipeline.submit", "config/demo.yaml", "--set",
+                           "training.learning_rate=fast", "--jobs-dir", str(tmp_path / "jobs")],
+                          capture_output=True, text=True, cwd=PROJECT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --set training.learning_rate: training.learning_rate: expected a number, got 'fast'"]
+    assert not (tmp_path / "jobs").exists()
