@@ -65,6 +65,9 @@ def run_shard(examples: list[Example], out: Path, estimator: str, settings: dict
     """Estimate every example without a pose; returns (frames done, failures [(id, reason)])."""
     from tqdm import tqdm
 
+    for example in examples:   # temp files of a killed earlier attempt at this shard's examples
+        for stale in Path(out).glob(f".{example.id}.pose.*.tmp"):
+            stale.unlink()
     todo = [e for e in examples if not pose_path(out, e.id).exists()]
     skipped = len(examples) - len(todo)
     print(f"{label}: {len(examples)} examples in shard, {skipped} already done, {len(todo)} to estimate "
