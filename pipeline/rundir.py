@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import PROJECT_ROOT, STAGES
+from pipeline.config import PROJECT_ROOT, STAGES, as_plain
 from pipeline.errors import UserError
 from pipeline.plan import Plan
 from pipeline.stages.markers import write_json
@@ -50,8 +50,11 @@ def git_commit() -> str | None:
 
 
 def plan_record(plan: Plan, files: dict[str, JobFiles]) -> dict:
+    experiments = {name: {k: v for k, v in as_plain(exp).items() if k != "source"}
+                   for name, exp in plan.experiments.items()}
     return {
         "runs": plan.runs,
+        "experiments": experiments,
         "jobs": {job_id: {"stage": j.stage, "key": j.key, "image": j.image, "deps": j.deps, "array": j.array,
                           "output_dir": j.output_dir, "runs": j.runs, "script": str(files[job_id].script),
                           "spec": str(files[job_id].spec), "name": files[job_id].name,

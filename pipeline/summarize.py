@@ -1,0 +1,174 @@
+"""`python -m pipeline.summarize jobs/<run or sweep>`: one row per run, sorted by BLEU, as a table + files + plot.
+
+Columns: the parameters that vary between the runs, BLEU, chrF (BLEURT if present), best checkpoint step, the epoch
+where training stopped (trainer_state.json), wall time per stage (from the completion markers) and the run's
+state (finished / failed / running / not started). Written to `<run dir>/summary.md`, `summary.tsv` and
+`summary.png` (BLEU per run, grouped by each varied parameter). Runs that differ only in `replicate` are
+identical configurations: for each such group the mean ± std and max − min of BLEU are reported.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from pipeline.config import STAGES
+from pipeline.errors import UserError, run_cli
+from pipeline.rundir import load_run
+from pipeline.slurm_query import FAILED
+from pipeline.stages.markers import missing_tasks
+from pipeline.status import job_rows, marker_seconds
+
+
+def flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def varied_keys(experiments: dict) -> list[str]:
+    flat = [flatten({k: v for k, v in e.items() if k != "name"}) for e in experiments.values()]
+    keys = sorted({k for f in flat for k in f})
+    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
+
+
+def read_score(folder: Path, name: str) -> float | None:
+    path = folder / f"test_score.{name}"
+    return json.loads(path.read_text())["score"] if path.exists() else None
+
+
+def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
+    plan, record = load_run(run_dir)
+    states = {r["job"]: r["state"] for r in job_rows(run_dir, plan, record)}
+    varied = varied_keys(plan.get("experiments", {}))
+    rows = []
+    for run, stages in plan["runs"].items():
+        flat = flatten(plan.get("experiments", {}).get(run, {}))
+        row: dict = {"run": run, **{k: flat.get(k) for k in varied}}
+        jobs = {stage: plan["jobs"][job_id] for stage, job_id in stages.items()}
+        ev = jobs.get("evaluate")
+        out = Path(ev["output_dir"]) if ev else None
+        row["bleu"] = read_score(out, "bleu") if out else None
+        row["chrf"] = read_score(out, "chrf") if out else None
+        row["bleurt"] = read_score(out, "bleurt") if out else None
+        state_file = Path(jobs["train"]["output_dir"]) / "train" / "trainer_state.json" if "train" in jobs else None
+        if state_file and state_file.exists():
+            state = json.loads(state_file.read_text())
+            best = state.get("best_model_checkpoint") or ""
+            row["best_step"] = int(best.rsplit("-", 1)[1]) if best.rsplit("-", 1)[-1].isdigit() else None
+            row["epoch"] = state.get("epoch")
+        else:
+            row["best_step"] = row["epoch"] = None
+        for stage in STAGES:
+            if stage in jobs:
+                seconds = marker_seconds(jobs[stage])
+                row[f"{stage}_s"] = round(seconds) if seconds is not None else None
+        job_states = [states.get(stages[s]) for s in stages]
+        if all(not missing_tasks(j["output_dir"], j["array"]) for j in jobs.values()):
+            row["state"] = "finished"
+        elif any(s in FAILED for s in job_states):
+            row["state"] = "failed"
+        elif any(s in ("RUNNING", "PENDING", "CONFIGURING", "COMPLETING") for s in job_states):
+            row["state"] = "running"
+        else:
+            row["state"] = "not finished"
+        rows.append(row)
+    rows.sort(key=lambda r: (r["bleu"] is None, -(r["bleu"] or 0.0), r["run"]))
+    return rows, varied
+
+
+def repeat_groups(rows: list[dict], varied: list[str]) -> list[dict]:
+    """Groups of runs identical but for `replicate`, with BLEU mean ± std and max − min."""
+    if "replicate" not in varied:
+        return []
+    others = [k for k in varied if k != "replicate"]
+    groups: dict[tuple, list[float]] = {}
+    for row in rows:
+        if row["bleu"] is not None:
+            groups.setdefault(tuple(json.dumps(row.get(k)) for k in others), []).append(row["bleu"])
+    out = []
+    for key, scores in groups.items():
+        out.append({"config": ", ".join(f"{k}={json.loads(v)}" for k, v in zip(others, key)) or "(all)",
+                    "runs": len(scores), "mean": statistics.mean(scores),
+                    "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                    "range": max(scores) - min(scores)})
+    return out
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) >= 1e-3 or value == 0 else f"{value:g}"
+    return str(value)
+
+
+def table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    columns = [c for c in rows[0] if any(r.get(c) is not None for r in rows)] if rows else []
+    return columns, [[fmt(r.get(c)) for c in columns] for r in rows]
+
+
+def plot(rows: list[dict], varied: list[str], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    params = [k for k in varied if k != "replicate"] or ["run"]
+    fig, axes = plt.subplots(1, len(params), figsize=(4.5 * len(params), 3.8), squeeze=False)
+    for ax, param in zip(axes[0], params):
+        scored = [r for r in rows if r["bleu"] is not None]
+        labels = sorted({fmt(r.get(param)) for r in scored}, key=lambda v: (len(v), v))
+        for i, label in enumerate(labels):
+            ys = [r["bleu"] for r in scored if fmt(r.get(param)) == label]
+            ax.scatter([i] * len(ys), ys, alpha=0.7)
+        ax.set_xticks(range(len(labels)), labels, rotation=30 if param == "run" else 0, ha="right"
+                      if param == "run" else "center", fontsize=7 if param == "run" else 9)
+        ax.set_xlabel(param.split(".")[-1])
+        ax.set_ylabel("BLEU")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"BLEU per run ({len([r for r in rows if r['bleu'] is not None])} scored of {len(rows)})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.summarize", description=__doc__.split("\n\n")[0]
+                                     .split(": ", 1)[1])
+    parser.add_argument("run_dir", type=Path, help="a run or sweep folder under jobs/")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
+    args = parser.parse_args(argv)
+    if not args.run_dir.is_dir():
+        raise UserError(f"{args.run_dir}: no such run folder (runs are under jobs/)")
+    rows, varied = run_rows(args.run_dir)
+    columns, cells = table(rows)
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))] + \
+            ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    print("\n".join(line.rstrip() for line in lines))
+    md = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] + ["| " + " | ".join(r) + " |" for r in cells]
+    tsv = ["\t".join(columns)] + ["\t".join(r) for r in cells]
+    groups = repeat_groups(rows, varied)
+    if groups:
+        md += ["", "| identical runs | n | BLEU mean ± std | max − min |", "|---|---|---|---|"]
+        for g in groups:
+            text = f"{g['config']}: {g['runs']} runs, BLEU {g['mean']:.3f} ± {g['std']:.3f}, max − min {g['range']:.3f}"
+            print(text)
+            md.append(f"| {g['config']} | {g['runs']} | {g['mean']:.3f} ± {g['std']:.3f} | {g['range']:.3f} |")
+    (args.run_dir / "summary.md").write_text("\n".join(md) + "\n")
+    (args.run_dir / "summary.tsv").write_text("\n".join(tsv) + "\n")
+    written = ["summary.md", "summary.tsv"]
+    if not args.no_plot and any(r["bleu"] is not None for r in rows):
+        plot(rows, varied, args.run_dir / "summary.png")
+        written.append("summary.png")
+    print(f"written: {', '.join(str(args.run_dir / w) for w in written)}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
