@@ -60,12 +60,12 @@ def run_in(image: str, code: str, *args: str, check: bool = True, env: dict | No
     return proc
 
 
-def submit(config: str | Path, workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+def submit(config: str | Path, workdir: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`python -m pipeline.submit` with data, cache and jobs inside `workdir`."""
     argv = [sys.executable, "-m", "pipeline.submit", str(config), "--jobs-dir", str(workdir / "jobs"),
             "--profile-set", f"data_dir={workdir / 'data'}", "--profile-set", f"cache_dir={workdir / 'cache'}",
             *extra]
-    return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT)
+    return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **(env or {})})
 
 
 def plan_of(workdir: Path, run: str) -> dict:

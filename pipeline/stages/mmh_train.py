@@ -7,6 +7,11 @@ the model was in training mode (not for the first batch after an evaluation), an
 mask. The forward pass fails ("The size of tensor a (5) must match the size of tensor b (25)", or a label
 smoother size mismatch after the first evaluation). We build the decoder inputs from the labels in
 `compute_loss`, exactly what the model does itself when labels reach it. Evaluation and generation are untouched.
+
+Resuming from a checkpoint (a preempted or timed-out job, resubmitted) loads the checkpoint's RNG state with
+`torch.load`, which since torch 2.6 refuses numpy arrays by default ("Weights only load failed ...
+numpy._core.multiarray._reconstruct"); transformers 4.44.2 predates that. We allow exactly the numpy types of an
+RNG state; the checkpoint is the job's own.
 """
 from __future__ import annotations
 
@@ -28,8 +33,17 @@ def patch_trainer() -> None:
     MultiLingualSeq2SeqTrainer.compute_loss = compute_loss
 
 
+def allow_numpy_rng_state() -> None:
+    import numpy as np
+    import torch
+
+    torch.serialization.add_safe_globals([np._core.multiarray._reconstruct, np.ndarray, np.dtype,
+                                          type(np.dtype(np.uint32))])
+
+
 def main() -> None:
     patch_trainer()
+    allow_numpy_rng_state()
     from multimodalhugs.multimodalhugs_cli.train import main as mmh_main
     sys.argv = ["multimodalhugs-train", *sys.argv[1:]]
     mmh_main()

@@ -1,0 +1,166 @@
+"""train → translate → evaluate with the real MultimodalHugs (trainer venv), on the demo config, plus
+idempotent resubmission, seeded setup, repeatability sweeps, summaries and resuming a preempted train job."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir, plan_of, run_in, submit
+from pipeline.stages.mmh_config import mmh_config
+
+pytestmark = [needs_mediapipe, needs_trainer]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """One real demo run, shared by the tests of this module (they only add runs or remove outputs)."""
+    work = tmp_path_factory.mktemp("demo")
+    proc = submit("config/demo.yaml", work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return work
+
+
+def markers(work: Path, run: str) -> dict[str, int]:
+    plan = plan_of(work, run)
+    out = {}
+    for stage, job_id in plan["runs"][run].items():
+        for marker in Path(plan["jobs"][job_id]["output_dir"]).glob(".done*.json"):
+            out[f"{stage}/{marker.name}"] = marker.stat().st_mtime_ns
+    return out
+
+
+def compare_weights(a: Path, b: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline.compare_weights", str(a), str(b)], capture_output=True,
+                          text=True, cwd=PROJECT)
+
+
+def test_demo_chain_leaves_checkpoint_predictions_and_scores(demo):
+    train = output_dir(demo, "demo", "train")
+    assert (train / "train" / "checkpoint-best").is_dir() and (train / "setup" / "actors_paths.yaml").exists()
+    config = (train / "config.yaml").read_text()
+    assert "dataset_type: pose2text" in config and "feat_dim: 534" in config
+    hyps = (output_dir(demo, "demo", "translate") / "generated_predictions.txt").read_text().split("\n")
+    assert len(hyps) == 4
+    scores = output_dir(demo, "demo", "evaluate")
+    bleu = json.loads((scores / "test_score.bleu").read_text())
+    chrf = json.loads((scores / "test_score.chrf").read_text())
+    assert bleu["name"] == "BLEU" and "nrefs:1|case:mixed" in bleu["signature"] and bleu["score"] >= 0
+    assert chrf["name"].startswith("chrF") and chrf["score"] >= 0
+
+
+def test_second_submit_of_a_finished_run_does_no_work(demo):
+    before = markers(demo, "demo")
+    proc = submit("config/demo.yaml", demo)
+    assert proc.returncode == 0
+    assert proc.stdout.count("complete, skipped") == 6 and "running" not in proc.stdout.split("running locally:")[1]
+    assert markers(demo, "demo") == before
+
+
+def test_deleting_the_evaluation_reruns_only_evaluate(demo):
+    before = markers(demo, "demo")
+    shutil.rmtree(output_dir(demo, "demo", "evaluate"))
+    proc = submit("config/demo.yaml", demo)
+    assert proc.returncode == 0
+    ran = [line.split(":")[0].strip() for line in proc.stdout.splitlines() if ": running" in line]
+    assert len(ran) == 1 and ran[0].startswith("evaluate/")
+    after = markers(demo, "demo")
+    assert {k: v for k, v in after.items() if not k.startswith("evaluate")} == \
+        {k: v for k, v in before.items() if not k.startswith("evaluate")}
+    assert (output_dir(demo, "demo", "evaluate") / "test_score.bleu").exists()
+
+
+def test_repeatability_sweep_gives_identical_weights_predictions_and_bleu(demo):
+    proc = submit("config/sweeps/demo_repeatability.yaml", demo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("complete, skipped") >= 3              # shares the demo's data stages
+    run_dir = demo / "jobs" / "demo_repeatability"
+    plan = plan_of(demo, "demo_repeatability")
+    trains = [Path(plan["jobs"][plan["runs"][f"demo+replicate.{i}"]["train"]]["output_dir"]) for i in (1, 2, 3)]
+    assert len(set(trains)) == 3                                     # three separate models
+    result = compare_weights(trains[0], trains[1])
+    assert result.returncode == 0 and "identical" in result.stdout, result.stdout + result.stderr
+    preds = {(Path(plan["jobs"][plan["runs"][f"demo+replicate.{i}"]["translate"]]["output_dir"]) /
+              "generated_predictions.txt").read_text() for i in (1, 2, 3)}
+    assert len(preds) == 1
+    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(run_dir)], capture_output=True,
+                             text=True, cwd=PROJECT)
+    assert summary.returncode == 0, summary.stderr
+    assert "3 runs" in summary.stdout and "max − min 0.000" in summary.stdout
+    assert (run_dir / "summary.png").stat().st_size > 1000 and (run_dir / "summary.tsv").exists()
+
+
+def test_a_different_seed_gives_different_mapper_weights(demo):
+    proc = submit("config/demo.yaml", demo, "--set", "training.seed=7", "--set", "name=demo-seed7", "--until",
+                  "train")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = compare_weights(output_dir(demo, "demo", "train"), output_dir(demo, "demo-seed7", "train"))
+    assert result.returncode == 1 and "NOT identical" in result.stdout
+    assert "multimodal_mapper" in result.stdout and "max |diff|" in result.stdout
+
+
+def test_summary_shows_failed_runs(demo):
+    proc = submit("config/demo.yaml", demo, "--set", "name=demo-broken", "--set", "training.seed=99",
+                  env={"PIPELINE_FAIL_STAGE": "train"})
+    assert proc.returncode == 1 and "FAILED: train/" in proc.stdout
+    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "demo-broken"),
+                              "--no-plot"], capture_output=True, text=True, cwd=PROJECT)
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.splitlines()[1].split()[-1] == "failed"
+
+
+def test_preempted_train_job_resumes_from_its_last_checkpoint(demo):
+    train = output_dir(demo, "demo", "train")
+    shutil.rmtree(train / "train" / "checkpoint-20")
+    for name in ("checkpoint-best", "checkpoint-last", "trainer_state.json", ".done.json"):
+        path = (train / "train" / name) if name != ".done.json" else (train / name)
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    kept = (train / "train" / "checkpoint-10" / "model.safetensors").stat().st_mtime_ns
+    script = demo / "jobs" / "demo" / "train.sbatch"
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "setup already done" in proc.stdout
+    assert (train / "train" / "checkpoint-20").is_dir() and (train / ".done.json").exists()
+    # training restarted from scratch would have saved checkpoint-10 again
+    assert (train / "train" / "checkpoint-10" / "model.safetensors").stat().st_mtime_ns == kept
+
+
+def test_evaluate_fails_loudly_when_counts_differ(tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "generated_predictions.txt").write_text("a\nb")
+    (tmp_path / "test.tsv").write_text("signal\tsignal_start\tsignal_end\tencoder_prompt\tdecoder_prompt\toutput\n"
+                                       "x\t0\t0\t__dgs__\t__de__\ta\n")
+    spec = {"stage": "evaluate", "key": "k", "output_dir": str(tmp_path / "e"), "translate_dir": str(tmp_path / "t"),
+            "references": str(tmp_path / "test.tsv"), "evaluate": {"bleurt_checkpoint": None}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    proc = run_in("trainer", "from pipeline.stages.evaluate import run; from pipeline.stages.entry import stage_main;"
+                  "stage_main(run)", "--spec", str(tmp_path / "spec.json"), check=False)
+    assert proc.returncode == 2
+    assert f"{tmp_path}/t/generated_predictions.txt has 2 hypotheses but {tmp_path}/test.tsv has 1 references" \
+        in proc.stderr
+
+
+def test_mmh_config_has_v054_layout_and_the_hyperparameters():
+    spec = {"run_name": "r", "reduce_holistic": True,
+            "model": {"mapper_dropout": 0.1, "backbone_type": "m2m_100", "max_frames": 300},
+            "training": {"early_stopping_patience": 10, "eval_steps": 128, "batch_size": 8,
+                         "label_smoothing_factor": 0.1, "gradient_accumulation_steps": 3, "learning_rate": 1e-5,
+                         "dataloader_num_workers": 2, "max_steps": 500000, "warmup_steps": 500,
+                         "save_total_limit": 10, "seed": 42, "fp16": True, "extra": {"weight_decay": 0.01}}}
+    cfg = mmh_config(spec, backbone="facebook/m2m100_418M", tokenizer="facebook/m2m100_418M", feat_dim=534,
+                     tsv_dir="/d", encoder_prompt="__dgs__", use_gpu=True)
+    assert cfg["data"]["dataset_type"] == "pose2text" and cfg["data"]["test_metadata_file"] == "/d/test.tsv"
+    slots = cfg["processor"]["slots"]
+    assert slots[0]["processor_class"] == "PoseModalityProcessor"
+    assert slots[0]["processor_kwargs"] == {"reduce_holistic_poses": True}
+    assert [s["output_data_key"] for s in slots] == ["input_frames", "labels", "encoder_prompt", "decoder_input_ids"]
+    assert all(s["processor_kwargs"]["new_vocabulary"] == "__dgs__" for s in slots[1:])
+    t = cfg["training"]
+    assert (t["metric_name"], t["metric_for_best_model"], t["load_best_model_at_end"]) == \
+        ("sacrebleu,chrf", "sacrebleu", True)
+    assert (t["fp16"], t["seed"], t["save_steps"], t["weight_decay"]) == (True, 42, 128, 0.01)
+    assert cfg["model"]["feat_dim"] == 534 and cfg["model"]["multimodal_mapper_layer_norm_before"] is True
+    cpu = mmh_config(spec, backbone="b", tokenizer="b", feat_dim=1, tsv_dir="/d", encoder_prompt="x", use_gpu=False)
+    assert cpu["training"]["fp16"] is False
