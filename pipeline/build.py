@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,7 @@ def build_image(image: str, runtime: str, image_dir: Path, force: bool, fakeroot
     image_dir.mkdir(parents=True, exist_ok=True)
     options = ["--fakeroot"] if fakeroot else []
     print(f"{image}: building {target} with {runtime} (minutes; the log follows)", flush=True)
+    os.chdir(PROJECT_ROOT)           # %files paths in the .def files are relative to the project
     Client.build(recipe=str(CONTAINERS / f"{image}.def"), image=str(target), build_folder=str(image_dir),
                  sudo=False, options=options + ["--force"], stream=False, quiet=False)
     if not target.exists():

@@ -75,7 +75,8 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
                    binds=binds, src_dir=src_dir, image_dir=image_dir, venv_dir=venv_dir, env=env)
     containerised = profile.runtime in ("apptainer", "singularity")
     exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
-    setup = [f"mkdir -p {shlex.quote(env['TMPDIR'])} {shlex.quote(env['HF_HOME'])}"]
+    # bind sources must exist before `apptainer exec`
+    setup = [f"mkdir -p {shlex.quote(str(data_dir))} {shlex.quote(env['TMPDIR'])} {shlex.quote(env['HF_HOME'])}"]
     if not containerised:
         setup.append(f"cd {shlex.quote(str(src_dir))}")
     header = [f"run: {run}   stage: {job.stage}   key: {job.key}   config hash: {config_hash}",

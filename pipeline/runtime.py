@@ -71,9 +71,11 @@ def wrap(runtime: str, argv: list[str], *, image: str, gpu: bool, binds: list[Bi
         parts += ["--pwd", str(src_dir)]
         for name, value in {**env, "PYTHONPATH": str(src_dir)}.items():
             parts += ["--env", f"{name}={value}"]
-        line = " ".join(shlex.quote(p) for p in parts)
-        for name in PASSED_THROUGH:  # expanded by bash when the job runs
-            line += f' --env "{name}=${{{name}:-}}"'
+        # only variables that are set: an empty SLURM_CPUS_PER_TASK breaks MMH's int(os.environ[...])
+        collect = ("passthrough=(); for name in " + " ".join(PASSED_THROUGH) + "; do "
+                   'if [ -n "${!name:-}" ]; then passthrough+=(--env "$name=${!name}"); fi; done\n')
+        line = collect + " ".join(shlex.quote(p) for p in parts)
+        line += ' ${passthrough[@]+"${passthrough[@]}"}'
         for bind in binds:
             line += f" --bind {shlex.quote(bind.option())}"
         line += f" {shlex.quote(str(image_path(image_dir, image)))} "

@@ -78,8 +78,8 @@ def test_apptainer_commands_bind_paths_and_add_nv_only_for_gpu_stages(tmp_path):
         assert ("--nv" in line.split()) == gpu, stage
         assert f"{PROJECT}/images/{image}.sif python -m pipeline.stages.{stage} --spec" in line
         assert f"--bind {PROJECT}:{PROJECT}:ro" in line and f"--bind {PROJECT}/data:{PROJECT}/data" in line
-        assert '--env "SLURM_ARRAY_TASK_ID=${SLURM_ARRAY_TASK_ID:-}"' in line
-        assert '--env "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-}"' in line
+        assert "passthrough=(); for name in SLURM_ARRAY_TASK_ID" in text and "CUDA_VISIBLE_DEVICES" in text
+        assert '${passthrough[@]+"${passthrough[@]}"}' in line
         options = line.split(f"{PROJECT}/images/")[0]
         assert "--cleanenv" in options and "HF_HOME=" in options  # every option before the image
 

@@ -29,7 +29,11 @@ def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None
     parser.add_argument("--force", action="store_true", help="run even if the completion marker exists")
     parser.add_argument("--limit", type=int, help="only the first N examples (trial runs of estimate)")
     args = parser.parse_args(argv)
-    spec = json.loads(Path(args.spec).read_text())
+    try:
+        spec = json.loads(Path(args.spec).read_text())
+    except FileNotFoundError:
+        sys.exit(f"error: spec file {args.spec} not found (in a container only bound paths exist: is the jobs "
+                 f"folder bound? pipeline.submit binds it; a hand-written command must too)")
     if args.limit:
         spec["limit"] = args.limit
     out = Path(spec["output_dir"])
@@ -44,7 +48,14 @@ def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None
     if os.environ.get("PIPELINE_FAIL_STAGE") == spec["stage"]:
         print(f"{spec['stage']}: failing on purpose (PIPELINE_FAIL_STAGE={spec['stage']})", file=sys.stderr)
         sys.exit(3)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        sys.exit(f"error: {spec['stage']}: cannot write its output folder {out}: {exc.strerror}. In a container only "
+                 f"bound paths are writable: keep outputs under the profile's data_dir (bound by pipeline.submit)")
     started = time.time()
     try:
         info = run(spec) or {}
