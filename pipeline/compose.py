@@ -76,7 +76,7 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
     containerised = profile.runtime in ("apptainer", "singularity")
     exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
     # bind sources must exist before `apptainer exec`
-    setup = [f"mkdir -p {shlex.quote(str(data_dir))} {shlex.quote(env['TMPDIR'])} {shlex.quote(env['HF_HOME'])}"]
+    setup = [f"mkdir -p {shlex.quote(str(data_dir))} {shlex.quote(env['HF_HOME'])}"]
     if not containerised:
         setup.append(f"cd {shlex.quote(str(src_dir))}")
     header = [f"run: {run}   stage: {job.stage}   key: {job.key}   config hash: {config_hash}",

@@ -47,7 +47,8 @@ def cache_env(cache_dir: Path, offline: bool) -> dict[str, str]:
         "XDG_CACHE_HOME": str(cache_dir / "xdg"),
         "TRITON_CACHE_DIR": str(cache_dir / "triton"),
         "MPLCONFIGDIR": str(cache_dir / "matplotlib"),
-        "TMPDIR": str(cache_dir / "tmp"),
+        # TMPDIR stays the node's (a job-local dir on most clusters; /tmp in Apptainer): multiprocessing puts
+        # AF_UNIX sockets there, limited to 108 bytes, and a deep cache path broke `datasets` under SLURM.
         "PYTHONNOUSERSITE": "1",
         "PYTHONUNBUFFERED": "1",
         "TOKENIZERS_PARALLELISM": "false",

@@ -1,0 +1,82 @@
+"""The demo chain on a real one-node SLURM cluster (tests/slurm/start_cluster.sh): sbatch with afterok
+dependencies and an estimate array, failures cancelling downstream jobs, resubmission of only what is missing."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT, needs_mediapipe, needs_slurm, needs_trainer, output_dir, plan_of, submit
+
+pytestmark = [pytest.mark.slurm, needs_slurm, needs_mediapipe, needs_trainer]
+SLURM = ("--profile", "local-slurm")
+
+
+def status(work: Path, run: str = "demo", wait: bool = True) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "pipeline.status", str(work / "jobs" / run)] + (["--wait", "--interval", "1"]
+                                                                                 if wait else [])
+    return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, timeout=900)
+
+
+def marker_times(work: Path, stages=("prepare", "estimate", "preprocess")) -> dict:
+    plan = plan_of(work, "demo")
+    return {str(m): m.stat().st_mtime_ns for s in stages
+            for m in Path(plan["jobs"][plan["runs"]["demo"][s]]["output_dir"]).glob(".done*.json")}
+
+
+def test_demo_chain_through_sbatch_matches_a_local_run(tmp_path):
+    slurm, local = tmp_path / "slurm", tmp_path / "local"
+    proc = submit("config/demo.yaml", slurm, *SLURM)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "submitted as job" in proc.stdout and "tasks 0,1 after" in proc.stdout
+    scripts = {p.name: p.read_text() for p in (slurm / "jobs" / "demo").glob("*.sbatch")}
+    assert "#SBATCH --array=0-1" in scripts["estimate.sbatch"]
+    done = status(slurm)
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.count("COMPLETED") == 6
+    assert submit("config/demo.yaml", local).returncode == 0
+    for stage, name in (("estimate", "sample000_train.pose"), ("preprocess", "feat_dim.json"),
+                        ("translate", "generated_predictions.txt"), ("evaluate", "test_score.bleu")):
+        a, b = output_dir(slurm, "demo", stage) / name, output_dir(local, "demo", stage) / name
+        content_a = a.read_bytes().replace(str(slurm).encode(), b"")
+        content_b = b.read_bytes().replace(str(local).encode(), b"")
+        assert content_a == content_b, f"{stage}/{name} differs between SLURM and local runs"
+
+
+def test_failed_stage_cancels_downstream_and_resubmit_finishes_without_redoing(tmp_path):
+    proc = submit("config/demo.yaml", tmp_path, *SLURM, env={"PIPELINE_FAIL_STAGE": "train"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    failed = status(tmp_path)
+    assert failed.returncode == 1
+    rows = {line.split()[0]: line.split()[2] for line in failed.stdout.splitlines()[2:8]}
+    assert rows["train"] == "FAILED" and rows["translate"] == "CANCELLED" and rows["evaluate"] == "CANCELLED"
+    assert rows["preprocess"] == "COMPLETED"
+    assert "failing on purpose (PIPELINE_FAIL_STAGE=train)" in failed.stdout    # the log tail
+    before = marker_times(tmp_path)
+    again = submit("config/demo.yaml", tmp_path, *SLURM)
+    assert again.returncode == 0
+    assert again.stdout.count("complete, skipped") == 3
+    assert status(tmp_path).returncode == 0
+    assert marker_times(tmp_path) == before
+    assert (output_dir(tmp_path, "demo", "evaluate") / "test_score.bleu").exists()
+
+
+def test_cancelled_array_task_is_the_only_one_resubmitted(tmp_path):
+    # each estimate task takes both CPUs, so task 1 waits while task 0 runs; cancel it while it waits
+    one_at_a_time = ("--profile-set", "resources.estimate.cpus=2")
+    proc = submit("config/demo.yaml", tmp_path, *SLURM, *one_at_a_time, "--until", "preprocess")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    array_id = next(l for l in proc.stdout.splitlines() if "estimate/" in l and "submitted as job" in l).split(
+        "submitted as job ")[1].split()[0]
+    subprocess.run(["scancel", f"{array_id}_1"], check=True)
+    ended = status(tmp_path)
+    assert ended.returncode == 1 and "CANCELLED" in ended.stdout
+    est = output_dir(tmp_path, "demo", "estimate")
+    assert (est / ".done.shard-0-of-2.json").exists() and not (est / ".done.shard-1-of-2.json").exists()
+    kept = (est / ".done.shard-0-of-2.json").stat().st_mtime_ns
+    again = submit("config/demo.yaml", tmp_path, *SLURM, *one_at_a_time, "--until", "preprocess")
+    assert again.returncode == 0
+    assert "tasks 1 after" not in again.stdout and " tasks 1" in again.stdout
+    assert status(tmp_path).returncode == 0
+    assert (est / ".done.shard-0-of-2.json").stat().st_mtime_ns == kept
+    assert (est / ".done.shard-1-of-2.json").exists()
