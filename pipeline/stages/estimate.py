@@ -13,7 +13,9 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import array_task, stage_main
@@ -45,19 +47,39 @@ def _init_worker(estimator: str, settings: dict) -> None:
     _worker["model"] = _worker["adapter"].load(settings)
 
 
-def estimate_one(job: tuple[str, str, float, str]) -> tuple[str, int, str | None]:
-    """(id, frames, error) for one example; writes its pose atomically. Runs in a worker."""
-    example_id, media, fps, out = job
+def _read(media: str) -> list | MediaError:
     try:
-        frames = read_frames(media)
-        pose = _worker["adapter"].estimate(_worker["model"], frames, fps)
+        return read_frames(media)
     except MediaError as exc:
-        return example_id, 0, str(exc)
+        return exc
+
+
+def estimate_one(job: tuple[str, str, float, str], frames: list | MediaError | None = None
+                 ) -> tuple[str, int, str | None]:
+    """(id, frames, error) for one example; writes its pose atomically. Runs in a worker.
+    `frames` may be given already decoded (prefetched)."""
+    example_id, media, fps, out = job
+    frames = _read(media) if frames is None else frames
+    if isinstance(frames, MediaError):
+        return example_id, 0, str(frames)
+    try:
+        pose = _worker["adapter"].estimate(_worker["model"], frames, fps)
     except Exception as exc:  # a model failure on one clip must not stop the shard
         return example_id, 0, f"{type(exc).__name__}: {exc}"
     with atomic_path(Path(out)) as tmp, open(tmp, "wb") as handle:
         pose.write(handle)
     return example_id, len(frames), None
+
+
+def estimate_prefetching(jobs: list[tuple[str, str, float, str]]) -> Iterator[tuple[str, int, str | None]]:
+    """estimate_one over `jobs`, decoding the next clip in a thread while the model works on this one
+    (MediaPipe releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(_read, jobs[0][1]) if jobs else None
+        for i, job in enumerate(jobs):
+            frames = pending.result()
+            pending = reader.submit(_read, jobs[i + 1][1]) if i + 1 < len(jobs) else None
+            yield estimate_one(job, frames)
 
 
 def run_shard(examples: list[Example], out: Path, estimator: str, settings: dict, workers: int,
@@ -90,8 +112,7 @@ def run_shard(examples: list[Example], out: Path, estimator: str, settings: dict
     else:
         if jobs:
             _init_worker(estimator, settings)
-        for job in jobs:
-            example_id, frames, error = estimate_one(job)
+        for example_id, frames, error in estimate_prefetching(jobs):
             done_frames += frames
             bar.update(expected[example_id])
             if error:
