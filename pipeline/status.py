@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import UserError, run_cli
+from pipeline.provenance import write_provenance
 from pipeline.rundir import load_run, log_path, tail, topological
 from pipeline.slurm_query import ACTIVE, FAILED, aggregate, query_records
 from pipeline.stages.markers import DONE, missing_tasks, shard_marker
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.wait or not active:
             break
         time.sleep(args.interval)
+    write_provenance(args.run_dir, plan, record)
     if args.json:
         print(json.dumps(rows, indent=1))
     else:

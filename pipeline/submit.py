@@ -21,6 +21,7 @@ from pipeline.errors import UserError, run_cli
 from pipeline.executor_local import run_local
 from pipeline.executor_slurm import submit_slurm
 from pipeline.plan import Plan, build_plan, project_path
+from pipeline.provenance import write_provenance
 from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_json, save_submission
 from pipeline.runtime import needed_artifact
 from pipeline.stages.markers import missing_tasks, write_json
@@ -142,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ndry run: scripts in {display_path(run_dir)}/, nothing submitted")
         return 0
     record = read_json(run_dir / "submission.json")
+    manifest = project_path(profile.venv_dir if profile.runtime == "venv" else profile.image_dir) / "manifest.json"
     record.update(run=run, executor=profile.executor, profile=profile.name, runtime=profile.runtime,
+                  image_manifest=str(manifest),
                   config_hash=chash, git_commit=git_commit(), submitted=time.time(), varied=varied,
                   config=display_path(Path(args.config)), overrides=args.overrides)
     save_submission(run_dir, record)
@@ -154,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print("running locally:")
     ok = run_local(run_dir, plan_json, record)
+    write_provenance(run_dir, plan_json, record)
     print(f"{'finished' if ok else 'stopped'}: python -m pipeline.status {display_path(run_dir)}")
     return 0 if ok else 1
 

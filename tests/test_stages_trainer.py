@@ -49,6 +49,13 @@ def test_demo_chain_leaves_checkpoint_predictions_and_scores(demo):
     chrf = json.loads((scores / "test_score.chrf").read_text())
     assert bleu["name"] == "BLEU" and "nrefs:1|case:mixed" in bleu["signature"] and bleu["score"] >= 0
     assert chrf["name"].startswith("chrF") and chrf["score"] >= 0
+    prov = json.loads((demo / "jobs" / "demo" / "provenance" / "demo.json").read_text())
+    assert prov["config"]["training"]["seed"] == 42 and len(prov["config_hash"]) == 12
+    assert prov["runtime"] == "venv" and set(prov["stages"]) == {"prepare", "estimate", "preprocess", "train",
+                                                                   "translate", "evaluate"}
+    train_facts = prov["stages"]["train"]
+    assert train_facts["image"] == "trainer" and train_facts["tasks"][0]["host"]
+    assert any(line.startswith("transformers==4.44.2") for line in train_facts["environment"])
 
 
 def test_second_submit_of_a_finished_run_does_no_work(demo):

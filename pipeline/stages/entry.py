@@ -23,6 +23,14 @@ def array_task() -> int:
     return int(os.environ.get("SLURM_ARRAY_TASK_ID") or 0)
 
 
+def write_environment(path: Path) -> None:
+    """What `pip freeze` would say inside this image (provenance), without a subprocess."""
+    from importlib import metadata
+    packages = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
+                       if d.metadata["Name"]}, key=str.lower)
+    path.write_text(f"# python {sys.version.split()[0]} at {sys.executable}\n" + "\n".join(packages) + "\n")
+
+
 def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None, array: bool = False) -> None:
     parser = argparse.ArgumentParser(description=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None)
     parser.add_argument("--spec", required=True, help="the stage's JSON spec, written by pipeline.submit")
@@ -62,5 +70,8 @@ def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None
     except UserError as exc:
         print(f"error: {spec['stage']}: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
-    write_marker(marker, started, stage=spec["stage"], key=spec["key"], **info)
+    write_environment(out / "environment.txt")
+    write_marker(marker, started, stage=spec["stage"], key=spec["key"], python=sys.executable,
+                 container=os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"),
+                 **info)
     print(f"{spec['stage']} {spec['key']}: done in {time.time() - started:.1f}s -> {out}", flush=True)

@@ -1,0 +1,68 @@
+"""`python -m pipeline.fetch_models CONFIG [--profile P]`: fill the cache on a login node (with internet) so that
+compute nodes can run with `offline: true` (HF_HUB_OFFLINE=1).
+
+Downloads every Hugging Face backbone and tokenizer named by the experiment (or sweep) into the profile's
+`cache_dir/huggingface`, the HF_HOME the jobs use. The metrics need nothing (local modules), `tiny-m2m100` is built
+offline, and MediaPipe's models ship in its wheel. MMPose / OpenPifPaf weights are fetched by their libraries on
+first use: run one small estimate on the login node (`--set dataset.limit=1 --until estimate`) to cache them.
+Runs itself with .venvs/trainer when huggingface_hub is not importable here.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pipeline.config import load_profile
+from pipeline.errors import UserError, run_cli
+from pipeline.plan import project_path
+from pipeline.submit import load_experiments
+
+
+def hub_ids(experiments) -> list[str]:
+    names = set()
+    for exp in experiments:
+        for name in (exp.model.pretrained_backbone, exp.model.tokenizer):
+            if name and name != "tiny-m2m100" and not Path(name).exists() and not name.startswith(("/", ".")):
+                names.add(name)
+    return sorted(names)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.fetch_models", description=__doc__.split("\n\n")[0]
+                                     .split(": ", 1)[1])
+    parser.add_argument("config", help="experiment or sweep YAML")
+    parser.add_argument("--profile", default="local", help="whose cache_dir to fill (default: local)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    _, experiments, _ = load_experiments(args.config, args.overrides)
+    cache = project_path(load_profile(args.profile).cache_dir) / "huggingface"
+    ids = hub_ids(experiments)
+    if not ids:
+        print("nothing to download: every backbone and tokenizer is local")
+        return 0
+    os.environ["HF_HOME"] = str(cache)   # read by huggingface_hub at import
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        root = Path(__file__).resolve().parent.parent
+        trainer = root / ".venvs" / "trainer" / "bin" / "python"
+        if not trainer.exists():
+            raise UserError("needs huggingface_hub: pip install huggingface_hub, or build the trainer venv") from None
+        os.execve(str(trainer), [str(trainer), "-m", "pipeline.fetch_models", *(argv or sys.argv[1:])],
+                  {**os.environ, "PYTHONPATH": str(root)})
+    for repo in ids:
+        print(f"downloading {repo} into {cache}", flush=True)
+        try:
+            print(f"  {snapshot_download(repo)}", flush=True)
+        except Exception as exc:   # no network, unknown repo, no permission
+            raise UserError(f"could not download {repo}: {type(exc).__name__}; run this where the Hugging Face "
+                            f"hub is reachable (the login node), or point model.pretrained_backbone at a local "
+                            f"folder") from None
+    print(f"cached {len(ids)} model(s); jobs with `offline: true` will find them")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
