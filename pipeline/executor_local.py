@@ -10,20 +10,13 @@ import subprocess
 import time
 from pathlib import Path
 
-from pipeline.rundir import topological, log_path, save_submission, tail
-from pipeline.stages.markers import missing_tasks
+from pipeline.rundir import jobs_to_run, topological, log_path, save_submission, tail
 
 
 def run_local(run_dir: Path, plan: dict, record: dict, env: dict | None = None) -> bool:
     """Run every job of `plan` (plan.json form) not yet complete. Returns True when all finished."""
     states = record.setdefault("jobs", {})
-    for job_id in topological(plan["jobs"]):
-        job = plan["jobs"][job_id]
-        tasks = missing_tasks(job["output_dir"], job["array"])
-        if not tasks:
-            states[job_id] = {**states.get(job_id, {}), "state": "COMPLETED", "skipped": True}
-            print(f"  {job_id}: complete, skipped", flush=True)
-            continue
+    for job_id, job, tasks in jobs_to_run(plan, states):
         started = time.time()
         for task in tasks:
             log = log_path(run_dir / "logs", job["name"], "local", task if job["array"] else None)

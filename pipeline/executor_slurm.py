@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 from pipeline.errors import UserError
-from pipeline.rundir import topological, save_submission
+from pipeline.rundir import jobs_to_run, save_submission
 from pipeline.slurm_query import ACTIVE, query_states
-from pipeline.stages.markers import missing_tasks
 
 
 def sbatch(script: str, dependency: list[str], array: list[int] | None) -> str:
@@ -40,13 +39,7 @@ def submit_slurm(run_dir: Path, plan: dict, record: dict) -> dict[str, str]:
     previous = {jid: s["slurm_id"] for jid, s in states.items() if s.get("slurm_id")}
     live = query_states(list(previous.values()))
     submitted: dict[str, str] = {}
-    for job_id in topological(plan["jobs"]):
-        job = plan["jobs"][job_id]
-        tasks = missing_tasks(job["output_dir"], job["array"])
-        if not tasks:
-            states[job_id] = {**states.get(job_id, {}), "state": "COMPLETED", "skipped": True}
-            print(f"  {job_id}: complete, skipped", flush=True)
-            continue
+    for job_id, job, tasks in jobs_to_run(plan, states):
         old = previous.get(job_id)
         if old and live.get(old) in ACTIVE:
             submitted[job_id] = old

@@ -7,7 +7,6 @@ after a local run and by `pipeline.status` / `pipeline.summarize` whenever they 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pipeline.config import stable_hash

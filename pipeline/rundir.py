@@ -13,11 +13,12 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from pipeline.config import PROJECT_ROOT, STAGES, as_plain
 from pipeline.errors import UserError
 from pipeline.plan import Plan
-from pipeline.stages.markers import write_json
+from pipeline.stages.markers import missing_tasks, write_json
 
 STAGE_INDEX = {stage: i for i, stage in enumerate(STAGES)}
 
@@ -117,3 +118,15 @@ def tail(path: Path, lines: int = 15) -> str:
     except FileNotFoundError:
         return f"(no log at {path})"
 
+
+def jobs_to_run(plan: dict, states: dict) -> Iterator[tuple[str, dict, list[int]]]:
+    """(job id, job, missing tasks) in dependency order for every job not complete; complete jobs are recorded
+    as COMPLETED (skipped) in `states` and announced."""
+    for job_id in topological(plan["jobs"]):
+        job = plan["jobs"][job_id]
+        tasks = missing_tasks(job["output_dir"], job["array"])
+        if tasks:
+            yield job_id, job, tasks
+        else:
+            states[job_id] = {**states.get(job_id, {}), "state": "COMPLETED", "skipped": True}
+            print(f"  {job_id}: complete, skipped", flush=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     save_submission(run_dir, record)
     plan_json = read_json(run_dir / "plan.json")
     if profile.executor == "slurm":
-        print(f"submitting to SLURM:")
+        print("submitting to SLURM:")
         submit_slurm(run_dir, plan_json, record)
         print(f"follow it with: python -m pipeline.status {display_path(run_dir)} --wait")
         return 0

@@ -48,7 +48,7 @@ def test_dry_run_prints_plan_writes_scripts_that_bash_accepts(tmp_path):
     assert "dry run: scripts in" in proc.stdout and "nothing submitted" in proc.stdout
     for stage in STAGES:
         script = run_dir / f"{stage}.sbatch"
-        assert f"===== " in proc.stdout and script.name in proc.stdout
+        assert "===== " in proc.stdout and script.name in proc.stdout
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
         text = script.read_text()
         assert text.startswith("#!/bin/bash\n") and "set -euo pipefail" in text

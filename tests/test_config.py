@@ -28,7 +28,7 @@ def test_phoenix_defaults_are_the_original_pipelines_best_settings():
 
 
 def test_extends_merges_deeply_and_the_child_wins(tmp_path):
-    base = write(tmp_path / "base.yaml", "name: base\ntraining: {seed: 1, batch_size: 4}\n"
+    write(tmp_path / "base.yaml", "name: base\ntraining: {seed: 1, batch_size: 4}\n"
                  "dataset: {layout: sample}\n")
     child = write(tmp_path / "child.yaml", "extends: base.yaml\nname: child\ntraining: {seed: 2}\n")
     exp = load_experiment(child)

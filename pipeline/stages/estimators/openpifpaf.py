@@ -20,8 +20,8 @@ def annotations_to_people(annotations: list) -> list:
 
 def convert(per_frame_annotations: list, fps: float, width: int, height: int):
     per_frame = []
-    for annotations in per_frame_annotations:
-        people = annotations_to_people(annotations)
+    for frame_annotations in per_frame_annotations:
+        people = annotations_to_people(frame_annotations)
         best = main_person(people)
         per_frame.append(None if best is None else people[best])
     return to_pose(per_frame, fps, width, height)
