@@ -25,6 +25,7 @@ from pipeline.stages.manifest import Example, read_all
 from pipeline.stages.markers import atomic_path
 
 _worker: dict = {}
+CHUNK = 8   # at most this many examples per pool task: >1 so decoding overlaps estimation, small for progress
 
 
 def shard(examples: list[Example], shards: int, index: int) -> list[Example]:
@@ -82,6 +83,10 @@ def estimate_prefetching(jobs: list[tuple[str, str, float, str]]) -> Iterator[tu
             yield estimate_one(job, frames)
 
 
+def estimate_chunk(jobs: list[tuple[str, str, float, str]]) -> list[tuple[str, int, str | None]]:
+    return list(estimate_prefetching(jobs))
+
+
 def run_shard(examples: list[Example], out: Path, estimator: str, settings: dict, workers: int,
               label: str = "estimate") -> tuple[int, list[tuple[str, str]]]:
     """Estimate every example without a pose; returns (frames done, failures [(id, reason)])."""
@@ -102,13 +107,16 @@ def run_shard(examples: list[Example], out: Path, estimator: str, settings: dict
     expected = {e.id: max(e.frames, 1) for e in todo}
     if workers > 1 and len(jobs) > 1:
         ctx = multiprocessing.get_context("spawn")   # MediaPipe's graph does not survive fork
+        # prefetching works within a chunk; chunks small enough that every worker gets a fair share
+        size = max(1, min(CHUNK, len(jobs) // (workers * 4)))
+        chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
         with ctx.Pool(workers, initializer=_init_worker, initargs=(estimator, settings)) as pool:
-            results = pool.imap_unordered(estimate_one, jobs)
-            for example_id, frames, error in results:
-                done_frames += frames
-                bar.update(expected[example_id])
-                if error:
-                    failures.append((example_id, error))
+            for results in pool.imap_unordered(estimate_chunk, chunks):
+                for example_id, frames, error in results:
+                    done_frames += frames
+                    bar.update(expected[example_id])
+                    if error:
+                        failures.append((example_id, error))
     else:
         if jobs:
             _init_worker(estimator, settings)
