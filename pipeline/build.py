@@ -76,9 +76,15 @@ def build_venv(image: str, venv_dir: Path, force: bool) -> None:
     print(f"{image}: creating {target} from {CONTAINERS / (image + '.requirements.txt')}", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(target)], check=True)
     pip = [str(venv_python(venv_dir, image)), "-m", "pip", "install", "--disable-pip-version-check"]
-    subprocess.run(pip + ["-r", str(CONTAINERS / f"{image}.requirements.txt")], check=True)
+    requirements = CONTAINERS / f"{image}.requirements.txt"
+    if subprocess.run(pip + ["-r", str(requirements)]).returncode != 0:
+        raise UserError(f"{image}: pip could not install {requirements} into {target}; see pip's output above")
     if image == TRAINER_IMAGE:
-        subprocess.run(pip + mmh_install_args(), check=True)
+        args = mmh_install_args()
+        if subprocess.run(pip + args).returncode != 0:
+            raise UserError(f"could not install MultimodalHugs ({' '.join(args)}); it is not on PyPI: install it by "
+                            f"hand with {venv_python(venv_dir, image)} -m pip install --no-deps {MMH_GIT}, or put its "
+                            f"wheel in {SHARED_WHEELS}")
     frozen = subprocess.run([str(venv_python(venv_dir, image)), "-m", "pip", "freeze"], capture_output=True,
                             text=True, check=True).stdout
     (target / "pip-freeze.txt").write_text(frozen)

@@ -75,8 +75,9 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
                    binds=binds, src_dir=src_dir, image_dir=image_dir, venv_dir=venv_dir, env=env)
     containerised = profile.runtime in ("apptainer", "singularity")
     exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
-    # bind sources must exist before `apptainer exec`
-    setup = [f"mkdir -p {shlex.quote(str(data_dir))} {shlex.quote(env['HF_HOME'])}"]
+    # bind sources must exist before `apptainer exec` (the sample dataset's root is created by prepare)
+    writable = [b.path for b in binds if not b.read_only and b.path != str(jobs_dir)] + [env["HF_HOME"]]
+    setup = ["mkdir -p " + " ".join(shlex.quote(p) for p in writable)]
     if not containerised:
         setup.append(f"cd {shlex.quote(str(src_dir))}")
     header = [f"run: {run}   stage: {job.stage}   key: {job.key}   config hash: {config_hash}",

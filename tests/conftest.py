@@ -61,10 +61,13 @@ def run_in(image: str, code: str, *args: str, check: bool = True, env: dict | No
 
 
 def submit(config: str | Path, workdir: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m pipeline.submit` with data, cache and jobs inside `workdir`."""
+    """`python -m pipeline.submit` with data, cache and jobs inside `workdir` (for the demo configs also the
+    generated sample dataset)."""
     argv = [sys.executable, "-m", "pipeline.submit", str(config), "--jobs-dir", str(workdir / "jobs"),
             "--profile-set", f"data_dir={workdir / 'data'}", "--profile-set", f"cache_dir={workdir / 'cache'}",
             *extra]
+    if str(config).startswith("config/") and "demo" in Path(config).name:
+        argv += ["--set", f"dataset.root={workdir / 'datasets' / 'sample'}"]
     return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **(env or {})})
 
 

@@ -80,3 +80,17 @@ def test_cancelled_array_task_is_the_only_one_resubmitted(tmp_path):
     assert status(tmp_path).returncode == 0
     assert (est / ".done.shard-0-of-2.json").stat().st_mtime_ns == kept
     assert (est / ".done.shard-1-of-2.json").exists()
+
+
+def test_repeatability_sweep_through_sbatch_gives_identical_runs(tmp_path):
+    proc = submit("config/sweeps/demo_repeatability.yaml", tmp_path, *SLURM)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert status(tmp_path, "demo_repeatability").returncode == 0
+    plan = plan_of(tmp_path, "demo_repeatability")
+    trains = [plan["jobs"][plan["runs"][f"demo+replicate.{i}"]["train"]]["output_dir"] for i in (1, 2, 3)]
+    same = subprocess.run([sys.executable, "-m", "pipeline.compare_weights", trains[0], trains[2]],
+                          capture_output=True, text=True, cwd=PROJECT)
+    assert same.returncode == 0, same.stdout + same.stderr
+    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "demo_repeatability"),
+                              "--no-plot"], capture_output=True, text=True, cwd=PROJECT)
+    assert "3 runs" in summary.stdout and "max − min 0.000" in summary.stdout

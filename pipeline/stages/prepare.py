@@ -18,10 +18,11 @@ def run(spec: dict) -> dict:
     """Write the manifests of the dataset named in the spec."""
     ds = spec["dataset"]
     root, out = Path(ds["root"]), Path(spec["output_dir"])
-    if ds["layout"] == "sample" and not root.exists():
-        from pipeline.stages.sample_data import generate
-        print(f"generating the sample dataset in {root}", flush=True)
-        generate(root)
+    if ds["layout"] == "sample":
+        from pipeline.stages.sample_data import COMPLETE, generate
+        if not (root / COMPLETE).exists():      # absent, or a generation that was interrupted
+            print(f"generating the sample dataset in {root}", flush=True)
+            generate(root)
     if not root.exists():
         raise UserError(f"dataset.root {root}: no such folder (set dataset.root to your copy of the data)")
     examples, problems = read_dataset(ds["layout"], root)

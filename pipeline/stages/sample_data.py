@@ -38,6 +38,7 @@ SENTENCES = [
     "am wochenende gibt es gewitter im süden",
 ]
 WIDTH, HEIGHT = 210, 260
+COMPLETE = ".sample-complete"    # written last: a tree without it is regenerated
 
 
 def clip_frames(index: int, frames: int) -> list:
@@ -79,6 +80,7 @@ def generate(root: Path, per_split: tuple[int, int, int] = (12, 4, 4), frames: i
         path = corpus_csv(root, split)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (root / COMPLETE).write_text(f"{sum(per_split)} clips x {frames} frames\n")
     return root
 
 
