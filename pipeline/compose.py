@@ -56,12 +56,12 @@ def gpu_options(profile: Profile, wants_gpu: bool) -> dict[str, str | None]:
 
 
 def job_binds(job: StageJob, *, src_dir: Path, data_dir: Path, jobs_dir: Path, cache_dir: Path) -> list[Bind]:
-    """Everything the stage may touch, bound at the same path; the dataset root read-only when outside data/."""
+    """Everything the stage may touch, bound at the same path: source (read-only), data, jobs, cache, and the job's
+    own mounts (the dataset root) when they lie outside those."""
     binds = [Bind(str(src_dir), read_only=True), Bind(str(data_dir)), Bind(str(jobs_dir))]
-    dataset = job.spec.get("dataset", {})
-    for path, read_only in ((cache_dir, False), (dataset.get("root"), dataset.get("layout") != "sample")):
-        if path and not any(Path(path).is_relative_to(b.path) for b in binds[1:]):
-            binds.append(Bind(str(path), read_only=read_only))
+    for path, read_only in [(str(cache_dir), False), *job.mounts]:
+        if not any(Path(path).is_relative_to(b.path) for b in binds[1:]):
+            binds.append(Bind(path, read_only=read_only))
     return binds
 
 

@@ -29,6 +29,7 @@ class StageJob:
     resources: Resources
     array: int = 0              # number of array tasks; 0 = a plain job
     runs: list[str] = field(default_factory=list)
+    mounts: list[tuple[str, bool]] = field(default_factory=list)  # (path, read_only) it needs besides data_dir
 
     @property
     def id(self) -> str:
@@ -55,14 +56,14 @@ def project_path(path: str) -> Path:
 
 
 def _add(plan: Plan, run: str, stage: str, label: str, identity: dict, image: str, spec: dict, deps: list[str],
-         resources: Resources, data_dir: Path, array: int = 0) -> StageJob:
+         resources: Resources, data_dir: Path, array: int = 0, mounts: list[tuple[str, bool]] = ()) -> StageJob:
     key = f"{label}-{stable_hash({'stage': stage, **identity})}"
     job_id = f"{stage}/{key}"
     job = plan.jobs.get(job_id)
     if job is None:
         out = data_dir / stage / key
         full_spec = {"stage": stage, "key": key, "output_dir": str(out), **spec}
-        job = StageJob(stage, key, image, full_spec, str(out), deps, resources, array)
+        job = StageJob(stage, key, image, full_spec, str(out), deps, resources, array, mounts=list(mounts))
         plan.jobs[job_id] = job
     if run not in job.runs:
         job.runs.append(run)
@@ -84,8 +85,11 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     # the key hashes the root as configured (relative roots stay relative: the same key in every clone)
     dataset = as_plain(exp.dataset)
     resolved = {**dataset, "root": str(project_path(exp.dataset.root or f"data/datasets/{exp.dataset.name}"))}
+    # prepare writes the sample dataset (read-write); estimate reads the frames or videos (read-only)
+    root = resolved["root"]
     prep = _add(plan, exp.name, "prepare", f"{exp.dataset.name}-{exp.dataset.layout}", {"dataset": dataset},
-                est.image, {"dataset": resolved}, [], res("prepare"), data_dir)
+                est.image, {"dataset": resolved}, [], res("prepare"), data_dir,
+                mounts=[(root, exp.dataset.layout != "sample")])
     if "estimate" not in stages:
         return
     settings = resolved_settings(est.name, exp.estimate.settings)
@@ -93,7 +97,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     estimate = _add(plan, exp.name, "estimate", f"{exp.dataset.name}-{est.name}", ident, est.image,
                     {**ident, "manifest_dir": prep.output_dir, "shards": exp.estimate.shards,
                      "workers": exp.estimate.workers, "max_failure_fraction": exp.estimate.max_failure_fraction},
-                    [prep.id], res("estimate"), data_dir, array=exp.estimate.shards)
+                    [prep.id], res("estimate"), data_dir, array=exp.estimate.shards, mounts=[(root, True)])
     if "preprocess" not in stages:
         return
     prompts = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}

@@ -92,3 +92,15 @@ def test_make_sbatch_script_sorts_directives_and_skips_unset_ones():
     assert "#SBATCH --account=acc" in text and "--qos" not in text and "--partition" not in text
     assert "#SBATCH --mail-type=FAIL" in text and "# a header" in text
     assert re.search(r"#SBATCH --output=/logs/%x-%j.out", text)
+
+
+def test_a_dataset_outside_data_dir_is_bound_for_prepare_and_estimate(tmp_path):
+    root = tmp_path / "PHOENIX-2014-T"
+    _, run_dir = dry_run(tmp_path, "--profile", "uzh", "--quiet", "--set", "dataset.layout=official",
+                         "--set", f"dataset.root={root}")
+    for stage in ("prepare", "estimate"):
+        assert f"--bind {root}:{root}:ro" in (run_dir / f"{stage}.sbatch").read_text(), stage
+    assert str(root) not in (run_dir / "train.sbatch").read_text()
+    _, run_dir = dry_run(tmp_path, "--profile", "uzh", "--quiet", "--set", f"dataset.root={root}")   # sample
+    prepare = (run_dir / "prepare.sbatch").read_text()
+    assert f"--bind {root}:{root} " in prepare and f"mkdir -p {PROJECT}/data {root}" in prepare

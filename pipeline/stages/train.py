@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -54,8 +55,15 @@ def resolve_backbone(spec: dict) -> str:
         from pipeline.tiny_backbone import build
         target = Path(spec["cache_dir"]) / "tiny-m2m100"
         if not (target / "config.json").exists():
+            # concurrent train jobs (a sweep on SLURM) may all get here: build aside, rename; the first one wins
             print(f"building the tiny backbone in {target}", flush=True)
-            build(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            scratch = Path(tempfile.mkdtemp(prefix=".tiny-m2m100.", dir=target.parent))
+            build(scratch)
+            try:
+                os.rename(scratch, target)
+            except OSError:
+                shutil.rmtree(scratch)
         return str(target)
     local = Path(backbone)
     if backbone.startswith(("/", "./", "../")) and not local.exists():
