@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline.config import stable_hash
 from pipeline.rundir import read_json
-from pipeline.stages.markers import DONE, shard_marker, write_json
+from pipeline.stages.markers import marker_paths, write_json
 
 
 def image_digests(record: dict) -> dict:
@@ -21,7 +21,7 @@ def image_digests(record: dict) -> dict:
 
 def stage_facts(job: dict, digests: dict) -> dict:
     out = Path(job["output_dir"])
-    markers = [shard_marker(out, t, job["array"]) for t in range(job["array"])] if job["array"] else [out / DONE]
+    markers = marker_paths(out, job["array"])
     done = [read_json(m) for m in markers if m.exists()]
     env = out / "environment.txt"
     return {

@@ -16,12 +16,12 @@ from pipeline.errors import UserError, run_cli
 from pipeline.provenance import write_provenance
 from pipeline.rundir import load_run, log_path, tail, topological
 from pipeline.slurm_query import ACTIVE, FAILED, aggregate, query_records
-from pipeline.stages.markers import DONE, missing_tasks, shard_marker
+from pipeline.tables import format_table
+from pipeline.stages.markers import marker_paths, missing_tasks
 
 
 def marker_seconds(job: dict) -> float | None:
-    out = Path(job["output_dir"])
-    files = [shard_marker(out, t, job["array"]) for t in range(job["array"])] if job["array"] else [out / DONE]
+    files = marker_paths(job["output_dir"], job["array"])
     seconds = [json.loads(f.read_text()).get("seconds", 0) for f in files if f.exists()]
     return sum(seconds) if seconds else None
 
@@ -71,10 +71,8 @@ def print_rows(rows: list[dict], run: str) -> None:
     for r in rows:
         elapsed = f"{r['elapsed']:.0f}s" if r["elapsed"] is not None else "-"
         table.append((r["stage"], str(r["id"]), r["state"], elapsed, r["log"] or "-"))
-    widths = [max(len(t[i]) for t in table) for i in range(len(table[0]))]
     print(f"run {run}")
-    for t in table:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(t, widths)).rstrip())
+    print("\n".join(format_table(table, indent="  ")))
     for r in rows:
         if r["state"] in FAILED and r["log"]:
             tasks = f" (tasks {', '.join(map(str, r['failed_tasks']))})" if r["failed_tasks"] else ""
@@ -94,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         plan, record = load_run(args.run_dir)
         rows = job_rows(args.run_dir, plan, record)
-        active = [r for r in rows if r["state"] in ACTIVE or r["state"] == "RUNNING"]
+        active = [r for r in rows if r["state"] in ACTIVE]
         if not args.wait or not active:
             break
         time.sleep(args.interval)

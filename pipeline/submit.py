@@ -25,6 +25,7 @@ from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_j
 from pipeline.runtime import needed_artifact
 from pipeline.stages.markers import missing_tasks, write_json
 from pipeline.sweep import is_sweep, load_sweep
+from pipeline.tables import format_table
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -95,9 +96,7 @@ def print_plan(plan: Plan, files: dict[str, JobFiles], run: str, profile: Profil
                                                 else f"{len(missing)} task(s) to run")
         rows.append((job.stage, job.key, str(job.array or "-"),
                      ", ".join(d.split("/")[0] for d in job.deps) or "-", state, display_path(files[job_id].script)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    print("\n".join(format_table(rows, indent="  ")))
 
 
 def check_artifacts(plan: Plan, profile: Profile) -> None:

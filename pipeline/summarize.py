@@ -2,7 +2,7 @@
 
 Columns: the parameters that vary between the runs, BLEU, chrF (BLEURT if present), best checkpoint step, the epoch
 where training stopped (trainer_state.json), wall time per stage (from the completion markers) and the run's
-state (finished / failed / running / not started). Written to `<run dir>/summary.md`, `summary.tsv` and
+state (finished / failed / running / not finished). Written to `<run dir>/summary.md`, `summary.tsv` and
 `summary.png` (BLEU per run, grouped by each varied parameter). Runs that differ only in `replicate` are
 identical configurations: for each such group the mean ± std and max − min of BLEU are reported.
 """
@@ -16,9 +16,10 @@ from pathlib import Path
 from pipeline.config import STAGES
 from pipeline.errors import UserError, run_cli
 from pipeline.rundir import load_run
-from pipeline.slurm_query import FAILED
+from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.stages.markers import missing_tasks
 from pipeline.status import job_rows, marker_seconds
+from pipeline.tables import format_table
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
@@ -73,7 +74,7 @@ def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
             row["state"] = "finished"
         elif any(s in FAILED for s in job_states):
             row["state"] = "failed"
-        elif any(s in ("RUNNING", "PENDING", "CONFIGURING", "COMPLETING") for s in job_states):
+        elif any(s in ACTIVE for s in job_states):
             row["state"] = "running"
         else:
             row["state"] = "not finished"
@@ -147,10 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"{args.run_dir}: no such run folder (runs are under jobs/)")
     rows, varied = run_rows(args.run_dir)
     columns, cells = table(rows)
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))] + \
-            ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
-    print("\n".join(line.rstrip() for line in lines))
+    print("\n".join(format_table([columns] + cells)))
     md = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] + ["| " + " | ".join(r) + " |" for r in cells]
     tsv = ["\t".join(columns)] + ["\t".join(r) for r in cells]
     groups = repeat_groups(rows, varied)

@@ -22,12 +22,15 @@ def shard_marker(output_dir: Path, task: int, tasks: int) -> Path:
     return Path(output_dir) / f".done.shard-{task}-of-{tasks}.json"
 
 
+def marker_paths(output_dir: str | Path, tasks: int) -> list[Path]:
+    """The completion markers of a job: one per array task, or `.done.json` for a plain job (tasks=0)."""
+    out = Path(output_dir)
+    return [shard_marker(out, t, tasks) for t in range(tasks)] if tasks else [out / DONE]
+
+
 def missing_tasks(output_dir: str | Path, tasks: int) -> list[int]:
     """Array tasks (0-based) whose shard marker is absent; for a plain job (tasks=0): [0] or []."""
-    out = Path(output_dir)
-    if tasks == 0:
-        return [] if (out / DONE).exists() else [0]
-    return [t for t in range(tasks) if not shard_marker(out, t, tasks).exists()]
+    return [t for t, marker in enumerate(marker_paths(output_dir, tasks)) if not marker.exists()]
 
 
 def is_complete(output_dir: str | Path, tasks: int = 0) -> bool:
