@@ -28,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 STAGES = ("prepare", "estimate", "preprocess", "train", "translate", "evaluate")
 DATASET_LAYOUTS = ("official", "videos", "sample")
+CONTROLS = ("shuffle",)
 RUNTIMES = ("venv", "apptainer", "singularity", "host")
 EXECUTORS = ("local", "slurm")
 
@@ -38,6 +39,7 @@ class Dataset:
     layout: str = "official"        # official | videos | sample
     root: str = ""                  # the tree for that layout; relative paths are relative to the project
     limit: Optional[int] = None     # at most this many examples per split (quick trials)
+    sample_clips: Optional[list] = None  # layout sample: clips in [train, validation, test]; None = the default
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Preprocess:
     encoder_prompt: str = "__dgs__"
     decoder_prompt: str = "__de__"
     max_missing_fraction: float = 0.0   # examples without a pose or text, per split, before the stage fails
+    control: Optional[str] = None       # "shuffle": poses permuted across examples (a control that must not learn)
 
 
 @dataclass
@@ -336,6 +339,12 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
                        ("training.batch_size", exp.training.batch_size), ("translate.num_beams", exp.translate.num_beams)):
         if value < 1:
             raise UserError(f"{where(key)}: {key}: expected at least 1, got {value}")
+    if exp.preprocess.control is not None:
+        _check_choice(exp.preprocess.control, CONTROLS, where("preprocess.control"), "preprocess.control")
+    clips = exp.dataset.sample_clips
+    if clips is not None and (len(clips) != 3 or not all(isinstance(c, int) and c >= 1 for c in clips)):
+        raise UserError(f"{where('dataset.sample_clips')}: dataset.sample_clips: expected three counts "
+                        f"[train, validation, test], each at least 1, got {clips!r}")
     if not exp.dataset.root and exp.dataset.layout != "sample":
         raise UserError(f"{where('dataset')}: dataset.root: required for layout {exp.dataset.layout!r}; "
                         f"e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T")

@@ -16,6 +16,7 @@ from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, Resource
                              stage_resources)
 from pipeline.errors import UserError
 from pipeline.estimators import ESTIMATORS, TRAINER_IMAGE, resolved_settings
+from pipeline.stages.sample_data import VERSION as SAMPLE_VERSION
 
 
 @dataclass
@@ -87,7 +88,10 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     resolved = {**dataset, "root": str(project_path(exp.dataset.root or f"data/datasets/{exp.dataset.name}"))}
     # prepare writes the sample dataset (read-write); estimate reads the frames or videos (read-only)
     root = resolved["root"]
-    prep = _add(plan, exp.name, "prepare", f"{exp.dataset.name}-{exp.dataset.layout}", {"dataset": dataset},
+    identity = {"dataset": dataset}
+    if exp.dataset.layout == "sample":      # regenerated clips must not reuse poses of older ones
+        identity["sample_version"] = SAMPLE_VERSION
+    prep = _add(plan, exp.name, "prepare", f"{exp.dataset.name}-{exp.dataset.layout}", identity,
                 est.image, {"dataset": resolved}, [], res("prepare"), data_dir,
                 mounts=[(root, exp.dataset.layout != "sample")])
     if "estimate" not in stages:
@@ -102,6 +106,8 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
         return
     prompts = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}
     ident = {"estimate": estimate.key, **prompts}
+    if exp.preprocess.control:          # only when set: keys of ordinary runs stay as they were
+        ident["control"] = exp.preprocess.control
     pre = _add(plan, exp.name, "preprocess", f"{exp.dataset.name}-{est.name}", ident, TRAINER_IMAGE,
                {**ident, "manifest_dir": prep.output_dir, "poses_dir": estimate.output_dir,
                 "estimator": est.name, "reduce_holistic": est.reduce_holistic,

@@ -58,6 +58,8 @@ def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
         row["chrf"] = read_score(out, "chrf") if out else None
         row["bleurt"] = read_score(out, "bleurt") if out else None
         state_file = Path(jobs["train"]["output_dir"]) / "train" / "trainer_state.json" if "train" in jobs else None
+        row["_state_file"] = state_file if state_file and state_file.exists() else None
+        row["_train_dir"] = Path(jobs["train"]["output_dir"]) if "train" in jobs else None
         if state_file and state_file.exists():
             state = json.loads(state_file.read_text())
             best = state.get("best_model_checkpoint") or ""
@@ -83,35 +85,87 @@ def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
     return rows, varied
 
 
+def initial_weights_identical(train_dirs: list[Path]) -> str:
+    """'yes' when every run's setup weights are byte-identical, 'no' when not, '-' when some are missing.
+    (Byte-identical files mean identical tensors; `pipeline.compare_weights A B` says which tensors differ.)"""
+    from pipeline.build import sha256_file
+    digests = set()
+    for folder in train_dirs:
+        files = sorted((folder / "setup" / "model").glob("*.safetensors")) if folder else []
+        if not files:
+            return "-"
+        digests.add(tuple(sha256_file(f) for f in files))
+    return "yes" if len(digests) == 1 else "no"
+
+
 def repeat_groups(rows: list[dict], varied: list[str]) -> list[dict]:
-    """Groups of runs identical but for `replicate`, with BLEU mean ± std and max − min."""
+    """Groups of runs identical but for `replicate`: BLEU mean ± std, max − min, the epochs where training
+    stopped and whether their initial weights are identical."""
     if "replicate" not in varied:
         return []
     others = [k for k in varied if k != "replicate"]
-    groups: dict[tuple, list[float]] = {}
+    groups: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["bleu"] is not None:
-            groups.setdefault(tuple(json.dumps(row.get(k)) for k in others), []).append(row["bleu"])
+            groups.setdefault(tuple(json.dumps(row.get(k)) for k in others), []).append(row)
     out = []
-    for key, scores in groups.items():
+    for key, members in groups.items():
+        scores = [r["bleu"] for r in members]
         out.append({"config": ", ".join(f"{k}={json.loads(v)}" for k, v in zip(others, key)) or "(all)",
                     "runs": len(scores), "mean": statistics.mean(scores),
                     "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-                    "range": max(scores) - min(scores)})
+                    "range": max(scores) - min(scores),
+                    "epochs": "/".join(fmt(r.get("epoch")) for r in members),
+                    "same_init": initial_weights_identical([r["_train_dir"] for r in members])})
     return out
 
 
-def fmt(value) -> str:
+SCORES = ("bleu", "chrf", "bleurt")
+
+
+def fmt(value, column: str = "") -> str:
     if value is None:
         return "-"
+    if column in SCORES:
+        return f"{value:.3f}"          # three decimals, as the original pipeline's `sacrebleu -w 3`
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) >= 1e-3 or value == 0 else f"{value:g}"
     return str(value)
 
 
 def table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
-    columns = [c for c in rows[0] if any(r.get(c) is not None for r in rows)] if rows else []
-    return columns, [[fmt(r.get(c)) for c in columns] for r in rows]
+    columns = [c for c in rows[0] if not c.startswith("_") and any(r.get(c) is not None for r in rows)] \
+        if rows else []
+    return columns, [[fmt(r.get(c), c) for c in columns] for r in rows]
+
+
+def training_curve(state_file: Path, path: Path, title: str) -> bool:
+    """Train loss and validation BLEU per logged step, from the trainer's own trainer_state.json, as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = json.loads(state_file.read_text()).get("log_history", [])
+    loss = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    bleu = [(h["step"], h["eval_sacrebleu"]) for h in history if "eval_sacrebleu" in h]
+    if not loss and not bleu:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    if loss:
+        ax.plot(*zip(*loss), "o-", color="tab:blue", label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("train loss", color="tab:blue")
+    if bleu:
+        other = ax.twinx()
+        other.plot(*zip(*bleu), "s-", color="tab:orange", label="validation BLEU")
+        other.set_ylabel("validation BLEU", color="tab:orange")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def plot(rows: list[dict], varied: list[str], path: Path) -> None:
@@ -153,17 +207,25 @@ def main(argv: list[str] | None = None) -> int:
     tsv = ["\t".join(columns)] + ["\t".join(r) for r in cells]
     groups = repeat_groups(rows, varied)
     if groups:
-        md += ["", "| identical runs | n | BLEU mean ± std | max − min |", "|---|---|---|---|"]
+        md += ["", "| identical runs | n | BLEU mean ± std | max − min | stop epochs | identical initial weights |",
+               "|---|---|---|---|---|---|"]
         for g in groups:
-            text = f"{g['config']}: {g['runs']} runs, BLEU {g['mean']:.3f} ± {g['std']:.3f}, max − min {g['range']:.3f}"
+            text = (f"{g['config']}: {g['runs']} runs, BLEU {g['mean']:.3f} ± {g['std']:.3f}, max − min "
+                    f"{g['range']:.3f}, stopped at epochs {g['epochs']}, identical initial weights: {g['same_init']}")
             print(text)
-            md.append(f"| {g['config']} | {g['runs']} | {g['mean']:.3f} ± {g['std']:.3f} | {g['range']:.3f} |")
+            md.append(f"| {g['config']} | {g['runs']} | {g['mean']:.3f} ± {g['std']:.3f} | {g['range']:.3f} | "
+                      f"{g['epochs']} | {g['same_init']} |")
     (args.run_dir / "summary.md").write_text("\n".join(md) + "\n")
     (args.run_dir / "summary.tsv").write_text("\n".join(tsv) + "\n")
     written = ["summary.md", "summary.tsv"]
     if not args.no_plot and any(r["bleu"] is not None for r in rows):
         plot(rows, varied, args.run_dir / "summary.png")
         written.append("summary.png")
+    if not args.no_plot:
+        for row in rows:
+            curve = args.run_dir / "curves" / f"{row['run']}.png"
+            if row["_state_file"] and training_curve(row["_state_file"], curve, f"{row['run']}: training"):
+                written.append(str(curve.relative_to(args.run_dir)))
     print(f"written: {', '.join(str(args.run_dir / w) for w in written)}")
     return 0
 

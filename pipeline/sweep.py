@@ -8,9 +8,11 @@
         training.warmup_steps: [0, 500, 1000]
       runs:                            # optional: explicit points (combined with each grid point)
         - {training.seed: 1}
+        - {training.fp16: false, name: "phoenix_{replicate}_fp32"}   # optional: the run's own name
       repeat: 3                        # optional: train each point N times as separate models (replicates)
 
-Runs are named like the original pipeline's: `phoenix+learning_rate.1e-5+warmup_steps.500`. They share every
+Runs are named like the original pipeline's: `phoenix+learning_rate.1e-5+warmup_steps.500`, unless a point says
+`name:` (a template; `{replicate}` is the replicate number, 1 without `repeat`). They share every
 stage whose key is the same (the plan dedupes), so prepare/estimate/preprocess run once for a whole grid.
 """
 from __future__ import annotations
@@ -72,9 +74,10 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     base = load_layers(path.parent / spec["base"], base_sources)
     base_name = base.get("name") or Path(spec["base"]).stem
     points = _points(spec, src)
-    varied = sorted({k for p in points for k in p if len({format_value(q.get(k)) for q in points}) > 1})
     experiments = []
-    for point in points:
+    templates = [point.pop("name", None) for point in points]
+    varied = sorted({k for p in points for k in p if len({format_value(q.get(k)) for q in points}) > 1})
+    for point, template in zip(points, templates):
         for rep in range(1, repeat + 1):
             sources = dict(base_sources)
             sets = [f"{k}={format_value(v)}" for k, v in point.items()] + list(overrides)
@@ -86,6 +89,12 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
             if repeat > 1:
                 name += f"+replicate.{rep}"
                 data["replicate"] = rep
+            if template is not None:
+                try:
+                    name = str(template).format(replicate=rep)
+                except (KeyError, IndexError, ValueError) as exc:
+                    raise UserError(f"{src}: sweep.runs: name {template!r}: only {{replicate}} can be filled in "
+                                    f"({exc})") from None
             data["name"] = name
             experiments.append(experiment_from_dict(data, sources, src))
     if repeat > 1:

@@ -1,6 +1,6 @@
 """`python -m pipeline.tiny_backbone OUT`: a tiny M2M-100 + tokenizer, built offline, for the demo and tests.
 
-d_model 32, one encoder and one decoder layer, a sentencepiece vocabulary trained on the sample sentences plus
+d_model 32, one encoder and one decoder layer, a sentencepiece vocabulary trained on the sample's sign words plus
 M2M-100's language tokens (`__de__` ...), saved with `save_pretrained` so MultimodalHugs loads it like
 `facebook/m2m100_418M`. Seeded: the same OUT content every time. Runs in the trainer image.
 Configs name it `model.pretrained_backbone: tiny-m2m100`; the train stage builds it into the cache on first use.
@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 TINY_NAME = "tiny-m2m100"
+VERSION = 2          # bump when what build() writes changes: the cache folder is named after it
 EXTRA_TEXT = [  # more German so the tokenizer covers words the sample sentences lack
     "guten abend liebe zuschauer", "und nun die wettervorhersage für morgen", "es gibt regen und sonne",
     "im süden und osten bleibt es trocken", "die temperaturen liegen zwischen zehn und zwanzig grad",
@@ -24,24 +25,28 @@ def build(out: Path, seed: int = 0) -> Path:
     import sentencepiece as spm
     import torch
     from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+    from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
 
-    from pipeline.stages.sample_data import SENTENCES
+    from pipeline.stages.sample_data import SIGNS
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
-        corpus.write_text("\n".join(SENTENCES + EXTRA_TEXT) + "\n")
-        spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(out / "spm"), vocab_size=100,
-                                       character_coverage=1.0, model_type="unigram", bos_id=0, pad_id=1,
+        corpus.write_text("\n".join([" ".join(SIGNS)] * 20 + EXTRA_TEXT) + "\n")
+        spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(out / "spm"), vocab_size=100, hard_vocab_limit=False,
+                                       character_coverage=1.0, model_type="word", bos_id=0, pad_id=1,
                                        eos_id=2, unk_id=3, minloglevel=2, num_threads=1)
     proc = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for i in range(proc.get_piece_size()):
         vocab.setdefault(proc.id_to_piece(i), len(vocab))
     (out / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+    # the language tokens are special, as in facebook/m2m100_418M, so decoding drops them ("__de__" is no word)
+    languages = [f"__{code}__" for code in FAIRSEQ_LANGUAGE_CODES["m2m100"]]
     tokenizer = M2M100Tokenizer(vocab_file=str(out / "vocab.json"), spm_file=str(out / "spm.model"),
-                                src_lang="de", tgt_lang="de", clean_up_tokenization_spaces=True)
+                                src_lang="de", tgt_lang="de", clean_up_tokenization_spaces=True,
+                                additional_special_tokens=languages)
     torch.manual_seed(seed)
     ids = list(tokenizer.get_vocab().values()) + list(tokenizer.lang_token_to_id.values())
     config = M2M100Config(vocab_size=max(ids) + 1, d_model=32, encoder_layers=1, decoder_layers=1,

@@ -98,3 +98,26 @@ def test_cli_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "error: --set training.learning_rate: training.learning_rate: expected a number, got 'fast'"]
     assert not (tmp_path / "jobs").exists()
+
+
+def test_preprocess_control_accepts_shuffle_only(tmp_path):
+    from pipeline.config import load_experiment
+    assert load_experiment(PROJECT / "config/demo.yaml", ["preprocess.control=shuffle"]).preprocess.control == "shuffle"
+    with pytest.raises(UserError, match=r"preprocess.control: unknown value 'zeros'; allowed: shuffle"):
+        load_experiment(PROJECT / "config/demo.yaml", ["preprocess.control=zeros"])
+
+
+def test_sample_clips_must_be_three_counts():
+    from pipeline.config import load_experiment
+    with pytest.raises(UserError, match=r"dataset.sample_clips: expected three counts"):
+        load_experiment(PROJECT / "config/demo.yaml", ["dataset.sample_clips=[10, 2]"])
+
+
+def test_shuffle_control_gives_every_example_another_examples_pose():
+    from pipeline.stages.preprocess import derange_signals
+    rows = [{"signal": f"/p/{i}.pose", "signal_start": i, "signal_end": i, "output": f"text {i}"} for i in range(7)]
+    derange_signals(rows)
+    assert sorted(r["signal"] for r in rows) == [f"/p/{i}.pose" for i in range(7)]       # a permutation
+    assert all(r["signal"] != f"/p/{i}.pose" and r["signal_start"] == int(r["signal"][3:-5])  # none keeps its own
+               for i, r in enumerate(rows))
+    assert [r["output"] for r in rows] == [f"text {i}" for i in range(7)]                    # texts stay

@@ -2,9 +2,12 @@
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from pipeline.config import load_experiment, load_profile
 from pipeline.plan import build_plan
 from pipeline.sweep import load_sweep
+from pipeline.errors import UserError
 
 PROJECT = Path(__file__).resolve().parent.parent
 STAGES = ["prepare", "estimate", "preprocess", "train", "translate", "evaluate"]
@@ -76,12 +79,26 @@ def test_hyperparameter_search_is_54_runs_sharing_one_data_chain():
     assert (best.training.learning_rate, best.training.warmup_steps) == (1e-5, 500)
 
 
-def test_repeatability_runs_are_separate_models_with_the_same_seed():
+def test_repeatability_sweep_is_the_originals_twelve_runs_sharing_the_data_stages():
     sweep = load_sweep(PROJECT / "config/sweeps/repeatability.yaml")
     plan = build_plan(sweep.experiments, load_profile("uzh"))
-    assert sorted(plan.runs) == ["phoenix+replicate.1", "phoenix+replicate.2", "phoenix+replicate.3"]
-    assert plan.count_by_stage()["train"] == 3 and plan.count_by_stage()["estimate"] == 1
+    assert sorted(plan.runs) == sorted(f"phoenix_{i}{suffix}" for i in (1, 2, 3)
+                                       for suffix in ("", "_workers_1", "_fp32", "_fp32_workers_1"))
+    assert plan.count_by_stage() == {"prepare": 1, "estimate": 1, "preprocess": 1, "train": 12, "translate": 12,
+                                     "evaluate": 12}
+    by_name = {e.name: e for e in sweep.experiments}
     assert {e.training.seed for e in sweep.experiments} == {42}
+    assert (by_name["phoenix_2_fp32_workers_1"].training.fp16, by_name["phoenix_2_fp32_workers_1"].training
+            .dataloader_num_workers, by_name["phoenix_2_fp32_workers_1"].replicate) == (False, 1, 2)
+    assert (by_name["phoenix_3"].training.fp16, by_name["phoenix_3"].training.dataloader_num_workers) == (True, 2)
+    assert set(sweep.varied) == {"training.dataloader_num_workers", "training.fp16", "replicate"}
+
+
+def test_a_sweep_name_template_may_only_fill_in_the_replicate(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"sweep:\n  base: {PROJECT / 'config/phoenix.yaml'}\n  runs:\n    - {{name: 'x_{{seed}}'}}\n")
+    with pytest.raises(UserError, match=r"name 'x_\{seed\}': only \{replicate\} can be filled in"):
+        load_sweep(bad)
 
 
 def test_estimator_sweep_runs_each_estimation_in_its_own_image():

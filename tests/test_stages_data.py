@@ -40,7 +40,7 @@ generate(sys.argv[1], (2, 1, 1), frames=int(sys.argv[2]))
 MAKE_VIDEOS = """
 import sys, cv2
 from pathlib import Path
-from pipeline.stages.sample_data import clip_frames, SENTENCES
+from pipeline.stages.sample_data import clip_frames, sentences
 root = Path(sys.argv[1])
 idx = 0
 for split, count in (("train", 2), ("validation", 1), ("test", 1)):
@@ -53,7 +53,7 @@ for split, count in (("train", 2), ("validation", 1), ("test", 1)):
         for frame in clip_frames(idx, 6):
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
-        rows.append(f"{name}\\t/somewhere/else/{name}.mp4\\t0\\t0\\t__dgs__\\t__de__\\t{SENTENCES[idx]}")
+        rows.append(f"{name}\\t/somewhere/else/{name}.mp4\\t0\\t0\\t__dgs__\\t__de__\\t{' '.join(sentences((4, 0, 0))['train'][idx])}")
         idx += 1
     (root / f"PHOENIX-2014-T.{split}.corpus_poses.tsv").write_text("\\n".join(rows) + "\\n")
 """

@@ -53,6 +53,8 @@ def test_demo_chain_leaves_checkpoint_predictions_and_scores(demo):
     assert prov["config"]["training"]["seed"] == 42 and len(prov["config_hash"]) == 12
     assert prov["runtime"] == "venv" and set(prov["stages"]) == {"prepare", "estimate", "preprocess", "train",
                                                                    "translate", "evaluate"}
+    assert all(len(str(r["score"]).split(".")[-1]) <= 3 for r in (bleu, chrf))
+    assert bleu["verbose_score"].count(".") >= 4      # sacrebleu's -w 3 form: three decimals where it rounds
     train_facts = prov["stages"]["train"]
     assert train_facts["image"] == "trainer" and train_facts["tasks"][0]["host"]
     assert any(line.startswith("transformers==4.44.2") for line in train_facts["environment"])
@@ -96,6 +98,7 @@ def test_repeatability_sweep_gives_identical_weights_predictions_and_bleu(demo):
                              text=True, cwd=PROJECT)
     assert summary.returncode == 0, summary.stderr
     assert "3 runs" in summary.stdout and "max − min 0.000" in summary.stdout
+    assert "identical initial weights: yes" in summary.stdout and "stopped at epochs " in summary.stdout
     assert (run_dir / "summary.png").stat().st_size > 1000 and (run_dir / "summary.tsv").exists()
 
 
@@ -106,6 +109,29 @@ def test_a_different_seed_gives_different_mapper_weights(demo):
     result = compare_weights(output_dir(demo, "demo", "train"), output_dir(demo, "demo-seed7", "train"))
     assert result.returncode == 1 and "NOT identical" in result.stdout
     assert "multimodal_mapper" in result.stdout and "max |diff|" in result.stdout
+
+
+def test_references_read_by_mmh_carry_no_language_token(demo):
+    """The tiny tokenizer marks `__de__` special, as facebook/m2m100_418M does: decoded labels are the references
+    themselves (before, every line began with "de", and so did every hypothesis, which cost BLEU)."""
+    labels = [line.split("\t", 1)[1] for line in
+              (output_dir(demo, "demo", "translate") / "predictions_labels.txt").read_text().splitlines()
+              if line.startswith("L [")]
+    references = [row.split("\t")[-1] for row in
+                  (output_dir(demo, "demo", "preprocess") / "test.tsv").read_text().splitlines()[1:]]
+    assert labels == references
+
+
+def test_summary_prints_three_decimals_and_draws_the_training_curve(demo):
+    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "demo")],
+                             capture_output=True, text=True, cwd=PROJECT)
+    assert summary.returncode == 0, summary.stderr
+    header, row = summary.stdout.splitlines()[:2]
+    bleu = row.split()[header.split().index("bleu")]
+    expected = json.loads((output_dir(demo, "demo", "evaluate") / "test_score.bleu").read_text())["score"]
+    assert bleu == f"{expected:.3f}"
+    curve = demo / "jobs" / "demo" / "curves" / "demo.png"
+    assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "curves/demo.png" in summary.stdout
 
 
 def test_summary_shows_failed_runs(demo):

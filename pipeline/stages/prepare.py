@@ -19,10 +19,11 @@ def run(spec: dict) -> dict:
     ds = spec["dataset"]
     root, out = Path(ds["root"]), Path(spec["output_dir"])
     if ds["layout"] == "sample":
-        from pipeline.stages.sample_data import COMPLETE, generate
-        if not (root / COMPLETE).exists():      # absent, or a generation that was interrupted
-            print(f"generating the sample dataset in {root}", flush=True)
-            generate(root)
+        from pipeline.stages.sample_data import DEFAULT_PER_SPLIT, generate, is_complete
+        clips = tuple(ds.get("sample_clips") or DEFAULT_PER_SPLIT)
+        if not is_complete(root, clips):        # absent, interrupted, older, or of another size
+            print(f"generating the sample dataset in {root} ({', '.join(map(str, clips))} clips)", flush=True)
+            generate(root, clips)
     if not root.exists():
         raise UserError(f"dataset.root {root}: no such folder (set dataset.root to your copy of the data)")
     examples, problems = read_dataset(ds["layout"], root)

@@ -4,6 +4,8 @@ TSV columns: signal (absolute .pose path, valid in every container since paths a
 signal_start, signal_end (0/0 = the whole file), encoder_prompt, decoder_prompt, output.
 Examples without a pose or with an empty text are left out *and reported* (problems.txt, counts in the log);
 if more than `max_missing_fraction` of a split is left out, the stage fails.
+With `control: shuffle` the poses are permuted across the examples of each split, none keeping its own (a
+seeded derangement): a model trained on that must not learn, which shows a real run's score comes from the poses.
 The feature dimension is measured by loading a real pose file through MultimodalHugs' own PoseModalityProcessor
 (hide legs, reduce_holistic for MediaPipe, flatten), so the trainer config never trusts a table.
 """
@@ -38,6 +40,18 @@ def measure_feat_dim(pose_file: Path, reduce_holistic: bool) -> int:
     if reduce_holistic:
         pose = reduce(pose)
     return pose.header.total_points() * pose.header.num_dims()
+
+
+def derange_signals(rows: list[dict], seed: int = 0) -> None:
+    """Give every row another row's pose (signal, start, end); no row keeps its own. In place."""
+    import random
+    if len(rows) < 2:
+        return
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    signals = [(rows[i]["signal"], rows[i]["signal_start"], rows[i]["signal_end"]) for i in order]
+    for k, i in enumerate(order):       # each row in the cycle takes the pose of the next one
+        rows[i]["signal"], rows[i]["signal_start"], rows[i]["signal_end"] = signals[(k + 1) % len(order)]
 
 
 def write_tsv(path: Path, rows: list[dict]) -> None:
@@ -80,6 +94,9 @@ def run(spec: dict) -> dict:
             rows.append({"signal": str(pose), "signal_start": 0, "signal_end": 0,
                          "encoder_prompt": spec["encoder_prompt"], "decoder_prompt": spec["decoder_prompt"],
                          "output": ex.text.strip()})
+        if spec.get("control") == "shuffle":
+            derange_signals(rows)
+            print(f"{split}: control shuffle: every example got another example's pose", flush=True)
         write_tsv(out / f"{split}.tsv", rows)
         counts[split] = {"kept": len(rows), "left_out": dropped}
         print(f"{split}: {len(rows)} examples kept, {dropped} left out", flush=True)

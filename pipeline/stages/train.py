@@ -52,13 +52,13 @@ def run_mmh(argv: list[str], log_name: str) -> None:
 def resolve_backbone(spec: dict) -> str:
     backbone = spec["model"]["pretrained_backbone"]
     if backbone == "tiny-m2m100":
-        from pipeline.tiny_backbone import build
-        target = Path(spec["cache_dir"]) / "tiny-m2m100"
+        from pipeline.tiny_backbone import VERSION, build
+        target = Path(spec["cache_dir"]) / f"tiny-m2m100-v{VERSION}"
         if not (target / "config.json").exists():
             # concurrent train jobs (a sweep on SLURM) may all get here: build aside, rename; the first one wins
             print(f"building the tiny backbone in {target}", flush=True)
             target.parent.mkdir(parents=True, exist_ok=True)
-            scratch = Path(tempfile.mkdtemp(prefix=".tiny-m2m100.", dir=target.parent))
+            scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
             build(scratch)
             try:
                 os.rename(scratch, target)
