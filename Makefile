@@ -1,26 +1,34 @@
 # The two commands of the README: `make demo` (set up + run the demo end to end) and `make test`.
 PYTHON ?= python3
+# The login-node side gets its own virtualenv: system Pythons that refuse `pip install` (PEP 668: Debian 12,
+# Ubuntu 24.04, most cluster login nodes) are only used to create it. `source .venvs/driver/bin/activate` to use it.
+DRIVER := .venvs/driver
+PY := $(DRIVER)/bin/python
 
 .PHONY: setup venvs demo test test-slurm benchmark clean
 
-setup:            ## the light login-node side: pyyaml, spython, pytest, matplotlib
-	$(PYTHON) -m pip install --disable-pip-version-check -q -e ".[dev,summary]"
+$(PY):
+	$(PYTHON) -m venv $(DRIVER)
+
+setup: $(PY)      ## the light login-node side in .venvs/driver: pyyaml, spython, pytest, matplotlib
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,summary]"
 
 venvs: setup      ## one virtualenv per image (.venvs/mediapipe, .venvs/trainer) from containers/*.requirements.txt
-	$(PYTHON) -m pipeline.build --runtime venv
+	$(PY) -m pipeline.build --runtime venv
 
 demo: venvs       ## sample clips -> MediaPipe -> TSVs -> tiny M2M-100 -> translations -> BLEU, on this machine
-	$(PYTHON) -m pipeline.submit config/demo.yaml
+	$(PY) -m pipeline.submit config/demo.yaml
+	$(PY) -m pipeline.summarize jobs/demo
 
 test: venvs       ## the test suite (stages run for real in the venvs; SLURM tests skip without a cluster)
-	$(PYTHON) -m pytest -q
+	$(PY) -m pytest -q
 
 test-slurm: venvs ## start the one-node SLURM cluster and run the SLURM tests on it
 	bash tests/slurm/start_cluster.sh
-	$(PYTHON) -m pytest -q -m slurm tests/test_slurm.py; rc=$$?; bash tests/slurm/stop_cluster.sh; exit $$rc
+	$(PY) -m pytest -q -m slurm tests/test_slurm.py; rc=$$?; bash tests/slurm/stop_cluster.sh; exit $$rc
 
 benchmark: venvs  ## frames/s of pose estimation: the original pipeline's way vs ours (see README)
-	$(PYTHON) benchmarks/estimate.py
+	$(PY) benchmarks/estimate.py
 
 clean:            ## remove generated jobs and data (keeps the venvs)
 	rm -rf jobs/*/ data/prepare data/estimate data/preprocess data/train data/translate data/evaluate

@@ -93,7 +93,9 @@ class Translate:
 
 @dataclass
 class Evaluate:
-    bleurt_checkpoint: Optional[str] = None    # a local BLEURT checkpoint dir; BLEURT is off without it
+    # BLEURT-20 through its PyTorch port (bleurt-pytorch), as the original pipeline scores; a hub id, a local
+    # folder, `tiny-bleurt` (built offline: tests) or null (off). Unreachable: evaluate says so, BLEU/chrF still come.
+    bleurt_checkpoint: Optional[str] = "lucadiliello/BLEURT-20"
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """`python -m pipeline.fetch_models CONFIG [--profile P]`: fill the cache on a login node (with internet) so that
 compute nodes can run with `offline: true` (HF_HUB_OFFLINE=1).
 
-Downloads every Hugging Face backbone and tokenizer named by the experiment (or sweep) into the profile's
-`cache_dir/huggingface`, the HF_HOME the jobs use. The metrics need nothing (local modules), `tiny-m2m100` is built
-offline, and MediaPipe's models ship in its wheel. MMPose / OpenPifPaf weights are fetched by their libraries on
+Downloads every Hugging Face backbone, tokenizer and BLEURT checkpoint named by the experiment (or sweep) into the
+profile's `cache_dir/huggingface`, the HF_HOME the jobs use (add `--trial` for a trial's tiny BLEURT). BLEU and chrF
+need nothing (local modules), `tiny-m2m100` and `tiny-bleurt` are built offline, and MediaPipe's models ship in its
+wheel. MMPose / OpenPifPaf weights are fetched by their libraries on
 first use: run one small estimate on the login node (`--set dataset.limit=1 --until estimate`) to cache them.
 Runs itself with .venvs/trainer when huggingface_hub is not importable here.
 """
@@ -17,14 +18,15 @@ from pathlib import Path
 from pipeline.config import load_profile
 from pipeline.errors import UserError, run_cli
 from pipeline.plan import project_path
-from pipeline.submit import load_experiments
+from pipeline.submit import TRIAL_OVERRIDES, load_experiments
 
 
 def hub_ids(experiments) -> list[str]:
     names = set()
     for exp in experiments:
-        for name in (exp.model.pretrained_backbone, exp.model.tokenizer):
-            if name and name != "tiny-m2m100" and not Path(name).exists() and not name.startswith(("/", ".")):
+        for name in (exp.model.pretrained_backbone, exp.model.tokenizer, exp.evaluate.bleurt_checkpoint):
+            if name and name not in ("tiny-m2m100", "tiny-bleurt") and not Path(name).exists() \
+                    and not name.startswith(("/", ".")):
                 names.add(name)
     return sorted(names)
 
@@ -35,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", help="experiment or sweep YAML")
     parser.add_argument("--profile", default="local", help="whose cache_dir to fill (default: local)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--trial", action="store_true", help="what `submit --trial` needs (the tiny BLEURT)")
     args = parser.parse_args(argv)
-    _, experiments, _ = load_experiments(args.config, args.overrides)
+    _, experiments, _ = load_experiments(args.config, (TRIAL_OVERRIDES if args.trial else []) + args.overrides)
     cache = project_path(load_profile(args.profile).cache_dir) / "huggingface"
     ids = hub_ids(experiments)
     if not ids:

@@ -137,7 +137,8 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
         return
     ident = {"translate": trans.key, "evaluate": as_plain(exp.evaluate)}
     _add(plan, exp.name, "evaluate", label, ident, TRAINER_IMAGE,
-         {**ident, "translate_dir": trans.output_dir, "references": str(Path(pre.output_dir) / "test.tsv")},
+         {**ident, "translate_dir": trans.output_dir, "references": str(Path(pre.output_dir) / "test.tsv"),
+          "cache_dir": str(cache_dir)},
          [trans.id], res("evaluate"), data_dir)
 
 

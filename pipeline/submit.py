@@ -5,11 +5,18 @@
     python -m pipeline.submit config/phoenix.yaml --dry-run          # write + print scripts and plan, run nothing
     python -m pipeline.submit config/phoenix.yaml --until preprocess # prepare → estimate → preprocess only
     python -m pipeline.submit config/demo.yaml --set training.seed=7 # override any key
+    python -m pipeline.submit config/phoenix.yaml --trial            # the original's dry run: a real, tiny run
+
+`--trial` is the original pipeline's `dry_run="true"`: the experiment's own dataset and backbone, cut down to 10
+examples per split, 10 training steps (evaluate, save and log every 5), batch size 1, on the CPU (no GPU asked
+for, small time and memory requests). It runs as `<run>.trial` with its own data keys, so it never blocks or
+pollutes the real run, and ends with what the real run will ask for. `--dry-run` only writes the scripts.
 """
 from __future__ import annotations
 
 import argparse
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +49,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runtime", choices=["venv", "apptainer", "singularity", "host"],
                         help="override the profile's runtime")
     parser.add_argument("--dry-run", action="store_true", help="write and print the scripts and plan; run nothing")
+    parser.add_argument("--trial", action="store_true",
+                        help="a real run cut down to 10 examples per split and 10 CPU training steps, as <run>.trial")
     parser.add_argument("--until", choices=STAGES, default="evaluate", help="last stage to include")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override an experiment key, e.g. --set training.seed=7 (repeatable)")
@@ -51,6 +60,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs-dir", type=Path, default=PROJECT_ROOT / "jobs",
                         help="where run folders go (default: jobs/ in the project)")
     return parser.parse_args(argv)
+
+
+# The original pipeline's dry run (`dry_run="true"`): real data and backbone, tiny and on the CPU.
+TRIAL_SUFFIX = ".trial"
+TRIAL_OVERRIDES = [
+    "dataset.limit=10", "estimate.shards=2", "training.max_steps=10", "training.eval_steps=5", "training.batch_size=1",
+    "training.gradient_accumulation_steps=1", "training.warmup_steps=0", "training.fp16=false",
+    "training.dataloader_num_workers=0", "translate.batch_size=1",
+    "evaluate.bleurt_checkpoint=lucadiliello/bleurt-tiny-128",     # the original's dry run scores with bleurt-tiny
+    "resources.estimate={time: '01:00:00', mem: 8G}", "resources.preprocess={time: '00:30:00', mem: 8G}",
+    "resources.train={gpu: false, time: '01:00:00', cpus: 2, mem: 16G}",
+    "resources.translate={gpu: false, time: '00:30:00', cpus: 2, mem: 16G}",
+    "resources.evaluate={time: '00:30:00', mem: 8G}",
+]
+
+
+def hours(time_limit: str) -> float:
+    """sbatch's [D-]HH:MM:SS (or MM:SS) in hours."""
+    days, _, clock = time_limit.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    return int(days or 0) * 24 + parts[0] + parts[1] / 60 + parts[2] / 3600
+
+
+def requested(plan: Plan) -> str:
+    """What a plan asks of the cluster: jobs per stage and GPU hours (time limit × tasks of GPU jobs)."""
+    counts = ", ".join(f"{n} {s}" for s, n in plan.count_by_stage().items())
+    gpu_jobs = [j for j in plan.jobs.values() if j.resources.gpu]
+    gpu_hours = sum(hours(j.resources.time) * max(j.array, 1) for j in gpu_jobs)
+    return (f"{len(plan.jobs)} job(s) ({counts}); {len(gpu_jobs)} ask for a GPU, {gpu_hours:g} GPU hours requested "
+            f"at most (their time limits)")
+
+
+def print_real_request(args: argparse.Namespace, profile: Profile, lead: str) -> None:
+    """After a trial: what the same command without --trial would ask of the cluster."""
+    real = build_plan(load_experiments(args.config, args.overrides)[1], profile, args.until)
+    print(f"{lead} {requested(real)}")
 
 
 def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experiment], list[str]]:
@@ -117,9 +164,35 @@ def check_artifacts(plan: Plan, profile: Profile) -> None:
                             f"python -m pipeline.build{runtime_opt} {job.image}")
 
 
+def check_paths(plan: Plan, profile: Profile) -> None:
+    """What the login node can see, checked before anything is queued: a dataset root that is missing, or a
+    data_dir that cannot be written, fails here in one line instead of in the first job after a wait in the queue."""
+    for exp in plan.experiments.values():
+        prepare = plan.jobs[plan.runs[exp.name]["prepare"]]
+        if exp.dataset.layout != "sample" and not missing_tasks(prepare.output_dir, 0):
+            continue                                  # prepared already: the root is not read again
+        root = Path(prepare.spec["dataset"]["root"])
+        if exp.dataset.layout != "sample" and not root.is_dir():
+            raise UserError(f"{exp.source}: dataset.root: {root} does not exist (on this machine); point it at your "
+                            f"copy, e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T")
+    data_dir = project_path(profile.data_dir)
+    try:                                              # try it: permission bits say nothing to root or to ACLs
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=data_dir).close()
+    except OSError as exc:
+        raise UserError(f"{profile.source or profile.name}: data_dir: {data_dir} cannot be written "
+                        f"({exc.strerror}); set data_dir (--profile-set data_dir=PATH)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    run, experiments, varied = load_experiments(args.config, args.overrides)
+    if args.trial:      # the trial's limits first, so that a user's --set still wins
+        run, experiments, varied = load_experiments(args.config, TRIAL_OVERRIDES + args.overrides)
+        run += TRIAL_SUFFIX
+        for exp in experiments:
+            exp.name += TRIAL_SUFFIX
+    else:
+        run, experiments, varied = load_experiments(args.config, args.overrides)
     profile_overrides = list(args.profile_overrides)
     if args.executor:
         profile_overrides.append(f"executor={args.executor}")
@@ -131,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         stable_hash([config_hash(e) for e in experiments], 12)
     run_dir = args.jobs_dir.resolve() / ("dry-run" if args.dry_run else "") / run
     if not args.dry_run:
+        check_paths(plan, profile)
         check_artifacts(plan, profile)
     files = compose_run(plan, profile, run, run_dir, args.jobs_dir.resolve(), chash)
     print_plan(plan, files, run, profile)
@@ -139,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             for f in files.values():
                 print(f"\n===== {display_path(f.script)}\n{f.script.read_text()}", end="")
         print(f"\ndry run: scripts in {display_path(run_dir)}/, nothing submitted")
+        if args.trial:
+            print_real_request(args, profile, "the real run will ask for")
         return 0
     record = read_json(run_dir / "submission.json")
     manifest = project_path(profile.venv_dir if profile.runtime == "venv" else profile.image_dir) / "manifest.json"
@@ -152,11 +228,15 @@ def main(argv: list[str] | None = None) -> int:
         print("submitting to SLURM:")
         submit_slurm(run_dir, plan_json, record)
         print(f"follow it with: python -m pipeline.status {display_path(run_dir)} --wait")
+        if args.trial:
+            print_real_request(args, profile, "when the trial passes, the real run will ask for")
         return 0
     print("running locally:")
     ok = run_local(run_dir, plan_json, record)
     write_provenance(run_dir, plan_json, record)
     print(f"{'finished' if ok else 'stopped'}: python -m pipeline.status {display_path(run_dir)}")
+    if args.trial:
+        print_real_request(args, profile, f"trial {'passed' if ok else 'FAILED'}; the real run will ask for")
     return 0 if ok else 1
 
 

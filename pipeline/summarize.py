@@ -38,9 +38,13 @@ def varied_keys(experiments: dict) -> list[str]:
     return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
 
 
-def read_score(folder: Path, name: str) -> float | None:
+def read_score(folder: Path, name: str) -> float | str | None:
+    """The score in test_score.<name>; "missing" for a BLEURT that could not be computed (not a failure)."""
     path = folder / f"test_score.{name}"
-    return json.loads(path.read_text())["score"] if path.exists() else None
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    return "missing" if result.get("missing") else result["score"]
 
 
 def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
@@ -56,7 +60,7 @@ def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
         out = Path(ev["output_dir"]) if ev else None
         row["bleu"] = read_score(out, "bleu") if out else None
         row["chrf"] = read_score(out, "chrf") if out else None
-        row["bleurt"] = read_score(out, "bleurt") if out else None
+        row["bleurt"] = read_score(out, "bleurt") if out else None     # "missing": shown so, the run is fine
         state_file = Path(jobs["train"]["output_dir"]) / "train" / "trainer_state.json" if "train" in jobs else None
         row["_state_file"] = state_file if state_file and state_file.exists() else None
         row["_train_dir"] = Path(jobs["train"]["output_dir"]) if "train" in jobs else None
@@ -126,7 +130,7 @@ SCORES = ("bleu", "chrf", "bleurt")
 def fmt(value, column: str = "") -> str:
     if value is None:
         return "-"
-    if column in SCORES:
+    if column in SCORES and isinstance(value, (int, float)):
         return f"{value:.3f}"          # three decimals, as the original pipeline's `sacrebleu -w 3`
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) >= 1e-3 or value == 0 else f"{value:g}"
@@ -227,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
             if row["_state_file"] and training_curve(row["_state_file"], curve, f"{row['run']}: training"):
                 written.append(str(curve.relative_to(args.run_dir)))
     print(f"written: {', '.join(str(args.run_dir / w) for w in written)}")
+    for row in rows if len(rows) == 1 else []:      # one run (the demo): its scores and plot, last
+        curve = args.run_dir / "curves" / f"{row['run']}.png"
+        print(f"{row['run']}: test BLEU {fmt(row['bleu'], 'bleu')}, chrF {fmt(row['chrf'], 'chrf')}"
+              + (f"; training curve {curve}" if curve.exists() and not args.no_plot else ""))
     return 0
 
 

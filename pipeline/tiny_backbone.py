@@ -1,8 +1,9 @@
 """`python -m pipeline.tiny_backbone OUT`: a tiny M2M-100 + tokenizer, built offline, for the demo and tests.
 
-d_model 32, one encoder and one decoder layer, a sentencepiece vocabulary trained on the sample's sign words plus
-M2M-100's language tokens (`__de__` ...), saved with `save_pretrained` so MultimodalHugs loads it like
-`facebook/m2m100_418M`. Seeded: the same OUT content every time. Runs in the trainer image.
+d_model 32, one encoder and one decoder layer, no dropout or layer drop, a word-level sentencepiece vocabulary of the
+sample's sign words and some German, plus M2M-100's language tokens (`__de__` ...) marked special as in
+`facebook/m2m100_418M` (decoded text carries no language code), saved with `save_pretrained` so MultimodalHugs loads
+it like `facebook/m2m100_418M`. Seeded: the same OUT content every time. Runs in the trainer image.
 Configs name it `model.pretrained_backbone: tiny-m2m100`; the train stage builds it into the cache on first use.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 TINY_NAME = "tiny-m2m100"
-VERSION = 2          # bump when what build() writes changes: the cache folder is named after it
+VERSION = 3          # bump when what build() writes changes: the cache folder is named after it
 EXTRA_TEXT = [  # more German so the tokenizer covers words the sample sentences lack
     "guten abend liebe zuschauer", "und nun die wettervorhersage für morgen", "es gibt regen und sonne",
     "im süden und osten bleibt es trocken", "die temperaturen liegen zwischen zehn und zwanzig grad",
@@ -34,7 +35,9 @@ def build(out: Path, seed: int = 0) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
         corpus.write_text("\n".join([" ".join(SIGNS)] * 20 + EXTRA_TEXT) + "\n")
-        spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(out / "spm"), vocab_size=100, hard_vocab_limit=False,
+        # word-level: every sign word is one token (a tiny model need not learn to spell)
+        spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(out / "spm"), vocab_size=100,
+                                       hard_vocab_limit=False,
                                        character_coverage=1.0, model_type="word", bos_id=0, pad_id=1,
                                        eos_id=2, unk_id=3, minloglevel=2, num_threads=1)
     proc = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
@@ -52,7 +55,8 @@ def build(out: Path, seed: int = 0) -> Path:
     config = M2M100Config(vocab_size=max(ids) + 1, d_model=32, encoder_layers=1, decoder_layers=1,
                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
                           decoder_ffn_dim=64, max_position_embeddings=512, pad_token_id=1, bos_token_id=0,
-                          eos_token_id=2, decoder_start_token_id=2, dropout=0.0, scale_embedding=True)
+                          eos_token_id=2, decoder_start_token_id=2, dropout=0.0, attention_dropout=0.0,
+                          encoder_layerdrop=0.0, decoder_layerdrop=0.0, scale_embedding=True)
     model = M2M100ForConditionalGeneration(config)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)          # copies spm.model to sentencepiece.bpe.model

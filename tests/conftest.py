@@ -66,7 +66,7 @@ def submit(config: str | Path, workdir: Path, *extra: str, env: dict | None = No
     argv = [sys.executable, "-m", "pipeline.submit", str(config), "--jobs-dir", str(workdir / "jobs"),
             "--profile-set", f"data_dir={workdir / 'data'}", "--profile-set", f"cache_dir={workdir / 'cache'}",
             *extra]
-    if str(config).startswith("config/") and "demo" in Path(config).name:
+    if str(config).startswith("config/") and Path(config).stem in ("demo", "smoke", "smoke_repeatability"):
         argv += ["--set", f"dataset.root={workdir / 'datasets' / 'sample'}"]
     return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **(env or {})})
 

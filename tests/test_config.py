@@ -121,3 +121,26 @@ def test_shuffle_control_gives_every_example_another_examples_pose():
     assert all(r["signal"] != f"/p/{i}.pose" and r["signal_start"] == int(r["signal"][3:-5])  # none keeps its own
                for i, r in enumerate(rows))
     assert [r["output"] for r in rows] == [f"text {i}" for i in range(7)]                    # texts stay
+
+
+def submit_cli(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline.submit", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_submit_refuses_a_missing_dataset_root_before_anything_is_queued(tmp_path):
+    proc = submit_cli("config/phoenix.yaml", "--set", f"dataset.root={tmp_path / 'nowhere'}", "--jobs-dir",
+                      str(tmp_path / "jobs"), "--profile-set", f"data_dir={tmp_path / 'data'}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: config/phoenix.yaml: dataset.root: {tmp_path / 'nowhere'} "
+                                                f"does not exist (on this machine); point it at your copy, e.g. "
+                                                f"--set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T"]
+    assert not (tmp_path / "jobs").exists()
+
+
+def test_submit_refuses_a_data_dir_it_cannot_write(tmp_path):
+    root = tmp_path / "phoenix"
+    root.mkdir()
+    proc = submit_cli("config/phoenix.yaml", "--set", f"dataset.root={root}", "--jobs-dir", str(tmp_path / "jobs"),
+                      "--profile-set", "data_dir=/proc/no-data-here")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "data_dir: /proc/no-data-here cannot be written" in proc.stderr and not (tmp_path / "jobs").exists()

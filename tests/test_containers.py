@@ -107,7 +107,7 @@ def test_build_without_apptainer_says_so_in_one_line(tmp_path):
 
 def test_submit_refuses_when_an_image_is_missing(tmp_path):
     env = {"PATH": f"{STANDIN}:{os.environ['PATH']}"}
-    proc = submit("config/demo.yaml", tmp_path, "--runtime", "apptainer", "--profile-set",
+    proc = submit("config/smoke.yaml", tmp_path, "--runtime", "apptainer", "--profile-set",
                   f"image_dir={tmp_path / 'images'}", env=env)
     assert proc.returncode == 2
     assert f"prepare needs the 'mediapipe' image at {tmp_path / 'images' / 'mediapipe.sif'}, which does not exist;" \
@@ -145,10 +145,10 @@ def test_unbound_paths_fail_with_a_clear_message(tmp_path):
 def test_demo_chain_runs_through_the_apptainer_runtime(tmp_path):
     images = standin_images(tmp_path / "images")
     env = {"PATH": f"{STANDIN}:{os.environ['PATH']}"}
-    proc = submit("config/demo.yaml", tmp_path, "--runtime", "apptainer", "--profile-set", f"image_dir={images}",
+    proc = submit("config/smoke.yaml", tmp_path, "--runtime", "apptainer", "--profile-set", f"image_dir={images}",
                   env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    script = (tmp_path / "jobs" / "demo" / "train.sbatch").read_text()
+    script = (tmp_path / "jobs" / "smoke" / "train.sbatch").read_text()
     assert "apptainer exec --cleanenv" in script and f"{images}/trainer.sif python -m pipeline.stages.train" in script
-    assert (output_dir(tmp_path, "demo", "evaluate") / "test_score.bleu").exists()
-    assert len((output_dir(tmp_path, "demo", "translate") / "generated_predictions.txt").read_text().split("\n")) == 4
+    assert (output_dir(tmp_path, "smoke", "evaluate") / "test_score.bleu").exists()
+    assert len((output_dir(tmp_path, "smoke", "translate") / "generated_predictions.txt").read_text().split("\n")) == 4

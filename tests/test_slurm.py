@@ -12,43 +12,43 @@ pytestmark = [pytest.mark.slurm, needs_slurm, needs_mediapipe, needs_trainer]
 SLURM = ("--profile", "local-slurm")
 
 
-def status(work: Path, run: str = "demo", wait: bool = True) -> subprocess.CompletedProcess:
+def status(work: Path, run: str = "smoke", wait: bool = True) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "pipeline.status", str(work / "jobs" / run)] + (["--wait", "--interval", "1"]
                                                                                  if wait else [])
     return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, timeout=900)
 
 
 def marker_times(work: Path, stages=("prepare", "estimate", "preprocess")) -> dict:
-    plan = plan_of(work, "demo")
+    plan = plan_of(work, "smoke")
     return {str(m): m.stat().st_mtime_ns for s in stages
-            for m in Path(plan["jobs"][plan["runs"]["demo"][s]]["output_dir"]).glob(".done*.json")}
+            for m in Path(plan["jobs"][plan["runs"]["smoke"][s]]["output_dir"]).glob(".done*.json")}
 
 
 def test_demo_chain_through_sbatch_matches_a_local_run(tmp_path):
     slurm, local = tmp_path / "slurm", tmp_path / "local"
-    proc = submit("config/demo.yaml", slurm, *SLURM)
+    proc = submit("config/smoke.yaml", slurm, *SLURM)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "submitted as job" in proc.stdout and "tasks 0,1 after" in proc.stdout
-    scripts = {p.name: p.read_text() for p in (slurm / "jobs" / "demo").glob("*.sbatch")}
+    scripts = {p.name: p.read_text() for p in (slurm / "jobs" / "smoke").glob("*.sbatch")}
     assert "#SBATCH --array=0-1" in scripts["estimate.sbatch"]
     done = status(slurm)
     assert done.returncode == 0, done.stdout
     assert done.stdout.count("COMPLETED") == 6
-    assert submit("config/demo.yaml", local).returncode == 0
+    assert submit("config/smoke.yaml", local).returncode == 0
     for stage, name in (("estimate", "sample000_train.pose"), ("estimate", "sample019_test.pose"),
                         ("translate", "generated_predictions.txt"), ("evaluate", "test_score.bleu"),
                         ("evaluate", "test_score.chrf")):
-        a, b = output_dir(slurm, "demo", stage) / name, output_dir(local, "demo", stage) / name
+        a, b = output_dir(slurm, "smoke", stage) / name, output_dir(local, "smoke", stage) / name
         assert a.read_bytes() == b.read_bytes(), f"{stage}/{name} differs between SLURM and local runs"
     for split in ("train", "test"):      # same rows; pose paths differ only by the work folder and the keys
-        rows_a = (output_dir(slurm, "demo", "preprocess") / f"{split}.tsv").read_text().splitlines()
-        rows_b = (output_dir(local, "demo", "preprocess") / f"{split}.tsv").read_text().splitlines()
+        rows_a = (output_dir(slurm, "smoke", "preprocess") / f"{split}.tsv").read_text().splitlines()
+        rows_b = (output_dir(local, "smoke", "preprocess") / f"{split}.tsv").read_text().splitlines()
         strip = lambda row: [row.split("\t")[0].rsplit("/", 1)[-1]] + row.split("\t")[1:]  # noqa: E731
         assert [strip(r) for r in rows_a] == [strip(r) for r in rows_b]
 
 
 def test_failed_stage_cancels_downstream_and_resubmit_finishes_without_redoing(tmp_path):
-    proc = submit("config/demo.yaml", tmp_path, *SLURM, env={"PIPELINE_FAIL_STAGE": "train"})
+    proc = submit("config/smoke.yaml", tmp_path, *SLURM, env={"PIPELINE_FAIL_STAGE": "train"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     failed = status(tmp_path)
     assert failed.returncode == 1
@@ -57,28 +57,28 @@ def test_failed_stage_cancels_downstream_and_resubmit_finishes_without_redoing(t
     assert rows["preprocess"] == "COMPLETED"
     assert "failing on purpose (PIPELINE_FAIL_STAGE=train)" in failed.stdout    # the log tail
     before = marker_times(tmp_path)
-    again = submit("config/demo.yaml", tmp_path, *SLURM)
+    again = submit("config/smoke.yaml", tmp_path, *SLURM)
     assert again.returncode == 0
     assert again.stdout.count("complete, skipped") == 3
     assert status(tmp_path).returncode == 0
     assert marker_times(tmp_path) == before
-    assert (output_dir(tmp_path, "demo", "evaluate") / "test_score.bleu").exists()
+    assert (output_dir(tmp_path, "smoke", "evaluate") / "test_score.bleu").exists()
 
 
 def test_cancelled_array_task_is_the_only_one_resubmitted(tmp_path):
     # each estimate task takes both CPUs, so task 1 waits while task 0 runs; cancel it while it waits
     one_at_a_time = ("--profile-set", "resources.estimate.cpus=2")
-    proc = submit("config/demo.yaml", tmp_path, *SLURM, *one_at_a_time, "--until", "preprocess")
+    proc = submit("config/smoke.yaml", tmp_path, *SLURM, *one_at_a_time, "--until", "preprocess")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     array_id = next(l for l in proc.stdout.splitlines() if "estimate/" in l and "submitted as job" in l).split(
         "submitted as job ")[1].split()[0]
     subprocess.run(["scancel", f"{array_id}_1"], check=True)
     ended = status(tmp_path)
     assert ended.returncode == 1 and "CANCELLED" in ended.stdout
-    est = output_dir(tmp_path, "demo", "estimate")
+    est = output_dir(tmp_path, "smoke", "estimate")
     assert (est / ".done.shard-0-of-2.json").exists() and not (est / ".done.shard-1-of-2.json").exists()
     kept = (est / ".done.shard-0-of-2.json").stat().st_mtime_ns
-    again = submit("config/demo.yaml", tmp_path, *SLURM, *one_at_a_time, "--until", "preprocess")
+    again = submit("config/smoke.yaml", tmp_path, *SLURM, *one_at_a_time, "--until", "preprocess")
     assert again.returncode == 0
     assert "tasks 1 after" not in again.stdout and " tasks 1" in again.stdout
     assert status(tmp_path).returncode == 0
@@ -87,14 +87,14 @@ def test_cancelled_array_task_is_the_only_one_resubmitted(tmp_path):
 
 
 def test_repeatability_sweep_through_sbatch_gives_identical_runs(tmp_path):
-    proc = submit("config/sweeps/demo_repeatability.yaml", tmp_path, *SLURM)
+    proc = submit("config/sweeps/smoke_repeatability.yaml", tmp_path, *SLURM)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert status(tmp_path, "demo_repeatability").returncode == 0
-    plan = plan_of(tmp_path, "demo_repeatability")
-    trains = [plan["jobs"][plan["runs"][f"demo+replicate.{i}"]["train"]]["output_dir"] for i in (1, 2, 3)]
+    assert status(tmp_path, "smoke_repeatability").returncode == 0
+    plan = plan_of(tmp_path, "smoke_repeatability")
+    trains = [plan["jobs"][plan["runs"][f"smoke+replicate.{i}"]["train"]]["output_dir"] for i in (1, 2, 3)]
     same = subprocess.run([sys.executable, "-m", "pipeline.compare_weights", trains[0], trains[2]],
                           capture_output=True, text=True, cwd=PROJECT)
     assert same.returncode == 0, same.stdout + same.stderr
-    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "demo_repeatability"),
+    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "smoke_repeatability"),
                               "--no-plot"], capture_output=True, text=True, cwd=PROJECT)
     assert "3 runs" in summary.stdout and "max − min 0.000" in summary.stdout

@@ -41,6 +41,7 @@ MAKE_VIDEOS = """
 import sys, cv2
 from pathlib import Path
 from pipeline.stages.sample_data import clip_frames, sentences
+texts = [" ".join(words) for words in sentences((4, 0, 0))["train"]]
 root = Path(sys.argv[1])
 idx = 0
 for split, count in (("train", 2), ("validation", 1), ("test", 1)):
@@ -53,14 +54,14 @@ for split, count in (("train", 2), ("validation", 1), ("test", 1)):
         for frame in clip_frames(idx, 6):
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
-        rows.append(f"{name}\\t/somewhere/else/{name}.mp4\\t0\\t0\\t__dgs__\\t__de__\\t{' '.join(sentences((4, 0, 0))['train'][idx])}")
+        rows.append(f"{name}\\t/somewhere/else/{name}.mp4\\t0\\t0\\t__dgs__\\t__de__\\t{texts[idx]}")
         idx += 1
     (root / f"PHOENIX-2014-T.{split}.corpus_poses.tsv").write_text("\\n".join(rows) + "\\n")
 """
 
 
 def experiment(tmp_path: Path, layout: str, root: Path, **estimate) -> Path:
-    lines = [f"extends: {Path(__file__).resolve().parent.parent / 'config/demo.yaml'}", "name: data",
+    lines = [f"extends: {Path(__file__).resolve().parent.parent / 'config/smoke.yaml'}", "name: data",
              f"dataset: {{name: phoenix, layout: {layout}, root: {root}}}"]
     if estimate:
         lines.append("estimate: {" + ", ".join(f"{k}: {v}" for k, v in estimate.items()) + "}")

@@ -18,7 +18,7 @@ pytestmark = [needs_mediapipe, needs_trainer]
 def demo(tmp_path_factory) -> Path:
     """One real demo run, shared by the tests of this module (they only add runs or remove outputs)."""
     work = tmp_path_factory.mktemp("demo")
-    proc = submit("config/demo.yaml", work)
+    proc = submit("config/smoke.yaml", work)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return work
 
@@ -38,18 +38,18 @@ def compare_weights(a: Path, b: Path) -> subprocess.CompletedProcess:
 
 
 def test_demo_chain_leaves_checkpoint_predictions_and_scores(demo):
-    train = output_dir(demo, "demo", "train")
+    train = output_dir(demo, "smoke", "train")
     assert (train / "train" / "checkpoint-best").is_dir() and (train / "setup" / "actors_paths.yaml").exists()
     config = (train / "config.yaml").read_text()
     assert "dataset_type: pose2text" in config and "feat_dim: 534" in config
-    hyps = (output_dir(demo, "demo", "translate") / "generated_predictions.txt").read_text().split("\n")
+    hyps = (output_dir(demo, "smoke", "translate") / "generated_predictions.txt").read_text().split("\n")
     assert len(hyps) == 4
-    scores = output_dir(demo, "demo", "evaluate")
+    scores = output_dir(demo, "smoke", "evaluate")
     bleu = json.loads((scores / "test_score.bleu").read_text())
     chrf = json.loads((scores / "test_score.chrf").read_text())
     assert bleu["name"] == "BLEU" and "nrefs:1|case:mixed" in bleu["signature"] and bleu["score"] >= 0
     assert chrf["name"].startswith("chrF") and chrf["score"] >= 0
-    prov = json.loads((demo / "jobs" / "demo" / "provenance" / "demo.json").read_text())
+    prov = json.loads((demo / "jobs" / "smoke" / "provenance" / "smoke.json").read_text())
     assert prov["config"]["training"]["seed"] == 42 and len(prov["config_hash"]) == 12
     assert prov["runtime"] == "venv" and set(prov["stages"]) == {"prepare", "estimate", "preprocess", "train",
                                                                    "translate", "evaluate"}
@@ -61,37 +61,37 @@ def test_demo_chain_leaves_checkpoint_predictions_and_scores(demo):
 
 
 def test_second_submit_of_a_finished_run_does_no_work(demo):
-    before = markers(demo, "demo")
-    proc = submit("config/demo.yaml", demo)
+    before = markers(demo, "smoke")
+    proc = submit("config/smoke.yaml", demo)
     assert proc.returncode == 0
     assert proc.stdout.count("complete, skipped") == 6 and "running" not in proc.stdout.split("running locally:")[1]
-    assert markers(demo, "demo") == before
+    assert markers(demo, "smoke") == before
 
 
 def test_deleting_the_evaluation_reruns_only_evaluate(demo):
-    before = markers(demo, "demo")
-    shutil.rmtree(output_dir(demo, "demo", "evaluate"))
-    proc = submit("config/demo.yaml", demo)
+    before = markers(demo, "smoke")
+    shutil.rmtree(output_dir(demo, "smoke", "evaluate"))
+    proc = submit("config/smoke.yaml", demo)
     assert proc.returncode == 0
     ran = [line.split(":")[0].strip() for line in proc.stdout.splitlines() if ": running" in line]
     assert len(ran) == 1 and ran[0].startswith("evaluate/")
-    after = markers(demo, "demo")
+    after = markers(demo, "smoke")
     assert {k: v for k, v in after.items() if not k.startswith("evaluate")} == \
         {k: v for k, v in before.items() if not k.startswith("evaluate")}
-    assert (output_dir(demo, "demo", "evaluate") / "test_score.bleu").exists()
+    assert (output_dir(demo, "smoke", "evaluate") / "test_score.bleu").exists()
 
 
 def test_repeatability_sweep_gives_identical_weights_predictions_and_bleu(demo):
-    proc = submit("config/sweeps/demo_repeatability.yaml", demo)
+    proc = submit("config/sweeps/smoke_repeatability.yaml", demo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("complete, skipped") >= 3              # shares the demo's data stages
-    run_dir = demo / "jobs" / "demo_repeatability"
-    plan = plan_of(demo, "demo_repeatability")
-    trains = [Path(plan["jobs"][plan["runs"][f"demo+replicate.{i}"]["train"]]["output_dir"]) for i in (1, 2, 3)]
+    run_dir = demo / "jobs" / "smoke_repeatability"
+    plan = plan_of(demo, "smoke_repeatability")
+    trains = [Path(plan["jobs"][plan["runs"][f"smoke+replicate.{i}"]["train"]]["output_dir"]) for i in (1, 2, 3)]
     assert len(set(trains)) == 3                                     # three separate models
     result = compare_weights(trains[0], trains[1])
     assert result.returncode == 0 and "identical" in result.stdout, result.stdout + result.stderr
-    preds = {(Path(plan["jobs"][plan["runs"][f"demo+replicate.{i}"]["translate"]]["output_dir"]) /
+    preds = {(Path(plan["jobs"][plan["runs"][f"smoke+replicate.{i}"]["translate"]]["output_dir"]) /
               "generated_predictions.txt").read_text() for i in (1, 2, 3)}
     assert len(preds) == 1
     summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(run_dir)], capture_output=True,
@@ -103,10 +103,10 @@ def test_repeatability_sweep_gives_identical_weights_predictions_and_bleu(demo):
 
 
 def test_a_different_seed_gives_different_mapper_weights(demo):
-    proc = submit("config/demo.yaml", demo, "--set", "training.seed=7", "--set", "name=demo-seed7", "--until",
+    proc = submit("config/smoke.yaml", demo, "--set", "training.seed=7", "--set", "name=demo-seed7", "--until",
                   "train")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = compare_weights(output_dir(demo, "demo", "train"), output_dir(demo, "demo-seed7", "train"))
+    result = compare_weights(output_dir(demo, "smoke", "train"), output_dir(demo, "demo-seed7", "train"))
     assert result.returncode == 1 and "NOT identical" in result.stdout
     assert "multimodal_mapper" in result.stdout and "max |diff|" in result.stdout
 
@@ -115,27 +115,27 @@ def test_references_read_by_mmh_carry_no_language_token(demo):
     """The tiny tokenizer marks `__de__` special, as facebook/m2m100_418M does: decoded labels are the references
     themselves (before, every line began with "de", and so did every hypothesis, which cost BLEU)."""
     labels = [line.split("\t", 1)[1] for line in
-              (output_dir(demo, "demo", "translate") / "predictions_labels.txt").read_text().splitlines()
+              (output_dir(demo, "smoke", "translate") / "predictions_labels.txt").read_text().splitlines()
               if line.startswith("L [")]
     references = [row.split("\t")[-1] for row in
-                  (output_dir(demo, "demo", "preprocess") / "test.tsv").read_text().splitlines()[1:]]
+                  (output_dir(demo, "smoke", "preprocess") / "test.tsv").read_text().splitlines()[1:]]
     assert labels == references
 
 
 def test_summary_prints_three_decimals_and_draws_the_training_curve(demo):
-    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "demo")],
+    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "smoke")],
                              capture_output=True, text=True, cwd=PROJECT)
     assert summary.returncode == 0, summary.stderr
     header, row = summary.stdout.splitlines()[:2]
     bleu = row.split()[header.split().index("bleu")]
-    expected = json.loads((output_dir(demo, "demo", "evaluate") / "test_score.bleu").read_text())["score"]
+    expected = json.loads((output_dir(demo, "smoke", "evaluate") / "test_score.bleu").read_text())["score"]
     assert bleu == f"{expected:.3f}"
-    curve = demo / "jobs" / "demo" / "curves" / "demo.png"
-    assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "curves/demo.png" in summary.stdout
+    curve = demo / "jobs" / "smoke" / "curves" / "smoke.png"
+    assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "curves/smoke.png" in summary.stdout
 
 
 def test_summary_shows_failed_runs(demo):
-    proc = submit("config/demo.yaml", demo, "--set", "name=demo-broken", "--set", "training.seed=99",
+    proc = submit("config/smoke.yaml", demo, "--set", "name=demo-broken", "--set", "training.seed=99",
                   env={"PIPELINE_FAIL_STAGE": "train"})
     assert proc.returncode == 1 and "FAILED: train/" in proc.stdout
     summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "demo-broken"),
@@ -145,13 +145,13 @@ def test_summary_shows_failed_runs(demo):
 
 
 def test_preempted_train_job_resumes_from_its_last_checkpoint(demo):
-    train = output_dir(demo, "demo", "train")
+    train = output_dir(demo, "smoke", "train")
     shutil.rmtree(train / "train" / "checkpoint-20")
     for name in ("checkpoint-best", "checkpoint-last", "trainer_state.json", ".done.json"):
         path = (train / "train" / name) if name != ".done.json" else (train / name)
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     kept = (train / "train" / "checkpoint-10" / "model.safetensors").stat().st_mtime_ns
-    script = demo / "jobs" / "demo" / "train.sbatch"
+    script = demo / "jobs" / "smoke" / "train.sbatch"
     proc = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "setup already done" in proc.stdout
@@ -197,3 +197,41 @@ def test_mmh_config_has_v054_layout_and_the_hyperparameters():
     assert cfg["model"]["feat_dim"] == 534 and cfg["model"]["multimodal_mapper_layer_norm_before"] is True
     cpu = mmh_config(spec, backbone="b", tokenizer="b", feat_dim=1, tsv_dir="/d", encoder_prompt="x", use_gpu=False)
     assert cpu["training"]["fp16"] is False
+
+
+EVALUATE = """
+import json, sys
+from pipeline.stages.evaluate import run
+spec = json.loads(sys.argv[1])
+print(json.dumps({"result": run(spec)}))
+"""
+
+
+@pytest.mark.parametrize("checkpoint", ["tiny-bleurt", "/nowhere/BLEURT-20"])
+def test_evaluate_writes_bleurt_or_says_in_one_line_why_not(demo, tmp_path, checkpoint):
+    spec = {"output_dir": str(tmp_path), "translate_dir": str(output_dir(demo, "smoke", "translate")),
+            "references": str(output_dir(demo, "smoke", "preprocess") / "test.tsv"),
+            "evaluate": {"bleurt_checkpoint": checkpoint}, "cache_dir": str(tmp_path / "cache")}
+    proc = run_in("trainer", EVALUATE, json.dumps(spec))
+    bleurt = json.loads((tmp_path / "test_score.bleurt").read_text())
+    assert (tmp_path / "test_score.bleu").exists() and (tmp_path / "test_score.chrf").exists()
+    if checkpoint == "tiny-bleurt":        # random weights: a number, nothing more
+        assert isinstance(bleurt["score"], float) and proc.result["bleurt"] == bleurt["score"]
+        assert "BLEURT = " in proc.stdout
+    else:
+        assert bleurt["score"] is None and bleurt["missing"]
+        lines = [line for line in proc.stdout.splitlines() if "BLEURT" in line]
+        assert len(lines) == 1 and lines[0].startswith(f"BLEURT missing: cannot load {checkpoint}")
+        assert "pipeline.fetch_models" in lines[0]
+
+
+def test_summary_marks_a_missing_bleurt_without_failing_the_run(demo, tmp_path):
+    evaluate = output_dir(demo, "smoke", "evaluate")
+    (evaluate / "test_score.bleurt").write_text(json.dumps({"name": "BLEURT", "score": None, "missing": "offline"}))
+    try:
+        summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "smoke"),
+                                  "--no-plot"], capture_output=True, text=True, cwd=PROJECT)
+    finally:
+        (evaluate / "test_score.bleurt").unlink()
+    header, row = summary.stdout.splitlines()[:2]
+    assert row.split()[header.split().index("bleurt")] == "missing" and row.split()[-1] == "finished"

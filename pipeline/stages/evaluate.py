@@ -1,8 +1,10 @@
 """evaluate: hypotheses + the test TSV's references → `test_score.bleu` and `test_score.chrf` (sacrebleu JSON).
 
 Scores come from sacrebleu's Python API and are written as sacrebleu's own JSON (score, signature, ...), like
-the original pipeline's `test_score.bleu`. BLEURT runs only when `evaluate.bleurt_checkpoint` names a local
-checkpoint. Fails when hypotheses and references differ in count, naming both files.
+the original pipeline's `test_score.bleu`, with three decimals (its `sacrebleu -w 3`). BLEURT (default BLEURT-20
+through bleurt-pytorch; `tiny-bleurt` is built offline for tests) goes to `test_score.bleurt`; a checkpoint that
+cannot be loaded (not cached on an offline node, say) is reported in one line and marked missing in that file,
+and BLEU and chrF are still written. Fails when hypotheses and references differ in count, naming both files.
 """
 from __future__ import annotations
 
@@ -34,10 +36,46 @@ def score(hyps: list[str], refs: list[str]) -> dict[str, dict]:
     return out
 
 
-def bleurt(hyps: list[str], refs: list[str], checkpoint: str) -> dict:
-    from bleurt import score as bleurt_score   # optional: only with a local checkpoint
-    scores = bleurt_score.BleurtScorer(checkpoint).score(references=refs, candidates=hyps)
-    return {"name": "BLEURT", "score": sum(scores) / len(scores), "checkpoint": checkpoint}
+def resolve_bleurt(checkpoint: str, cache_dir: str) -> str:
+    """`tiny-bleurt` → the tiny offline BLEURT, built into the cache on first use; anything else as given."""
+    if checkpoint != "tiny-bleurt":
+        return checkpoint
+    import os
+    import shutil
+    import tempfile
+    from pipeline.tiny_bleurt import VERSION, build
+    target = Path(cache_dir) / f"tiny-bleurt-v{VERSION}"
+    if not (target / "config.json").exists():     # built aside and renamed: concurrent jobs cannot see half of it
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        build(scratch)
+        try:
+            os.rename(scratch, target)
+        except OSError:
+            shutil.rmtree(scratch)
+    return str(target)
+
+
+def bleurt(hyps: list[str], refs: list[str], checkpoint: str, cache_dir: str, batch_size: int = 16) -> dict:
+    """Mean BLEURT over the test sentences; {"score": None, "missing": why} when the checkpoint cannot be loaded."""
+    result = {"name": "BLEURT", "checkpoint": checkpoint, "score": None}
+    try:
+        import torch
+        from bleurt_pytorch import BleurtForSequenceClassification, BleurtTokenizer
+        path = resolve_bleurt(checkpoint, cache_dir)
+        model = BleurtForSequenceClassification.from_pretrained(path).eval()
+        tokenizer = BleurtTokenizer.from_pretrained(path)
+    except (ImportError, OSError, ValueError) as exc:
+        result["missing"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        return result
+    scores: list[float] = []
+    with torch.no_grad():
+        for i in range(0, len(hyps), batch_size):
+            inputs = tokenizer(refs[i:i + batch_size], hyps[i:i + batch_size], padding="longest",
+                               truncation=True, max_length=model.config.max_position_embeddings, return_tensors="pt")
+            scores += model(**inputs).logits.flatten().tolist()
+    result["score"] = round(sum(scores) / len(scores), 3) if scores else None
+    return result
 
 
 def run(spec: dict) -> dict:
@@ -55,9 +93,16 @@ def run(spec: dict) -> dict:
     facts = {name: r["score"] for name, r in results.items()}
     checkpoint = spec["evaluate"].get("bleurt_checkpoint")
     if checkpoint:
-        result = bleurt(hyps, refs, checkpoint)
+        result = bleurt(hyps, refs, checkpoint, spec.get("cache_dir", str(out)))
         (out / "test_score.bleurt").write_text(json.dumps(result, indent=1) + "\n")
+        if result["score"] is None:
+            print(f"BLEURT missing: cannot load {checkpoint} ({result['missing']}); BLEU and chrF are written. "
+                  f"Fill the cache on a machine with internet: python -m pipeline.fetch_models CONFIG", flush=True)
+        else:
+            print(f"BLEURT = {result['score']}   ({checkpoint})", flush=True)
         facts["bleurt"] = result["score"]
+    else:
+        print("BLEURT off (evaluate.bleurt_checkpoint: null)", flush=True)
     return facts
 
 

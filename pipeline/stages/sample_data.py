@@ -1,17 +1,17 @@
 """The project's own sample dataset: a small learnable sign language, written in the official PHOENIX-2014-T layout.
 
-Twelve German weather words are twelve "signs", each a distinct movement of a real photograph of a person
-(scikit-image's bundled `astronaut`, a NASA portrait in the public domain): the whole picture shifts left, right,
-up or down, the head turns (rotation about the head) or comes closer or moves away (zoom about the head), the body
-moves while the head stays (shoulders up, shoulders down, lean left, lean right). Every movement goes out and back
-in `FRAMES_PER_SIGN` frames, so MediaPipe Holistic sees it, and it survives what MultimodalHugs does to poses
-(`reduce_holistic`, then one translation and one scale per clip from `Pose.normalize`): per-frame movement is kept.
+Ten German weather words are ten "signs", each a distinct movement of the head of a real photograph of a person
+(scikit-image's bundled `astronaut`, a NASA portrait in the public domain): it moves left, right, up or down, tilts
+either way, comes closer or moves away, gets narrower or wider. Each movement goes out and back in
+`FRAMES_PER_SIGN` frames, which MediaPipe Holistic follows (face mesh and pose landmarks). The shoulders never
+move: `Pose.normalize`, which MultimodalHugs applies to every clip, takes one centre and one scale per clip from
+the shoulders, so a sign gives the same features in every sentence.
 
-A sentence is 2–5 distinct signs in a row (amplitudes jittered ±15 % per sign, the picture offset a little per
+A sentence is 2–5 distinct signs in a row (amplitudes jittered ±10 % per sign, the picture offset a little per
 clip); validation and test sentences are new combinations of the same signs, never seen in training. The text
 of each clip is its words, in order. Deterministic: the same arguments write the same bytes.
 
-    python -m pipeline.stages.sample_data OUT [--per-split 12,4,4]
+    python -m pipeline.stages.sample_data OUT [--per-split 120,12,16]
 """
 from __future__ import annotations
 
@@ -23,17 +23,18 @@ from pathlib import Path
 from pipeline.stages.datasets import FRAMES_DIR, OFFICIAL_COLUMNS, OFFICIAL_SPLITS, corpus_csv
 
 VERSION = 2                      # bump when the clips change: the completion marker and prepare's key carry it
-# word -> (movement, signed amplitude): pixels for shifts, degrees for turns, relative size for zooms
+# word -> (movement of the head, signed amplitude): pixels for shifts, degrees for tilts, relative for the rest.
+# Only the head moves: the shoulders, which pose-format's normalisation measures, stay where they are, so a
+# sign looks the same in every sentence.
 SIGNS = {
-    "sonne": ("shift_x", -34.0), "regen": ("shift_x", 34.0),
-    "wind": ("shift_y", -34.0), "schnee": ("shift_y", 34.0),
-    "nebel": ("turn", 16.0), "wolken": ("turn", -16.0),
-    "morgen": ("zoom", 0.22), "abend": ("zoom", -0.18),
-    "norden": ("body_y", -30.0), "süden": ("body_y", 30.0),
-    "warm": ("body_x", -30.0), "kalt": ("body_x", 30.0),
+    "sonne": ("shift_x", -30.0), "regen": ("shift_x", 30.0),
+    "wind": ("shift_y", -24.0), "schnee": ("shift_y", 24.0),
+    "nebel": ("tilt", 20.0), "wolken": ("tilt", -20.0),
+    "morgen": ("zoom", 0.3), "abend": ("zoom", -0.25),
+    "norden": ("squash", 0.3), "süden": ("squash", -0.3),
 }
 FRAMES_PER_SIGN = 5
-DEFAULT_PER_SPLIT = (12, 4, 4)   # the demo; `dataset.sample_clips` asks for more
+DEFAULT_PER_SPLIT = (120, 12, 16)   # the demo's; `dataset.sample_clips` asks for others
 WIDTH, HEIGHT = 210, 260
 HEAD = (188.0, 108.0)            # centre of the head in the cropped 512×430 photograph
 COMPLETE = ".sample-complete"    # written last, with the generation parameters: anything else is regenerated
@@ -45,37 +46,37 @@ def _photo():
 
 
 def _head_weight(shape):
-    """1 on the head, falling to 0 on the body: how much of a head-only movement a pixel follows."""
+    """How much each pixel follows a movement of the head (1 on the head, 0 on the body), and the pixel grid."""
     import numpy as np
     yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
     return np.exp(-(((xx - HEAD[0]) / 85) ** 2 + ((yy - HEAD[1]) / 95) ** 2)).astype(np.float32), xx, yy
 
 
+def head_matrix(movement: str, amount: float):
+    """The 2×3 affine map of head coordinates (relative to the head centre) for one movement."""
+    import numpy as np
+    a = math.radians(amount) if movement == "tilt" else amount
+    matrices = {
+        "shift_x": [[1, 0, amount], [0, 1, 0]], "shift_y": [[1, 0, 0], [0, 1, amount]],
+        "tilt": [[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0]],
+        "zoom": [[1 + a, 0, 0], [0, 1 + a, 0]], "squash": [[1 - a, 0, 0], [0, 1 + a, 0]],
+    }
+    return np.array(matrices[movement], dtype=np.float32)
+
+
 def pose_frame(base, weight, movement: str, amount: float, offset: tuple[float, float]):
-    """The photograph moved by `amount` of `movement`, plus the clip's offset, at PHOENIX size (RGB)."""
+    """The photograph with its head moved by `amount` of `movement`, shifted by the clip's offset, at PHOENIX
+    size (RGB). A pixel follows the head by its weight (1 on the head, 0 on the body): the output at p shows the
+    input at p - w(p) * (M(p - c) - (p - c)), a smooth warp that leaves the shoulders in place."""
     import cv2
     h, w = base.shape[:2]
-    angle, scale, dx, dy = 0.0, 1.0, offset[0], offset[1]
-    if movement == "shift_x":
-        dx += amount
-    elif movement == "shift_y":
-        dy += amount
-    elif movement == "turn":
-        angle = amount
-    elif movement == "zoom":
-        scale = 1.0 + amount
-    if movement in ("body_x", "body_y"):
-        # the body moves, the head stays: sample the input at p - (1 - w(p)) * d
-        _, xx, yy = weight
-        bx, by = (amount, 0.0) if movement == "body_x" else (0.0, amount)
-        body = 1.0 - weight[0]
-        moved = cv2.remap(base, xx - body * bx, yy - body * by, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        matrix = cv2.getRotationMatrix2D(HEAD, 0.0, 1.0)
-    else:
-        moved = base
-        matrix = cv2.getRotationMatrix2D(HEAD, angle, scale)
-    matrix[:, 2] += (dx, dy)
-    moved = cv2.warpAffine(moved, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    head, xx, yy = weight
+    m = head_matrix(movement, amount)
+    rx, ry = xx - HEAD[0], yy - HEAD[1]
+    ux = m[0, 0] * rx + m[0, 1] * ry + m[0, 2] - rx
+    uy = m[1, 0] * rx + m[1, 1] * ry + m[1, 2] - ry
+    moved = cv2.remap(base, xx - head * ux - offset[0], yy - head * uy - offset[1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
     return cv2.resize(moved, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
 
 
@@ -84,11 +85,11 @@ def sentence_frames(words: list[str], seed: int) -> list:
     base = _photo()
     weight = _head_weight(base.shape)
     rng = random.Random(seed)
-    offset = (rng.uniform(-4, 4), rng.uniform(-4, 4))
+    offset = (rng.uniform(-3, 3), rng.uniform(-3, 3))
     frames = [pose_frame(base, weight, "shift_x", 0.0, offset)]
     for word in words:
         movement, amplitude = SIGNS[word]
-        amplitude *= rng.uniform(0.85, 1.15)
+        amplitude *= rng.uniform(0.9, 1.1)
         for t in range(FRAMES_PER_SIGN):
             frames.append(pose_frame(base, weight, movement, amplitude * math.sin(math.pi * (t + 1) /
                                                                                   (FRAMES_PER_SIGN + 1)), offset))
