@@ -235,3 +235,17 @@ def test_summary_marks_a_missing_bleurt_without_failing_the_run(demo, tmp_path):
         (evaluate / "test_score.bleurt").unlink()
     header, row = summary.stdout.splitlines()[:2]
     assert row.split()[header.split().index("bleurt")] == "missing" and row.split()[-1] == "finished"
+
+
+def test_gpu_check_runs_its_cpu_path(demo, tmp_path):
+    """benchmarks/gpu_check.py on the CPU at tiny sizes: the same code a GPU run takes, minus CUDA."""
+    out = tmp_path / "gpu_check.json"
+    proc = subprocess.run([str(PROJECT / ".venvs" / "trainer" / "bin" / "python"), "benchmarks/gpu_check.py",
+                           "--quick", "--device", "cpu", "--steps", "4", "--out", str(out),
+                           "--preprocess", str(output_dir(demo, "smoke", "preprocess"))],
+                          capture_output=True, text=True, cwd=PROJECT, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [(r["precision"], r["steps"], r["produced_predictions"]) for r in result["demo"]] == [("fp32", 4, True)]
+    assert all(rate > 0 for rate in result["loader_examples_per_s"].values())
+    assert result["model"][0]["examples_per_s"] > 0 and "input-bound with 2 workers (CPU)" in proc.stdout
