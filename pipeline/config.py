@@ -47,7 +47,8 @@ class Estimate:
     estimator: str = "mediapipe"
     settings: dict = field(default_factory=dict)  # estimator-specific, see pipeline/estimators.py
     shards: int = 4                 # array tasks
-    workers: int = 1                # processes per array task, each loading the model once
+    # processes per array task, each loading the model once; "auto": from the task's CPUs (see stages/estimate.py)
+    workers: Any = "auto"
     max_failure_fraction: float = 0.0
 
 
@@ -337,7 +338,11 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
         allowed = ", ".join(ESTIMATORS[exp.estimate.estimator].settings)
         raise UserError(f"{where('estimate.settings')}: estimate.settings.{unknown[0]}: unknown setting for "
                         f"{exp.estimate.estimator}; allowed: {allowed}")
-    for key, value in (("estimate.shards", exp.estimate.shards), ("estimate.workers", exp.estimate.workers),
+    workers = exp.estimate.workers
+    if workers != "auto" and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise UserError(f"{where('estimate.workers')}: estimate.workers: expected a whole number >= 1 or 'auto', "
+                        f"got {workers!r}")
+    for key, value in (("estimate.shards", exp.estimate.shards),
                        ("training.batch_size", exp.training.batch_size), ("translate.num_beams", exp.translate.num_beams)):
         if value < 1:
             raise UserError(f"{where(key)}: {key}: expected at least 1, got {value}")

@@ -3,6 +3,11 @@
 `--kill-on-invalid-dep=yes` makes SLURM cancel a job whose dependency failed instead of leaving it PENDING
 (DependencyNeverSatisfied) forever. Resubmitting a run skips complete jobs, reuses jobs still queued or running,
 and for an array resubmits only the tasks whose shard marker is missing.
+
+`max_parallel` N (a sweep's `max_parallel`, or `submit --max-parallel`) puts the sweep's train jobs into N lanes:
+train job i also waits (`afterany`) for train job i - N, so each lane runs one train job at a time and no more
+than N run at once, whatever the queue does. Dependencies rather than an array throttle (`%N`): every train job
+keeps its own readable script and spec and can be resubmitted alone.
 """
 from __future__ import annotations
 
@@ -16,10 +21,12 @@ from pipeline.rundir import jobs_to_run, save_submission
 from pipeline.slurm_query import ACTIVE, query_states
 
 
-def sbatch(script: str, dependency: list[str], array: list[int] | None) -> str:
+def sbatch(script: str, dependency: list[str], array: list[int] | None, after_any: str | None = None) -> str:
     cmd = ["sbatch", "--parsable", "--kill-on-invalid-dep=yes"]
-    if dependency:
-        cmd.append("--dependency=afterok:" + ":".join(dependency))
+    conditions = (["afterok:" + ":".join(dependency)] if dependency else []) + \
+        ([f"afterany:{after_any}"] if after_any else [])
+    if conditions:
+        cmd.append("--dependency=" + ",".join(conditions))          # "," = all of them
     if array is not None:
         cmd.append("--array=" + ",".join(str(t) for t in array))
     cmd.append(script)
@@ -30,8 +37,9 @@ def sbatch(script: str, dependency: list[str], array: list[int] | None) -> str:
     return proc.stdout.strip().split(";")[0]
 
 
-def submit_slurm(run_dir: Path, plan: dict, record: dict) -> dict[str, str]:
-    """Submit what is not complete and not already queued; returns job id -> SLURM id of this submission."""
+def submit_slurm(run_dir: Path, plan: dict, record: dict, max_parallel: int | None = None) -> dict[str, str]:
+    """Submit what is not complete and not already queued; returns job id -> SLURM id of this submission.
+    With `max_parallel`, at most that many train jobs run at once (lanes of afterany dependencies)."""
     if shutil.which("sbatch") is None:
         raise UserError("sbatch not found: this machine has no SLURM client; use --executor local, "
                         "or submit from a login node")
@@ -39,21 +47,28 @@ def submit_slurm(run_dir: Path, plan: dict, record: dict) -> dict[str, str]:
     previous = {jid: s["slurm_id"] for jid, s in states.items() if s.get("slurm_id")}
     live = query_states(list(previous.values()))
     submitted: dict[str, str] = {}
+    trains: list[str] = []              # SLURM ids of this submission's train jobs, in order: lane i % N
     for job_id, job, tasks in jobs_to_run(plan, states):
         old = previous.get(job_id)
         if old and live.get(old) in ACTIVE:
             submitted[job_id] = old
+            if job["stage"] == "train":
+                trains.append(old)
             print(f"  {job_id}: already {live[old].lower()} as job {old}, not resubmitted", flush=True)
             continue
         deps = [submitted[d] for d in job["deps"] if d in submitted]
         array = tasks if job["array"] else None
-        slurm_id = sbatch(job["script"], deps, array)
+        lane = trains[-max_parallel] if job["stage"] == "train" and max_parallel and len(trains) >= max_parallel \
+            else None
+        slurm_id = sbatch(job["script"], deps, array, after_any=lane)
+        if job["stage"] == "train":
+            trains.append(slurm_id)
         submitted[job_id] = slurm_id
         states[job_id] = {"slurm_id": slurm_id, "tasks": array, "submitted": time.time(),
                           "history": states.get(job_id, {}).get("history", []) + ([old] if old else [])}
         what = f" tasks {','.join(map(str, array))}" if array else ""
-        print(f"  {job_id}: submitted as job {slurm_id}{what}" + (f" after {','.join(deps)}" if deps else ""),
-              flush=True)
+        print(f"  {job_id}: submitted as job {slurm_id}{what}" + (f" after {','.join(deps)}" if deps else "")
+              + (f", in the lane of {lane}" if lane else ""), flush=True)
         save_submission(run_dir, record)
     save_submission(run_dir, record)
     return submitted

@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dry-run", action="store_true", help="write and print the scripts and plan; run nothing")
     parser.add_argument("--trial", action="store_true",
                         help="a real run cut down to 10 examples per split and 10 CPU training steps, as <run>.trial")
+    parser.add_argument("--max-parallel", type=int, metavar="N",
+                        help="on SLURM, at most N train jobs of a sweep at once (overrides the sweep's max_parallel)")
     parser.add_argument("--until", choices=STAGES, default="evaluate", help="last stage to include")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override an experiment key, e.g. --set training.seed=7 (repeatable)")
@@ -109,6 +111,15 @@ def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experim
         return sweep.name, sweep.experiments, sweep.varied
     exp = load_experiment(path, overrides)
     return exp.name, [exp], []
+
+
+def sweep_max_parallel(path: str, given: int | None) -> int | None:
+    """--max-parallel, else the sweep's max_parallel, else no limit."""
+    if given is not None:
+        if given < 1:
+            raise UserError(f"--max-parallel {given}: expected a whole number >= 1")
+        return given
+    return load_sweep(path).max_parallel if is_sweep(path) else None
 
 
 def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path,
@@ -216,17 +227,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.trial:
             print_real_request(args, profile, "the real run will ask for")
         return 0
+    max_parallel = sweep_max_parallel(args.config, args.max_parallel)
     record = read_json(run_dir / "submission.json")
     manifest = project_path(profile.venv_dir if profile.runtime == "venv" else profile.image_dir) / "manifest.json"
     record.update(run=run, executor=profile.executor, profile=profile.name, runtime=profile.runtime,
                   image_manifest=str(manifest),
                   config_hash=chash, git_commit=git_commit(), submitted=time.time(), varied=varied,
-                  config=display_path(Path(args.config)), overrides=args.overrides)
+                  config=display_path(Path(args.config)), overrides=args.overrides,
+                  max_parallel=max_parallel)
     save_submission(run_dir, record)
     plan_json = read_json(run_dir / "plan.json")
     if profile.executor == "slurm":
         print("submitting to SLURM:")
-        submit_slurm(run_dir, plan_json, record)
+        submit_slurm(run_dir, plan_json, record, max_parallel)
         print(f"follow it with: python -m pipeline.status {display_path(run_dir)} --wait")
         if args.trial:
             print_real_request(args, profile, "when the trial passes, the real run will ask for")

@@ -10,6 +10,7 @@
         - {training.seed: 1}
         - {training.fp16: false, name: "phoenix_{replicate}_fp32"}   # optional: the run's own name
       repeat: 3                        # optional: train each point N times as separate models (replicates)
+      max_parallel: 4                  # optional: on SLURM, at most 4 train jobs of the sweep at once
 
 Runs are named like the original pipeline's: `phoenix+learning_rate.1e-5+warmup_steps.500`, unless a point says
 `name:` (a template; `{replicate}` is the replicate number, 1 without `repeat`). They share every
@@ -31,6 +32,7 @@ class Sweep:
     name: str
     experiments: list[Experiment]
     varied: list[str]           # the keys that vary across runs
+    max_parallel: int | None = None   # SLURM: at most this many train jobs at once (None: no limit)
 
 
 def is_sweep(path: str | Path) -> bool:
@@ -64,9 +66,14 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     spec = raw.get("sweep")
     if not isinstance(spec, dict) or "base" not in spec:
         raise UserError(f"{src}: sweep: expected a mapping with at least 'base: <experiment.yaml>'")
-    unknown = set(spec) - {"name", "base", "grid", "runs", "repeat"}
+    unknown = set(spec) - {"name", "base", "grid", "runs", "repeat", "max_parallel"}
     if unknown:
-        raise UserError(f"{src}: sweep.{sorted(unknown)[0]}: unknown key; allowed: name, base, grid, runs, repeat")
+        raise UserError(f"{src}: sweep.{sorted(unknown)[0]}: unknown key; allowed: name, base, grid, runs, repeat, "
+                        f"max_parallel")
+    max_parallel = spec.get("max_parallel")
+    if max_parallel is not None and (not isinstance(max_parallel, int) or isinstance(max_parallel, bool)
+                                     or max_parallel < 1):
+        raise UserError(f"{src}: sweep.max_parallel: expected a whole number >= 1, got {max_parallel!r}")
     repeat = spec.get("repeat", 1)
     if not isinstance(repeat, int) or repeat < 1:
         raise UserError(f"{src}: sweep.repeat: expected a whole number >= 1, got {repeat!r}")
@@ -99,4 +106,4 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
             experiments.append(experiment_from_dict(data, sources, src))
     if repeat > 1:
         varied.append("replicate")
-    return Sweep(spec.get("name") or path.stem, experiments, varied)
+    return Sweep(spec.get("name") or path.stem, experiments, varied, max_parallel)

@@ -20,10 +20,10 @@ STAGES = ["prepare", "estimate", "preprocess", "train", "translate", "evaluate"]
 
 
 def dry_run(tmp_path, *args):
-    proc = subprocess.run([sys.executable, "-m", "pipeline.submit", "config/demo.yaml", "--dry-run",
+    proc = subprocess.run([sys.executable, "-m", "pipeline.submit", "config/smoke.yaml", "--dry-run",
                            "--jobs-dir", str(tmp_path / "jobs"), *args], capture_output=True, text=True, cwd=PROJECT)
     assert proc.returncode == 0, proc.stderr
-    return proc, tmp_path / "jobs" / "dry-run" / "demo"
+    return proc, tmp_path / "jobs" / "dry-run" / "smoke"
 
 
 def normalise(text: str, tmp_path: Path) -> str:
@@ -53,7 +53,7 @@ def test_dry_run_prints_plan_writes_scripts_that_bash_accepts(tmp_path):
         text = script.read_text()
         assert text.startswith("#!/bin/bash\n") and "set -euo pipefail" in text
         assert "resubmit by hand: sbatch" in text
-    assert (run_dir / "plan.json").exists() and not (tmp_path / "jobs" / "demo").exists()
+    assert (run_dir / "plan.json").exists() and not (tmp_path / "jobs" / "smoke").exists()
 
 
 def test_sbatch_lines_come_from_profile_and_stage_resources(tmp_path):

@@ -144,3 +144,17 @@ def test_submit_refuses_a_data_dir_it_cannot_write(tmp_path):
                       "--profile-set", "data_dir=/proc/no-data-here")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "data_dir: /proc/no-data-here cannot be written" in proc.stderr and not (tmp_path / "jobs").exists()
+
+
+@pytest.mark.parametrize("cpus, workers", [("1", 1), ("2", 2), ("4", 3), ("8", 6)])
+def test_auto_workers_follow_the_tasks_cpus(monkeypatch, cpus, workers):
+    from pipeline.stages.estimate import resolve_workers
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", cpus)
+    assert resolve_workers("auto") == workers and resolve_workers(5) == 5
+
+
+def test_estimate_workers_is_a_number_or_auto():
+    from pipeline.config import load_experiment
+    assert load_experiment(PROJECT / "config/phoenix.yaml").estimate.workers == "auto"
+    with pytest.raises(UserError, match=r"estimate.workers: expected a whole number >= 1 or 'auto', got 'many'"):
+        load_experiment(PROJECT / "config/phoenix.yaml", ["estimate.workers=many"])

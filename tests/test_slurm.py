@@ -1,5 +1,6 @@
 """The demo chain on a real one-node SLURM cluster (tests/slurm/start_cluster.sh): sbatch with afterok
 dependencies and an estimate array, failures cancelling downstream jobs, resubmission of only what is missing."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,34 @@ def test_repeatability_sweep_through_sbatch_gives_identical_runs(tmp_path):
     summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "smoke_repeatability"),
                               "--no-plot"], capture_output=True, text=True, cwd=PROJECT)
     assert "3 runs" in summary.stdout and "max − min 0.000" in summary.stdout
+
+
+def running_at_once(intervals: list[tuple[str, str]]) -> int:
+    """The most intervals (ISO start, end) that overlap at one moment; an end and a start in the same second
+    do not overlap (the scheduler's records have whole seconds)."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_sweep_with_max_parallel_never_runs_more_train_jobs_at_once(tmp_path):
+    sweep = tmp_path / "six.yaml"
+    sweep.write_text(f"sweep:\n  name: six\n  base: {PROJECT / 'config/smoke.yaml'}\n  max_parallel: 2\n"
+                     f"  grid:\n    training.seed: [1, 2, 3, 4, 5, 6]\n")
+    proc = submit(sweep, tmp_path, *SLURM, "--until", "train", "--set",
+                  f"dataset.root={tmp_path / 'datasets' / 'sample'}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("in the lane of") == 4                  # trains 3..6 wait for trains 1..4
+    assert status(tmp_path, "six").returncode == 0
+    record = json.loads((tmp_path / "jobs" / "six" / "submission.json").read_text())
+    trains = {s["slurm_id"] for j, s in record["jobs"].items() if j.startswith("train/")}
+    assert len(trains) == 6
+    # the scheduler's own records: jobcomp/filetxt of tests/slurm/start_cluster.sh
+    records = [dict(f.split("=", 1) for f in line.split() if "=" in f)
+               for line in Path("/tmp/pipeline-slurm/jobcomp.log").read_text().splitlines()]
+    intervals = [(r["StartTime"], r["EndTime"]) for r in records if r.get("JobId") in trains]
+    assert len(intervals) == 6 and all(r["JobState"] == "COMPLETED" for r in records if r.get("JobId") in trains)
+    assert running_at_once(intervals) <= 2

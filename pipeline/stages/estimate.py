@@ -6,11 +6,14 @@
   rerun skips examples whose pose exists.
 - An example that cannot be read or estimated goes to `failures.shard-<i>.tsv` (id, reason) and the others go
   on; the task fails at the end if failures exceed `max_failure_fraction` of its shard.
-- `workers > 1` runs that many processes, each with its own model, to use every core.
+- `workers > 1` runs that many processes, each with its own model, to use every core; `auto` (the default) picks
+  ceil(CPUs / 1.4) from the task's CPUs (SLURM_CPUS_PER_TASK, else this process's affinity).
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -129,6 +132,26 @@ def run_shard(examples: list[Example], out: Path, estimator: str, settings: dict
     return done_frames, failures
 
 
+# One MediaPipe worker keeps about 1.4 cores busy (its own threads): benchmarks/estimate.py on 2 cores gives
+# 17.7 frames/s with 1 worker and 26.4 with 2 (1.49x), see the README's benchmark table.
+CPUS_PER_WORKER = 1.4
+
+
+def task_cpus() -> int:
+    """The CPUs this task may use: SLURM's allocation, else this process's affinity."""
+    given = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def resolve_workers(workers) -> int:
+    """`estimate.workers`: a number as given; "auto": enough workers to keep the task's CPUs busy."""
+    if workers == "auto":
+        return max(1, math.ceil(task_cpus() / CPUS_PER_WORKER))
+    return int(workers)
+
+
 def run(spec: dict) -> dict:
     """Estimate the poses of this array task's shard."""
     task = array_task()
@@ -141,7 +164,10 @@ def run(spec: dict) -> dict:
     mine = shard(examples, shards, task)
     out = Path(spec["output_dir"])
     started = time.time()
-    frames, failures = run_shard(mine, out, spec["estimator"], spec["settings"], spec.get("workers", 1),
+    workers = resolve_workers(spec.get("workers", 1))
+    if spec.get("workers") == "auto":
+        print(f"estimate.workers auto: {workers} worker(s) for {task_cpus()} CPU(s)", flush=True)
+    frames, failures = run_shard(mine, out, spec["estimator"], spec["settings"], workers,
                                  f"estimate shard {task + 1}/{shards}")
     elapsed = time.time() - started
     failures_file = out / f"failures.shard-{task}.tsv"
@@ -155,7 +181,7 @@ def run(spec: dict) -> dict:
     if len(failures) > allowed:
         raise UserError(f"{len(failures)} of {len(mine)} examples failed (allowed: {allowed:g}; "
                         f"estimate.max_failure_fraction); see {failures_file}")
-    return {"examples": len(mine), "frames": frames, "frames_per_second": round(rate, 2),
+    return {"examples": len(mine), "frames": frames, "frames_per_second": round(rate, 2), "workers": workers,
             "failures": len(failures), "shard": task, "shards": shards}
 
 

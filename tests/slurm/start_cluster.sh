@@ -17,7 +17,9 @@ mkdir -p /run/munge /var/log/munge /var/lib/munge && chown munge:munge /run/mung
 pgrep -x munged >/dev/null || runuser -u munge -- munged --force
 
 host=$(hostname -s)
-cpus=$(nproc)
+# at least 4 CPUs declared (config_overrides lets slurmd accept more than the hardware has): on a 2-core CI
+# machine, 4 one-CPU jobs can run at once, so that throttles such as a sweep's max_parallel 2 are really tested
+cpus=$(( $(nproc) < 4 ? 4 : $(nproc) ))
 mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
 conf=/etc/slurm/slurm.conf
 mkdir -p /etc/slurm
@@ -44,6 +46,7 @@ MinJobAge=600
 # without a default memory per CPU a job takes the whole node and array tasks run one at a time
 DefMemPerCPU=1024
 MpiDefault=none
+SlurmdParameters=config_overrides
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
