@@ -4,6 +4,11 @@
 Directives are the sbatch manual's (https://slurm.schedmd.com/sbatch.html); what we add:
 - `--signal=USR1@90` and `--open-mode=append`: a warning before the time limit, and a requeued job appends to its
   log instead of overwriting it;
+- requeueable jobs (train, translate: `requeue_limit`) get `--requeue` and `--signal=B:USR1@90` instead: our
+  stages run in the batch shell, with no `srun` step, and a plain `USR1@90` signals job steps only, so it would
+  reach no one. The shell traps USR1 (and TERM, sent on preemption) and passes it on to the stage, which saves a
+  checkpoint and exits with 75; the shell then requeues the job (`scontrol requeue`), which resumes from that
+  checkpoint while the jobs depending on it keep waiting. Past `requeue_limit` restarts the job fails instead;
 - logs are `<log_dir>/%x-%A_%a.out` for arrays and `<log_dir>/%x-%j.out` otherwise (stdout and stderr together).
 The same script runs under the local executor, which sets the SLURM_* variables a stage reads.
 """
@@ -16,24 +21,30 @@ from pipeline.config import Profile
 from pipeline.plan import StageJob
 from pipeline.runtime import Bind, cache_env, stage_command, wrap
 
+REQUEUEABLE = ("train", "translate")      # long GPU jobs: they requeue themselves (see requeueing)
+
 
 def make_sbatch_script(command: str, *, job_name: str, log_dir: str, time: str, cpus: int, mem: str,
                        array: int = 0, partition: str | None = None, account: str | None = None,
                        qos: str | None = None, gpus: str | None = None, gres: str | None = None,
                        constraint: str | None = None, extra: list[str] = (), modules: list[str] = (),
                        setup: list[str] = (), exports: dict[str, str] | None = None,
-                       header: list[str] = ()) -> str:
-    """An sbatch script running `command` (one shell line). `extra` holds raw `--option=value` strings."""
+                       header: list[str] = (), requeue_limit: int | None = None) -> str:
+    """An sbatch script running `command` (one shell line). `extra` holds raw `--option=value` strings.
+    With `requeue_limit`, the job requeues itself (at most that many times) when its stage exits with 75."""
     log = f"{log_dir}/%x-%A_%a.out" if array else f"{log_dir}/%x-%j.out"
     directives = {
         "job-name": job_name, "time": time, "cpus-per-task": str(cpus), "mem": mem, "ntasks": "1",
-        "output": log, "error": log, "signal": "USR1@90", "open-mode": "append",
+        "output": log, "error": log, "signal": "USR1@90" if requeue_limit is None else "B:USR1@90",
+        "open-mode": "append",
     }
     optional = {"partition": partition, "account": account, "qos": qos, "gpus": gpus, "gres": gres,
                 "constraint": constraint, "array": f"0-{array - 1}" if array else None}
     directives.update({k: v for k, v in optional.items() if v})
     lines = ["#!/bin/bash"]
     lines += [f"#SBATCH --{k}={v}" for k, v in sorted(directives.items())]
+    if requeue_limit is not None:
+        lines.append("#SBATCH --requeue")
     lines += [f"#SBATCH {opt}" for opt in extra]
     lines += [f"# {h}" if h else "#" for h in header]
     lines += ["set -euo pipefail", ""]
@@ -42,9 +53,36 @@ def make_sbatch_script(command: str, *, job_name: str, log_dir: str, time: str, 
         lines.append(f"export {name}={shlex.quote(value)}")
     lines += list(setup)
     lines += ["", 'echo "[$(date -Is)] start ${SLURM_JOB_NAME:-' + job_name + '} on $(hostname)'
-              ' task ${SLURM_ARRAY_TASK_ID:--}"', command,
-              'echo "[$(date -Is)] done"', ""]
+              ' task ${SLURM_ARRAY_TASK_ID:--}"']
+    lines += [command] if requeue_limit is None else requeueing(command, requeue_limit)
+    lines += ['echo "[$(date -Is)] done"', ""]
     return "\n".join(lines)
+
+
+def requeueing(command: str, limit: int) -> list[str]:
+    """Shell lines running `command` in the background so that this shell can pass SLURM's signals on to it, then
+    requeueing the job when the stage saved and stopped (exit 75), at most `limit` times."""
+    give_up = f'it was requeued $restarts times already (training.max_requeues: {limit}): giving up'
+    return [
+        "restarts=${SLURM_RESTART_COUNT:-0}",
+        f'if [ "$restarts" -gt {limit} ]; then echo "error: {give_up}" >&2; exit 1; fi',
+        "# USR1: SLURM's warning 90 s before the time limit (B:USR1@90); TERM: preemption. The stage saves and exits 75.",
+        "trap 'kill -USR1 \"$stage\" 2>/dev/null || true' USR1 TERM",
+        f"{command} &",
+        "stage=$!",
+        "rc=0",
+        "while :; do",
+        '  wait "$stage" && rc=0 || rc=$?',
+        '  kill -0 "$stage" 2>/dev/null || break      # a trapped signal ends `wait` early: wait again',
+        "done",
+        'if [ "$rc" -eq 75 ]; then',
+        f'  if [ "$restarts" -ge {limit} ]; then echo "error: stopped to be requeued, but {give_up}" >&2; exit 1; fi',
+        f'  echo "[$(date -Is)] saved; requeueing job ${{SLURM_JOB_ID:-}} (restart $((restarts + 1)) of at most {limit})"',
+        '  if [ "${SLURM_JOB_ID:-local}" != local ] && scontrol requeue "$SLURM_JOB_ID"; then exit 0; fi',
+        '  echo "could not requeue (not a SLURM job): submit again to carry on from the checkpoint" >&2',
+        "fi",
+        '[ "$rc" -eq 0 ] || exit "$rc"',
+    ]
 
 
 def gpu_options(profile: Profile, wants_gpu: bool) -> dict[str, str | None]:
@@ -91,4 +129,5 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
         command, job_name=f"{job.stage}-{job.key}", log_dir=str(log_dir), time=job.resources.time,
         cpus=job.resources.cpus, mem=job.resources.mem, array=job.array,
         account=profile.account, qos=profile.qos, extra=list(profile.sbatch_extra), modules=list(profile.modules),
-        setup=setup + list(profile.setup), exports=exports, header=header, **partition_opts)
+        setup=setup + list(profile.setup), exports=exports, header=header,
+        requeue_limit=job.spec.get("max_requeues") if job.stage in REQUEUEABLE else None, **partition_opts)

@@ -83,6 +83,7 @@ class Training:
     eval_steps: int = 128           # also save_steps and logging_steps
     max_steps: int = 500000
     save_total_limit: int = 10
+    max_requeues: int = 5           # train/translate jobs requeue themselves on preemption or near the time limit
     extra: dict = field(default_factory=dict)  # passed through to Seq2SeqTrainingArguments
 
 

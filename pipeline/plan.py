@@ -119,11 +119,14 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     label = f"{exp.dataset.name}-{est.name}-seed{exp.training.seed}"
     if exp.replicate:
         label += f"-rep{exp.replicate}"
-    ident = {"preprocess": pre.key, "model": as_plain(exp.model), "training": as_plain(exp.training),
+    # how often a job may be requeued changes nothing it computes: not part of the key
+    training = {k: v for k, v in as_plain(exp.training).items() if k != "max_requeues"}
+    ident = {"preprocess": pre.key, "model": as_plain(exp.model), "training": training,
              "replicate": exp.replicate}
     train = _add(plan, exp.name, "train", label, ident, TRAINER_IMAGE,
                  {**ident, "preprocess_dir": pre.output_dir, "cache_dir": str(cache_dir), "run_name": exp.name,
                   "reduce_holistic": est.reduce_holistic, "use_gpu": res("train").gpu,
+                  "max_requeues": exp.training.max_requeues,
                   "encoder_prompt": exp.preprocess.encoder_prompt},
                  [pre.id], res("train"), data_dir)
     if "translate" not in stages:
@@ -131,7 +134,8 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     ident = {"train": train.key, "translate": as_plain(exp.translate)}
     trans = _add(plan, exp.name, "translate", label, ident, TRAINER_IMAGE,
                  {**ident, "train_dir": train.output_dir, "preprocess_dir": pre.output_dir,
-                  "cache_dir": str(cache_dir), "use_gpu": res("translate").gpu},
+                  "cache_dir": str(cache_dir), "use_gpu": res("translate").gpu,
+                  "max_requeues": exp.training.max_requeues},
                  [train.id], res("translate"), data_dir)
     if "evaluate" not in stages:
         return

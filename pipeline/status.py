@@ -32,6 +32,17 @@ def slurm_logs(run_dir: Path, job: dict, slurm_id: str, tasks: list[int] | None)
     return [log_path(run_dir / "logs", job["name"], slurm_id, None)]
 
 
+REQUEUE_LINE = "saved; requeueing job"     # what a requeueing job script prints (pipeline/compose.py)
+
+
+def requeues(recs: list[dict], logs: list[Path]) -> int:
+    """How often a job was requeued: SLURM's Restarts while it remembers the job, else its log's requeue lines."""
+    counted = [int(r["Restarts"]) for r in recs if r.get("Restarts", "").isdigit()]
+    if counted:
+        return max(counted)
+    return sum(p.read_text(errors="replace").count(REQUEUE_LINE) for p in logs if p.exists())
+
+
 def job_rows(run_dir: Path, plan: dict, record: dict) -> list[dict]:
     states = record.get("jobs", {})
     ids = [s["slurm_id"] for s in states.values() if s.get("slurm_id")]
@@ -41,11 +52,12 @@ def job_rows(run_dir: Path, plan: dict, record: dict) -> list[dict]:
         job, info = plan["jobs"][job_id], states.get(job_id, {})
         complete = not missing_tasks(job["output_dir"], job["array"])
         row = {"job": job_id, "stage": job["stage"], "id": info.get("slurm_id", "-"), "log": info.get("log"),
-               "elapsed": marker_seconds(job), "failed_tasks": []}
+               "elapsed": marker_seconds(job), "failed_tasks": [], "requeued": 0}
         if record.get("executor") == "slurm" and info.get("slurm_id"):
             recs = records.get(info["slurm_id"], [])
             logs = slurm_logs(run_dir, job, info["slurm_id"], info.get("tasks"))
             row["log"] = str(logs[0]) if len(logs) == 1 else str(logs[0].parent / f"{job['name']}-{info['slurm_id']}_*.out")
+            row["requeued"] = requeues(recs, logs)
             if recs:
                 row["state"] = aggregate([r.get("JobState", "UNKNOWN") for r in recs])
                 row["failed_tasks"] = [r.get("ArrayTaskId") for r in recs if r.get("JobState") in FAILED]
@@ -67,10 +79,10 @@ def job_rows(run_dir: Path, plan: dict, record: dict) -> list[dict]:
 
 
 def print_rows(rows: list[dict], run: str) -> None:
-    table = [("stage", "job id", "state", "elapsed", "log")]
+    table = [("stage", "job id", "state", "requeued", "elapsed", "log")]
     for r in rows:
         elapsed = f"{r['elapsed']:.0f}s" if r["elapsed"] is not None else "-"
-        table.append((r["stage"], str(r["id"]), r["state"], elapsed, r["log"] or "-"))
+        table.append((r["stage"], str(r["id"]), r["state"], str(r["requeued"]), elapsed, r["log"] or "-"))
     print(f"run {run}")
     print("\n".join(format_table(table, indent="  ")))
     for r in rows:

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,12 @@ def plan_of(workdir: Path, run: str) -> dict:
 def output_dir(workdir: Path, run: str, stage: str) -> Path:
     plan = plan_of(workdir, run)
     return Path(plan["jobs"][plan["runs"][run][stage]]["output_dir"])
+
+
+def wait_for(predicate, what: str, timeout: float = 600.0) -> None:
+    """Poll until `predicate()` holds (a condition, not a fixed sleep); fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)

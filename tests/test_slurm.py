@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, needs_mediapipe, needs_slurm, needs_trainer, output_dir, plan_of, submit
+from conftest import (PROJECT, needs_mediapipe, needs_slurm, needs_trainer, output_dir, plan_of, submit,
+                      wait_for)
 
 pytestmark = [pytest.mark.slurm, needs_slurm, needs_mediapipe, needs_trainer]
 SLURM = ("--profile", "local-slurm")
@@ -130,3 +131,56 @@ def test_sweep_with_max_parallel_never_runs_more_train_jobs_at_once(tmp_path):
     intervals = [(r["StartTime"], r["EndTime"]) for r in records if r.get("JobId") in trains]
     assert len(intervals) == 6 and all(r["JobState"] == "COMPLETED" for r in records if r.get("JobId") in trains)
     assert running_at_once(intervals) <= 2
+
+
+def train_job(work: Path, run: str) -> tuple[str, Path]:
+    record = json.loads((work / "jobs" / run / "submission.json").read_text())
+    plan = plan_of(work, run)
+    job_id = plan["runs"][run]["train"]
+    return record["jobs"][job_id]["slurm_id"], Path(plan["jobs"][job_id]["output_dir"])
+
+
+def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path):
+    proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=600",
+                  "--set", "training.eval_steps=100")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    slurm_id, train = train_job(tmp_path, "smoke")
+    wait_for(lambda: (train / "train" / "checkpoint-100").is_dir(), "checkpoint-100")
+    assert subprocess.run(["scontrol", "requeue", slurm_id]).returncode == 0
+    done = status(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((train / "train" / "trainer_state.json").read_text())["global_step"] == 600
+    log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
+    assert log.count("] start train-") == 2                             # the same job ran twice (log appended)
+    assert "Continuing training from checkpoint" in log.split("] start train-")[2]
+    assert (output_dir(tmp_path, "smoke", "evaluate") / "test_score.bleu").exists()   # downstream waited, then ran
+
+
+def test_time_limit_warning_checkpoints_requeues_and_finishes(tmp_path):
+    # 2 minutes, warned 90 s before the end: training is told to save after about 30 s, the job requeues itself
+    proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=1500", "--set",
+                  "training.eval_steps=1500", "--set", "resources.train={time: '00:02:00'}", "--until", "train")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    done = status(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    slurm_id, train = train_job(tmp_path, "smoke")
+    log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
+    assert "SIGUSR1: saving checkpoint" in log and "saved; requeueing job" in log
+    assert json.loads((train / "train" / "trainer_state.json").read_text())["global_step"] == 1500
+    row = next(line for line in done.stdout.splitlines() if line.strip().startswith("train"))
+    assert int(row.split()[3]) >= 1                                      # status: requeued at least once
+
+
+def test_exceeding_max_requeues_fails_the_job_and_cancels_downstream(tmp_path):
+    proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=1500", "--set",
+                  "training.eval_steps=1500", "--set", "training.max_requeues=0",
+                  "--set", "resources.train={time: '00:02:00'}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    done = status(tmp_path)
+    assert done.returncode == 1
+    slurm_id, _ = train_job(tmp_path, "smoke")
+    log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
+    assert "error: stopped to be requeued, but it was requeued 0 times already (training.max_requeues: 0): " \
+           "giving up" in log
+    states = {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()[2:8] if line.strip()}
+    assert states["train"] == "FAILED" and states["translate"] == "CANCELLED" and states["evaluate"] == "CANCELLED"

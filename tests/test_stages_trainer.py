@@ -1,14 +1,18 @@
 """train → translate → evaluate with the real MultimodalHugs (trainer venv), on the demo config, plus
 idempotent resubmission, seeded setup, repeatability sweeps, summaries and resuming a preempted train job."""
 import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir, plan_of, run_in, submit
+from conftest import (PROJECT, needs_mediapipe, needs_trainer, output_dir, plan_of, run_in, submit,
+                      wait_for)
 from pipeline.stages.mmh_config import mmh_config
 
 pytestmark = [needs_mediapipe, needs_trainer]
@@ -249,3 +253,35 @@ def test_gpu_check_runs_its_cpu_path(demo, tmp_path):
     assert [(r["precision"], r["steps"], r["produced_predictions"]) for r in result["demo"]] == [("fp32", 4, True)]
     assert all(rate > 0 for rate in result["loader_examples_per_s"].values())
     assert result["model"][0]["examples_per_s"] > 0 and "input-bound with 2 workers (CPU)" in proc.stdout
+
+
+def test_usr1_to_the_job_script_saves_a_checkpoint_and_the_rerun_resumes_from_it(demo, tmp_path):
+    """SLURM's warning before the time limit (B:USR1@90) reaches the batch shell; it passes it on, training saves
+    a checkpoint mid-way and stops (exit 75, no marker); the job run again resumes from that checkpoint."""
+    proc = submit("config/smoke.yaml", demo, "--set", "name=interrupted", "--set", "training.max_steps=400",
+                  "--set", "training.eval_steps=200", "--until", "train", "--dry-run", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    script = demo / "jobs" / "dry-run" / "interrupted" / "train.sbatch"
+    plan = json.loads((script.parent / "plan.json").read_text())
+    train = Path(plan["jobs"][plan["runs"]["interrupted"]["train"]]["output_dir"])
+    log = tmp_path / "train.log"
+    env = {**os.environ, "SLURM_JOB_ID": "local"}
+    with open(log, "w") as out:
+        job = subprocess.Popen(["bash", str(script)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        wait_for(lambda: max(map(int, re.findall(r" (\d+)/400 \[", log.read_text(errors="replace"))), default=0)
+                 >= 20, "20 training steps")
+        job.send_signal(signal.SIGUSR1)
+        assert job.wait(timeout=300) == 75
+    text = log.read_text(errors="replace")
+    saved = [int(p.name.split("-")[1]) for p in (train / "train").glob("checkpoint-[0-9]*")]
+    assert len(saved) == 1 and 20 <= saved[0] < 200, saved           # saved on the signal, before any eval step
+    assert "SIGUSR1: saving checkpoint" in text and "could not requeue (not a SLURM job)" in text
+    assert not (train / ".done.json").exists()
+
+    with open(log, "a") as out:
+        assert subprocess.run(["bash", str(script)], stdout=out, stderr=subprocess.STDOUT, env=env,
+                              timeout=600).returncode == 0
+    state = json.loads((train / "train" / "trainer_state.json").read_text())
+    assert state["global_step"] == 400 and (train / ".done.json").exists()
+    resumed = log.read_text(errors="replace")[len(text):]
+    assert f"checkpoint-{saved[0]}" in resumed and "Continuing training from" in resumed

@@ -2,6 +2,10 @@
 
 `python -m pipeline.stages.<name> --spec FILE` calls `stage_main(run)`: `run(spec)` does the work and returns
 facts for the marker. Set `PIPELINE_FAIL_STAGE=<stage>` to make a stage fail on purpose (tests of failure paths).
+
+A stage interrupted by its job script (SIGUSR1 before the time limit, or preemption: see compose.py) raises
+`Interrupted` once its work is saved: the stage exits with REQUEUE_EXIT and no marker, and the script requeues the
+job, which carries on from what was saved.
 """
 from __future__ import annotations
 
@@ -15,6 +19,13 @@ from typing import Callable
 
 from pipeline.errors import UserError
 from pipeline.stages.markers import DONE, shard_marker, write_marker
+
+
+REQUEUE_EXIT = 75          # EX_TEMPFAIL: saved, stopped on a signal; the job script requeues the job
+
+
+class Interrupted(Exception):
+    """The stage stopped on SIGUSR1/SIGTERM after saving what it could; run it again to carry on."""
 
 
 def array_task() -> int:
@@ -70,6 +81,10 @@ def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None
     except UserError as exc:
         print(f"error: {spec['stage']}: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except Interrupted as exc:
+        print(f"{spec['stage']} {spec['key']}: interrupted ({exc}); not complete, run again to carry on",
+              flush=True)
+        sys.exit(REQUEUE_EXIT)
     write_environment(out / "environment.txt")
     write_marker(marker, started, stage=spec["stage"], key=spec["key"], python=sys.executable,
                  container=os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"),

@@ -12,6 +12,9 @@ Resuming from a checkpoint (a preempted or timed-out job, resubmitted) loads the
 `torch.load`, which since torch 2.6 refuses numpy arrays by default ("Weights only load failed ...
 numpy._core.multiarray._reconstruct"); transformers 4.44.2 predates that. We allow exactly the numpy types of an
 RNG state; the checkpoint is the job's own.
+
+SIGUSR1 (passed on by the train stage when SLURM warns of the time limit, or on preemption) makes training save a
+checkpoint at the end of the current step and stop; the job is then requeued and resumes from that checkpoint.
 """
 from __future__ import annotations
 
@@ -33,6 +36,34 @@ def patch_trainer() -> None:
     MultiLingualSeq2SeqTrainer.compute_loss = compute_loss
 
 
+def save_and_stop_on_sigusr1() -> None:
+    """On SIGUSR1, save a checkpoint after the current optimizer step and end training (a TrainerCallback)."""
+    import signal
+
+    from transformers import TrainerCallback
+    from multimodalhugs.multilingual_seq2seq_trainer import MultiLingualSeq2SeqTrainer
+
+    asked: list[int] = []
+    signal.signal(signal.SIGUSR1, lambda signum, frame: asked.append(signum))
+
+    class SaveAndStop(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if asked:
+                print(f"SIGUSR1: saving checkpoint-{state.global_step} and stopping", flush=True)
+                control.should_save = True
+                control.should_training_stop = True
+                control.should_evaluate = False
+            return control
+
+    original = MultiLingualSeq2SeqTrainer.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.add_callback(SaveAndStop())
+
+    MultiLingualSeq2SeqTrainer.__init__ = __init__
+
+
 def allow_numpy_rng_state() -> None:
     import numpy as np
     import torch
@@ -44,6 +75,7 @@ def allow_numpy_rng_state() -> None:
 def main() -> None:
     patch_trainer()
     allow_numpy_rng_state()
+    save_and_stop_on_sigusr1()
     from multimodalhugs.multimodalhugs_cli.train import main as mmh_main
     sys.argv = ["multimodalhugs-train", *sys.argv[1:]]
     mmh_main()

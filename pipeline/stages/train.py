@@ -3,8 +3,9 @@
 
 - The seed is passed to setup, which seeds before it creates the mapper weights: the original pipeline's
   repeatability finding (unseeded setup gave different initial weights; seeded, BLEU 9.982 three times).
-- A resubmitted train job (preempted, or past its time limit) resumes from the last checkpoint in `<out>/train`
-  (MultimodalHugs detects it); a finished one is skipped (completion marker). Setup is redone only when it did not
+- A resubmitted or requeued train job (preempted, or warned before its time limit: SIGUSR1 makes training save a
+  checkpoint and stop, see `run_mmh`) resumes from the last checkpoint in `<out>/train` (MultimodalHugs detects
+  it); a finished one is skipped (completion marker). Setup is redone only when it did not
   finish (`<out>/setup/.setup-done`).
 - Training goes through `pipeline.stages.mmh_train` (MMH's train CLI + a fix for label smoothing in v0.5.4).
 - Metrics run offline through our local `evaluate` modules (pipeline/stages/metrics, the working directory).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.errors import UserError
-from pipeline.stages.entry import stage_main
+from pipeline.stages.entry import Interrupted, stage_main
 from pipeline.stages.metrics import METRICS_DIR
 from pipeline.stages.mmh_config import mmh_config
 
@@ -43,10 +45,28 @@ def mmh_command(name: str) -> str:
 
 
 def run_mmh(argv: list[str], log_name: str) -> None:
+    """Run a MultimodalHugs command. SIGUSR1/SIGTERM (the job script's warning before the time limit, or
+    preemption) are passed on to it as SIGUSR1: our train wrapper saves a checkpoint and stops, other commands
+    just stop. Then `Interrupted` is raised: the stage is not complete and the job is requeued."""
     print("+ " + " ".join(argv), flush=True)
-    proc = subprocess.run(argv, cwd=METRICS_DIR, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    if proc.returncode != 0:
-        raise UserError(f"{log_name} exited with {proc.returncode}; its output is above in this log")
+    received: list[int] = []
+    child = subprocess.Popen(argv, cwd=METRICS_DIR, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def forward(signum, _frame):
+        received.append(signum)
+        print(f"{log_name}: got signal {signal.Signals(signum).name}, asking it to save and stop", flush=True)
+        child.send_signal(signal.SIGUSR1)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGUSR1, signal.SIGTERM)}
+    try:
+        returncode = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise Interrupted(f"{log_name} stopped on {signal.Signals(received[0]).name} (exit {returncode})")
+    if returncode != 0:
+        raise UserError(f"{log_name} exited with {returncode}; its output is above in this log")
 
 
 def resolve_backbone(spec: dict) -> str:
