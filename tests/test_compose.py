@@ -61,10 +61,12 @@ def test_sbatch_lines_come_from_profile_and_stage_resources(tmp_path):
     train = (run_dir / "train.sbatch").read_text()
     for line in ["#SBATCH --partition=lowprio", "#SBATCH --gpus=V100:1", "#SBATCH --time=24:00:00",
                  "#SBATCH --mem=32G", "#SBATCH --job-name=train-sample-mediapipe-seed42-",
-                 "#SBATCH --open-mode=append", "#SBATCH --signal=USR1@90"]:
+                 "#SBATCH --open-mode=append", "#SBATCH --signal=B:USR1@90", "#SBATCH --requeue",
+                 "trap 'kill -USR1 \"$stage\" 2>/dev/null || true' USR1 TERM", 'scontrol requeue "$SLURM_JOB_ID"']:
         assert line in train
     estimate = (run_dir / "estimate.sbatch").read_text()
     assert "#SBATCH --array=0-1" in estimate and "%x-%A_%a.out" in estimate
+    assert "#SBATCH --signal=USR1@90" in estimate and "--requeue" not in estimate   # estimate resumes by resubmit
     assert "--gpus" not in (run_dir / "evaluate.sbatch").read_text()
 
 
