@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
+from pipeline.stages.markers import build_once
 
 
 def read_references(tsv: Path) -> list[str]:
@@ -40,20 +41,8 @@ def resolve_bleurt(checkpoint: str, cache_dir: str) -> str:
     """`tiny-bleurt` → the tiny offline BLEURT, built into the cache on first use; anything else as given."""
     if checkpoint != "tiny-bleurt":
         return checkpoint
-    import os
-    import shutil
-    import tempfile
     from pipeline.tiny_bleurt import VERSION, build
-    target = Path(cache_dir) / f"tiny-bleurt-v{VERSION}"
-    if not (target / "config.json").exists():     # built aside and renamed: concurrent jobs cannot see half of it
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        build(scratch)
-        try:
-            os.rename(scratch, target)
-        except OSError:
-            shutil.rmtree(scratch)
-    return str(target)
+    return str(build_once(Path(cache_dir) / f"tiny-bleurt-v{VERSION}", build))
 
 
 def bleurt(hyps: list[str], refs: list[str], checkpoint: str, cache_dir: str, batch_size: int = 16) -> dict:

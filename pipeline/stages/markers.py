@@ -13,7 +13,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 DONE = ".done.json"
 
@@ -61,3 +61,20 @@ def write_marker(marker: Path, started: float, **info) -> None:
     write_json(marker, {"host": socket.gethostname(), "started": started, "finished": time.time(),
                         "seconds": round(time.time() - started, 3),
                         "slurm_job_id": os.environ.get("SLURM_JOB_ID"), **info})
+
+
+def build_once(target: Path, build: Callable[[Path], object]) -> Path:
+    """`build(folder)` into `target` unless a finished one is there (its config.json). Concurrent jobs (a sweep on
+    SLURM) may all get here: each builds aside and renames; the first one wins, nobody sees half a folder."""
+    target = Path(target)
+    if not (target / "config.json").exists():
+        print(f"building {target}", flush=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        build(scratch)
+        try:
+            os.rename(scratch, target)
+        except OSError:
+            import shutil
+            shutil.rmtree(scratch)
+    return target

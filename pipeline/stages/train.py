@@ -19,13 +19,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import yaml
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import Interrupted, stage_main
+from pipeline.stages.markers import build_once
 from pipeline.stages.metrics import METRICS_DIR
 from pipeline.stages.mmh_config import mmh_config
 
@@ -73,18 +73,7 @@ def resolve_backbone(spec: dict) -> str:
     backbone = spec["model"]["pretrained_backbone"]
     if backbone == "tiny-m2m100":
         from pipeline.tiny_backbone import VERSION, build
-        target = Path(spec["cache_dir"]) / f"tiny-m2m100-v{VERSION}"
-        if not (target / "config.json").exists():
-            # concurrent train jobs (a sweep on SLURM) may all get here: build aside, rename; the first one wins
-            print(f"building the tiny backbone in {target}", flush=True)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-            build(scratch)
-            try:
-                os.rename(scratch, target)
-            except OSError:
-                shutil.rmtree(scratch)
-        return str(target)
+        return str(build_once(Path(spec["cache_dir"]) / f"tiny-m2m100-v{VERSION}", build))
     local = Path(backbone)
     if backbone.startswith(("/", "./", "../")) and not local.exists():
         raise UserError(f"model.pretrained_backbone: {backbone} does not exist")
