@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED, needs_mediapipe, needs_trainer, output_dir, run_in, submit
+from pipeline.stages.sample_data import sentences
 
 pytestmark = [needs_mediapipe, needs_trainer]
 
@@ -99,7 +100,7 @@ def test_official_layout_gives_holistic_poses_and_mmh_tsvs(tmp_path, official_tr
     assert [(r["signal_start"], r["signal_end"], r["encoder_prompt"], r["decoder_prompt"]) for r in rows] == \
         [("0", "0", "__dgs__", "__de__")] * 2
     assert all(Path(r["signal"]).is_absolute() and Path(r["signal"]).exists() for r in rows)
-    assert rows[0]["output"] == "morgen scheint im süden die sonne"
+    assert rows[0]["output"] == " ".join(sentences((2, 1, 1))["train"][0])      # the sample's first sentence
     assert json.loads((pre / "feat_dim.json").read_text())["feat_dim"] == 534   # measured by MMH's processor
 
 
