@@ -88,3 +88,11 @@ def wait_for(predicate, what: str, timeout: float = 600.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def first_progress(log_text: str, total: int) -> int:
+    """The first non-zero step of the trainer's progress bar (tqdm: ` 104/600 [00:00<...`). Resuming from
+    checkpoint-N, the bar jumps straight to N or beyond; training from scratch counts up from 1."""
+    import re
+    steps = [int(n) for n in re.findall(rf"(\d+)/{total} \[", log_text) if int(n) > 0]
+    return steps[0] if steps else 0
