@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -76,6 +77,12 @@ def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None
         sys.exit(f"error: {spec['stage']}: cannot write its output folder {out}: {exc.strerror}. In a container only "
                  f"bound paths are writable: keep outputs under the profile's data_dir (bound by pipeline.submit)")
     started = time.time()
+
+    def interrupted(signum, _frame):      # a signal before (or between) the stage's own handling of it
+        raise Interrupted(f"{signal.Signals(signum).name} before there was anything to save")
+
+    for sig in (signal.SIGUSR1, signal.SIGTERM):
+        signal.signal(sig, interrupted)
     try:
         info = run(spec) or {}
     except UserError as exc:

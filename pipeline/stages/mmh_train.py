@@ -44,12 +44,14 @@ def save_and_stop_on_sigusr1() -> None:
     from multimodalhugs.multilingual_seq2seq_trainer import MultiLingualSeq2SeqTrainer
 
     asked: list[int] = []
-    signal.signal(signal.SIGUSR1, lambda signum, frame: asked.append(signum))
+    for sig in (signal.SIGUSR1, signal.SIGTERM):   # TERM: SLURM signals every process of a preempted job
+        signal.signal(sig, lambda signum, frame: asked.append(signum))
 
     class SaveAndStop(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
             if asked:
-                print(f"SIGUSR1: saving checkpoint-{state.global_step} and stopping", flush=True)
+                print(f"{signal.Signals(asked[0]).name}: saving checkpoint-{state.global_step} and stopping",
+                      flush=True)
                 control.should_save = True
                 control.should_training_stop = True
                 control.should_evaluate = False
