@@ -22,12 +22,12 @@ from typing import Any, Optional
 import yaml
 
 from pipeline.errors import UserError
-from pipeline.estimators import ESTIMATORS, check_settings
+from pipeline.estimators import POSE_TYPES, SOURCES, check_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 STAGES = ("prepare", "estimate", "preprocess", "train", "translate", "evaluate")
-DATASET_LAYOUTS = ("official", "videos", "sample")
+DATASET_LAYOUTS = ("official", "videos", "sample", "annotations")
 CONTROLS = ("shuffle",)
 RUNTIMES = ("venv", "apptainer", "singularity", "host")
 EXECUTORS = ("local", "slurm")
@@ -36,15 +36,22 @@ EXECUTORS = ("local", "slurm")
 @dataclass
 class Dataset:
     name: str = "phoenix"
-    layout: str = "official"        # official | videos | sample
+    layout: str = "official"        # official | videos | sample | annotations (corpus CSVs only: pre-estimated poses)
     root: str = ""                  # the tree for that layout; relative paths are relative to the project
+    url: Optional[str] = None       # layout annotations: an archive of the corpus CSVs, fetched into root if absent
     limit: Optional[int] = None     # at most this many examples per split (quick trials)
     sample_clips: Optional[list] = None  # layout sample: clips in [train, validation, test]; None = the default
 
 
 @dataclass
 class Estimate:
-    estimator: str = "mediapipe"
+    estimator: str = "mediapipe"    # the pose type (pipeline/estimators.py): one of the eight
+    # where the poses come from: "estimate" (our own estimation job), "download" (the pose type's pre-estimated
+    # archive, fetched once into data/downloads) or "folder" (a tree {train,dev|validation,test}/<id>.pose)
+    source: str = "estimate"
+    folder: str = ""                # source folder: the tree
+    url: Optional[str] = None       # source download: the archive (default: the registry's for the pose type)
+    sha256: Optional[str] = None    # source download: the archive's checksum (default: recorded on first download)
     settings: dict = field(default_factory=dict)  # estimator-specific, see pipeline/estimators.py
     shards: int = 4                 # array tasks
     # processes per array task, each loading the model once; "auto": from the task's CPUs (see stages/estimate.py)
@@ -295,8 +302,9 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
     for key, value in data.items():
         path = f"{prefix}{key}"
         src = sources.get(path) or fallback_src
-        if key not in fields or key == "source":
-            allowed = ", ".join(k for k in fields if k != "source")
+        provenance = key == "source" and cls in (Experiment, Profile)   # set by the loader, not by files
+        if key not in fields or provenance:
+            allowed = ", ".join(k for k in fields if k != "source" or cls not in (Experiment, Profile))
             raise UserError(f"{src}: {path}: unknown key; allowed here: {allowed}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
@@ -327,16 +335,33 @@ def parse_resources(raw: dict, sources: dict, prefix: str, src: str) -> dict[str
     return out
 
 
+def _check_pose_source(est: Estimate, where) -> None:
+    """The pose type exists and its source can deliver it."""
+    _check_choice(est.estimator, list(POSE_TYPES), where("estimate.estimator"), "estimate.estimator")
+    _check_choice(est.source, SOURCES, where("estimate.source"), "estimate.source")
+    pose_type = POSE_TYPES[est.estimator]
+    if est.source == "estimate" and not pose_type.image:
+        raise UserError(f"{where('estimate.estimator')}: estimate.estimator: we cannot estimate {est.estimator} "
+                        f"here (no image); set estimate.source to download (its pre-estimated Phoenix poses) or "
+                        f"folder (poses you estimated elsewhere)")
+    if est.source == "folder" and not est.folder:
+        raise UserError(f"{where('estimate.source')}: estimate.folder: required with source folder: a tree "
+                        f"{{train,dev|validation,test}}/<id>.pose")
+    if est.source == "download" and not (est.url or pose_type.download_url):
+        raise UserError(f"{where('estimate.source')}: estimate.url: {est.estimator} has no known download; "
+                        f"give the archive's URL")
+
+
 def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     data = dict(data)
     data.setdefault("name", Path(src).stem)
     exp = from_dict(Experiment, data, sources, "", src)
     where = lambda key: sources.get(key, src)  # noqa: E731
     _check_choice(exp.dataset.layout, DATASET_LAYOUTS, where("dataset.layout"), "dataset.layout")
-    _check_choice(exp.estimate.estimator, list(ESTIMATORS), where("estimate.estimator"), "estimate.estimator")
+    _check_pose_source(exp.estimate, where)
     unknown = check_settings(exp.estimate.estimator, exp.estimate.settings)
     if unknown:
-        allowed = ", ".join(ESTIMATORS[exp.estimate.estimator].settings)
+        allowed = ", ".join(POSE_TYPES[exp.estimate.estimator].settings) or "none"
         raise UserError(f"{where('estimate.settings')}: estimate.settings.{unknown[0]}: unknown setting for "
                         f"{exp.estimate.estimator}; allowed: {allowed}")
     workers = exp.estimate.workers
@@ -353,6 +378,9 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     if clips is not None and (len(clips) != 3 or not all(isinstance(c, int) and c >= 1 for c in clips)):
         raise UserError(f"{where('dataset.sample_clips')}: dataset.sample_clips: expected three counts "
                         f"[train, validation, test], each at least 1, got {clips!r}")
+    if exp.dataset.layout == "annotations" and exp.estimate.source == "estimate":
+        raise UserError(f"{where('dataset.layout')}: dataset.layout: annotations has texts but no frames or "
+                        f"videos to estimate poses from; set estimate.source to download or folder")
     if not exp.dataset.root and exp.dataset.layout != "sample":
         raise UserError(f"{where('dataset')}: dataset.root: required for layout {exp.dataset.layout!r}; "
                         f"e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T")

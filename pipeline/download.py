@@ -1,21 +1,31 @@
 """`python -m pipeline.download`: fetch the official PHOENIX-2014-T archive, resumably, verify it, extract it safely.
 
     python -m pipeline.download --dest data/datasets [--sha256 HEX]      # the official release (~40 GB)
-    python -m pipeline.download --url URL --dest DIR --sha256 HEX         # any .tar/.tar.gz archive
+    python -m pipeline.download --url URL --dest DIR --sha256 HEX         # any .tar/.tar.gz/.zip archive
 
 The archive is downloaded to `<dest>/<name>.part` and renamed when complete; an interrupted download resumes with
 an HTTP Range request. With --sha256 the file is verified before extraction (a mismatch keeps nothing). Extraction
-uses tarfile's `data` filter: absolute paths, `..`, links pointing outside and device files are refused. Then point
-a run at it: `--set dataset.root=<dest>/PHOENIX-2014-T-release-v3/PHOENIX-2014-T`.
+uses tarfile's `data` filter: absolute paths, `..`, links pointing outside and device files are refused (zip
+members are checked the same way). Then point a run at it:
+`--set dataset.root=<dest>/PHOENIX-2014-T-release-v3/PHOENIX-2014-T`.
+
+`fetch_tree` is what the stages use for pre-estimated poses and annotations: download once, record the archive's
+sha256 on first download and verify it on every later use, extract into a staging folder that becomes the tree
+only when complete (an interrupted or failed extraction is never taken as done), one process at a time (a lock).
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import http.client
+import json
+import shutil
 import sys
 import tarfile
 import time
+import zipfile
+import zlib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -83,18 +93,99 @@ def sha256(path: Path) -> str:
 
 
 def extract(archive: Path, dest: Path) -> None:
-    """Extract with tarfile's `data` filter (refuses absolute paths, `..`, outside links, devices)."""
+    """Extract a tar (tarfile's `data` filter: refuses absolute paths, `..`, outside links, devices) or a zip
+    (the same refusals, checked member by member before anything is written)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if archive.name.endswith(".zip"):
+        return extract_zip(archive, dest)
     if not hasattr(tarfile, "data_filter"):
         raise UserError("this Python lacks tarfile's data filter (Python >= 3.10.12 / 3.11.4 has it); upgrade")
-    dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
     except tarfile.FilterError as exc:
         raise UserError(f"{archive}: refusing to extract an unsafe member ({exc}); the archive is not what it "
                         f"should be") from None
-    except tarfile.TarError as exc:
-        raise UserError(f"{archive}: not a readable tar archive ({exc})") from None
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise UserError(f"{archive}: not a readable tar archive, truncated or damaged ({exc})") from None
+
+
+def extract_zip(archive: Path, dest: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                parts = Path(info.filename).parts
+                is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+                if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename or is_link:
+                    raise UserError(f"{archive}: refusing to extract the unsafe member {info.filename!r} "
+                                    f"(absolute, '..', or a link); the archive is not what it should be")
+            zf.extractall(dest)
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
+        raise UserError(f"{archive}: not a readable zip archive, truncated or damaged ({exc})") from None
+
+
+def normalise_splits(tree: Path) -> None:
+    """An extracted pose archive → `tree/{train,validation,test}/`: content under one top-level folder moves up,
+    and `dev/` (the mediapipe archive's name) becomes `validation/`."""
+    entries = [p for p in tree.iterdir() if not p.name.startswith(".")]
+    if not (tree / "train").is_dir() and len(entries) == 1 and entries[0].is_dir():
+        inner = entries[0]
+        for item in list(inner.iterdir()):
+            item.rename(tree / item.name)
+        inner.rmdir()
+    if (tree / "dev").is_dir() and not (tree / "validation").exists():
+        (tree / "dev").rename(tree / "validation")
+
+
+def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normalise=None) -> Path:
+    """`dest/tree`: the archive at `url` downloaded into `dest` (once, resumably) and extracted.
+
+    The archive's sha256 is `expected_sha256` when given, else recorded at first download in `<archive>.sha256`;
+    every call verifies the archive against it. Extraction goes to `dest/tree.partial` and is renamed to `dest/tree`
+    only when complete (and `normalise(tree)` has run); a failure removes the partial folder and a damaged archive.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / url.rstrip("/").rsplit("/", 1)[-1]
+    tree, record = dest / "tree", archive.with_name(archive.name + ".sha256")
+    with open(dest / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)          # one download/extraction at a time; the others wait, then reuse
+        if not archive.exists():
+            if tree.is_dir() and (dest / "tree.json").exists():
+                print(f"using {tree} (its archive was removed, so it cannot be re-verified)", flush=True)
+                return tree
+            download(url, archive)
+        digest = sha256(archive)
+        expected = (expected_sha256 or "").lower() or (record.read_text().split()[0] if record.exists() else "")
+        if expected and digest != expected:
+            archive.unlink()
+            (dest / "tree.json").unlink(missing_ok=True)      # what was extracted from it is not trusted either
+            raise UserError(f"{archive}: sha256 {digest} does not match {expected} "
+                            f"({'estimate.sha256' if expected_sha256 else f'recorded in {record} at first download'});"
+                            f" removed the archive; rerun to download it again")
+        if not record.exists():
+            record.write_text(f"{digest}  {archive.name}\n")
+            print(f"recorded sha256 {digest} of {archive} in {record}", flush=True)
+        else:
+            print(f"verified sha256 of {archive}", flush=True)
+        if tree.is_dir() and (dest / "tree.json").exists():
+            return tree
+        partial = dest / "tree.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        print(f"extracting {archive} into {tree}", flush=True)
+        try:
+            extract(archive, partial)
+            if normalise:
+                normalise(partial)
+        except UserError as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            archive.unlink()
+            record.unlink(missing_ok=True)
+            raise UserError(f"{exc}; removed it and its checksum record, nothing was extracted: rerun to download "
+                            f"it again") from None
+        shutil.rmtree(tree, ignore_errors=True)
+        partial.rename(tree)
+        (dest / "tree.json").write_text(json.dumps({"url": url, "sha256": digest}) + "\n")
+        return tree
 
 
 def main(argv: list[str] | None = None) -> int:

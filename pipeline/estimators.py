@@ -1,67 +1,103 @@
-"""The estimator registry: one entry per pose estimator, the only place that knows their differences.
+"""The pose-type registry: one entry per pose type the field compares, the only place that knows their differences.
 
-An entry says which image runs the estimator, whether it wants a GPU, the settings it accepts (with defaults),
-the pose layout its adapter writes and the feature dimension we expect the trainer to see. The expected dimension
-is documentation and a sanity check only: preprocess measures the real one from a pose file.
+A pose type is what a `.pose` file holds: which points, how many spatial dimensions, and so what feature dimension
+the trainer sees. Each entry also says where its poses can come from: estimated here (`image` names the container
+and the adapter `pipeline/stages/estimators/<name>.py`), or pre-estimated (`download_url`: the archive of Phoenix
+poses the original pipeline's estimator comparison uses; any type can also come from a local folder).
+`expected_feat_dim` is checked, never trusted: preprocess measures the real dimension from a file.
 
-Adding an estimator = a `containers/<image>.def` + `<image>.requirements.txt`, one entry here, and an adapter
-module `pipeline/stages/estimators/<name>.py` exposing `load(settings)` and `estimate(model, frames, fps) -> Pose`.
+The eight types and their numbers are those of the original pipeline's comparison (branch `add-further-pose-types`,
+O'Brien et al. 2026). `components` is the layout our fake poses use: pose-format's own helper where 0.15.0 has one
+(`fake_header` names it), otherwise a split of our choosing with the registry's point count (sapiens, smplest_x:
+only the counts are checked on real files, never the split).
+
+Adding an estimator we run ourselves = a `containers/<image>.def` + `<image>.requirements.txt`, `image=` here, and
+an adapter module exposing `load(settings)` and `estimate(model, frames, fps) -> Pose`.
 This module imports nothing heavy: the composer on a login node reads it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
+
+POSES_URL = "https://datasets.sigma-sign-language.com/poses"
+ANNOTATIONS_URL = "https://datasets.sigma-sign-language.com/public/phoenix/phoenix-annotations.tar.gz"
+SOURCES = ("estimate", "download", "folder")
 
 
 @dataclass(frozen=True)
-class Estimator:
+class PoseType:
     name: str
-    image: str                      # containers/<image>.def, .venvs/<image>
-    wants_gpu: bool                 # on clusters; locally every estimator runs on the CPU
-    layout: str                     # human description of the pose-format header the adapter writes
-    points: int                     # points per frame in the written .pose (all components)
+    layout: str                     # human description of the points
+    points: int                     # points per frame in the .pose file (all components)
     dims: int                       # spatial dimensions per point (confidence is stored separately)
-    reduce_holistic: bool           # whether the trainer applies pose-format's reduce_holistic
     expected_feat_dim: int          # what the trainer should see; preprocess checks against a real file
-    settings: dict[str, Any] = field(default_factory=dict)   # accepted settings and their defaults
+    components: tuple               # ((name, points), ...) for fake poses; sums to `points`
+    fake_header: str = ""           # pose-format helper our fakes take their header from ("" = from components)
+    reduce_holistic: bool = False   # whether the trainer applies pose-format's reduce_holistic
+    image: Optional[str] = None     # containers/<image>.def that estimates it here; None: pre-estimated only
+    wants_gpu: bool = False         # on clusters; locally every estimator runs on the CPU
+    settings: dict[str, Any] = field(default_factory=dict)   # accepted estimate.settings and their defaults
+    download_url: Optional[str] = None   # pre-estimated Phoenix poses (zip, or tar.gz for mediapipe)
     ran_here: bool = False          # run on real video on our CPU machines (README says which)
 
+    @property
+    def fmt(self) -> str:
+        return "XYZC" if self.dims == 3 else "XYC"
 
-ESTIMATORS: dict[str, Estimator] = {
-    "mediapipe": Estimator(
-        name="mediapipe", image="mediapipe", wants_gpu=False,
-        layout="MediaPipe Holistic via pose-format: POSE(33) FACE(468) LEFT_HAND(21) RIGHT_HAND(21) "
-               "POSE_WORLD(33), XYZC",
-        points=576, dims=3, reduce_holistic=True, expected_feat_dim=534,
-        # model_complexity 2 downloads a model at run time: offline nodes cannot, so at most 1.
-        settings={"model_complexity": 1, "refine_face_landmarks": False,
-                  "min_detection_confidence": 0.5, "min_tracking_confidence": 0.5},
-        ran_here=True,
-    ),
-    "mmposewholebody": Estimator(
-        name="mmposewholebody", image="mmposewholebody", wants_gpu=True,
-        layout="COCO-WholeBody 133 keypoints via MMPose (BODY 17, FEET 6, FACE 68, LEFT_HAND 21, RIGHT_HAND 21), XYC",
-        points=133, dims=2, reduce_holistic=False, expected_feat_dim=266,
-        settings={"device": "auto"},
-    ),
-    "openpifpaf": Estimator(
-        name="openpifpaf", image="openpifpaf", wants_gpu=True,
-        layout="COCO-WholeBody 133 keypoints via OpenPifPaf's wholebody checkpoint, XYC",
-        points=133, dims=2, reduce_holistic=False, expected_feat_dim=266,
-        settings={"checkpoint": "shufflenetv2k30-wholebody", "device": "auto"},
-    ),
-}
 
+_WHOLEBODY = (("BODY", 23), ("FACE", 68), ("LEFT_HAND", 21), ("RIGHT_HAND", 21))
+_HOLISTIC = (("POSE_LANDMARKS", 33), ("FACE_LANDMARKS", 468), ("LEFT_HAND_LANDMARKS", 21),
+             ("RIGHT_HAND_LANDMARKS", 21), ("POSE_WORLD_LANDMARKS", 33))
+
+POSE_TYPES: dict[str, PoseType] = {p.name: p for p in [
+    PoseType("alphapose_136", "AlphaPose Halpe-136: BODY 26, FACE 68, hands 2 x 21, XYC", 136, 2, 272,
+             (("BODY_136", 26), ("FACE_136", 68), ("LEFT_HAND_136", 21), ("RIGHT_HAND_136", 21)),
+             fake_header="pose_format.utils.alphapose.get_alphapose_components",
+             download_url=f"{POSES_URL}/alphapose_136/phoenix.zip"),
+    PoseType("mediapipe", "MediaPipe Holistic via pose-format: POSE(33) FACE(468) LEFT_HAND(21) RIGHT_HAND(21) "
+             "POSE_WORLD(33), XYZC; 178 points after reduce_holistic", 576, 3, 534, _HOLISTIC,
+             reduce_holistic=True, image="mediapipe",
+             # model_complexity 2 downloads a model at run time: offline nodes cannot, so at most 1.
+             settings={"model_complexity": 1, "refine_face_landmarks": False,
+                       "min_detection_confidence": 0.5, "min_tracking_confidence": 0.5},
+             download_url=f"{POSES_URL}/holistic/phoenix.tar.gz", ran_here=True),
+    PoseType("mmposewholebody", "COCO-WholeBody 133 via MMPose (BODY 23, FACE 68, hands 2 x 21), XYC", 133, 2, 266,
+             _WHOLEBODY, fake_header="pose_format.utils.cocowholebody133_header.cocowholebody_components",
+             image="mmposewholebody", wants_gpu=True, settings={"device": "auto"},
+             download_url=f"{POSES_URL}/mmposewholebody/phoenix.zip"),
+    PoseType("openpifpaf", "COCO-WholeBody 133 via OpenPifPaf's wholebody checkpoint, XYC", 133, 2, 266, _WHOLEBODY,
+             fake_header="pose_format.utils.cocowholebody133_header.cocowholebody_components",
+             image="openpifpaf", wants_gpu=True,
+             settings={"checkpoint": "shufflenetv2k30-wholebody", "device": "auto"},
+             download_url=f"{POSES_URL}/openpifpaf/phoenix.zip"),
+    PoseType("openpose", "OpenPose BODY_25 + face 70 + hands 2 x 21, XYC; may hold several people", 137, 2, 274,
+             (("pose_keypoints_2d", 25), ("face_keypoints_2d", 70), ("hand_left_keypoints_2d", 21),
+              ("hand_right_keypoints_2d", 21)),
+             fake_header="pose_format.utils.openpose.OpenPose_Components",
+             download_url=f"{POSES_URL}/openpose/phoenix.zip"),
+    PoseType("sapiens", "Sapiens (Goliath keypoints), 310 points, XYC", 310, 2, 620,
+             (("BODY", 26), ("FACE", 242), ("LEFT_HAND", 21), ("RIGHT_HAND", 21)),
+             download_url=f"{POSES_URL}/sapiens/phoenix.zip"),
+    PoseType("sdpose", "COCO-WholeBody 133 via SDPose, XYC", 133, 2, 266, _WHOLEBODY,
+             fake_header="pose_format.utils.cocowholebody133_header.cocowholebody_components",
+             download_url=f"{POSES_URL}/sdpose/phoenix.zip"),
+    PoseType("smplest_x", "SMPLest-X joints projected to 2D, 139 points, XYC", 139, 2, 278,
+             (("BODY", 25), ("FACE", 72), ("LEFT_HAND", 21), ("RIGHT_HAND", 21)),
+             download_url=f"{POSES_URL}/smplest_x/phoenix.zip"),
+]}
+
+# the pose types we can estimate ourselves (each has an image and an adapter)
+ESTIMATORS: dict[str, PoseType] = {n: p for n, p in POSE_TYPES.items() if p.image}
 TRAINER_IMAGE = "trainer"
-ALL_IMAGES = sorted({e.image for e in ESTIMATORS.values()} | {TRAINER_IMAGE})
+ALL_IMAGES = sorted({p.image for p in ESTIMATORS.values()} | {TRAINER_IMAGE})
 
 
-def check_settings(estimator: str, settings: dict[str, Any]) -> list[str]:
+def check_settings(pose_type: str, settings: dict[str, Any]) -> list[str]:
     """Names of settings the estimator does not accept (empty when all are known)."""
-    return sorted(set(settings) - set(ESTIMATORS[estimator].settings))
+    return sorted(set(settings) - set(POSE_TYPES[pose_type].settings))
 
 
-def resolved_settings(estimator: str, settings: dict[str, Any]) -> dict[str, Any]:
+def resolved_settings(pose_type: str, settings: dict[str, Any]) -> dict[str, Any]:
     """The estimator's defaults updated with the user's settings (what the stage key hashes)."""
-    return {**ESTIMATORS[estimator].settings, **settings}
+    return {**POSE_TYPES[pose_type].settings, **settings}

@@ -1,6 +1,9 @@
 """`python -m pipeline.fetch_models CONFIG [--profile P]`: fill the cache on a login node (with internet) so that
 compute nodes can run with `offline: true` (HF_HUB_OFFLINE=1).
 
+Pre-estimated poses first: for runs with `estimate.source: download` it fetches and extracts each pose type's
+archive (and `dataset.url`'s annotations) exactly where the jobs look for them, verified as the jobs do.
+
 Downloads every Hugging Face backbone, tokenizer and BLEURT checkpoint named by the experiment (or sweep) into the
 profile's `cache_dir/huggingface`, the HF_HOME the jobs use (add `--trial` for a trial's tiny BLEURT). BLEU and chrF
 need nothing (local modules), `tiny-m2m100` and `tiny-bleurt` are built offline, and MediaPipe's models ship in its
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from pipeline.config import load_profile
 from pipeline.errors import UserError, run_cli
-from pipeline.plan import project_path
+from pipeline.plan import build_plan, project_path
 from pipeline.submit import TRIAL_OVERRIDES, load_experiments
 
 
@@ -31,6 +34,23 @@ def hub_ids(experiments) -> list[str]:
     return sorted(names)
 
 
+def fetch_pose_downloads(experiments, profile) -> int:
+    """Fetch every annotations and pose archive the runs' jobs would fetch, into the same folders."""
+    from pipeline.download import fetch_tree, normalise_splits
+    plan, done = build_plan(experiments, profile, until="preprocess"), 0
+    for job in plan.jobs.values():
+        dataset = job.spec.get("dataset", {})
+        if job.stage == "prepare" and dataset.get("layout") == "annotations" and dataset.get("url"):
+            print(f"annotations for {', '.join(job.runs)}: {fetch_tree(dataset['url'], Path(dataset['root']))}")
+            done += 1
+        if job.stage == "preprocess" and job.spec.get("pose_source") == "download":
+            tree = fetch_tree(job.spec["poses"]["url"], Path(job.spec["poses_dir"]), job.spec.get("sha256"),
+                              normalise_splits)
+            print(f"{job.spec['estimator']} poses: {tree}", flush=True)
+            done += 1
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.fetch_models", description=__doc__.split("\n\n")[0]
                                      .split(": ", 1)[1])
@@ -40,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trial", action="store_true", help="what `submit --trial` needs (the tiny BLEURT)")
     args = parser.parse_args(argv)
     _, experiments, _ = load_experiments(args.config, (TRIAL_OVERRIDES if args.trial else []) + args.overrides)
-    cache = project_path(load_profile(args.profile).cache_dir) / "huggingface"
+    profile = load_profile(args.profile)
+    if os.environ.get("PIPELINE_FETCH_POSES_DONE") != "1":
+        fetch_pose_downloads(experiments, profile)
+    cache = project_path(profile.cache_dir) / "huggingface"
     ids = hub_ids(experiments)
     if not ids:
         print("nothing to download: every backbone and tokenizer is local")
@@ -54,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if not trainer.exists():
             raise UserError("needs huggingface_hub: pip install huggingface_hub, or build the trainer venv") from None
         os.execve(str(trainer), [str(trainer), "-m", "pipeline.fetch_models", *(argv or sys.argv[1:])],
-                  {**os.environ, "PYTHONPATH": str(root)})
+                  {**os.environ, "PYTHONPATH": str(root), "PIPELINE_FETCH_POSES_DONE": "1"})
     for repo in ids:
         print(f"downloading {repo} into {cache}", flush=True)
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, Resources, as_plain, stable_hash,
                              stage_resources)
 from pipeline.errors import UserError
-from pipeline.estimators import ESTIMATORS, TRAINER_IMAGE, resolved_settings
+from pipeline.estimators import POSE_TYPES, TRAINER_IMAGE, resolved_settings
 from pipeline.stages.sample_data import VERSION as SAMPLE_VERSION
 
 
@@ -79,21 +79,27 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     stages = STAGES[: STAGES.index(until) + 1]
     data_dir = project_path(profile.data_dir)
     cache_dir = project_path(profile.cache_dir)
-    est = ESTIMATORS[exp.estimate.estimator]
+    est = POSE_TYPES[exp.estimate.estimator]
     res = lambda stage: stage_resources(stage, profile, exp, est.wants_gpu)  # noqa: E731
     plan.experiments[exp.name] = exp
 
-    # the key hashes the root as configured (relative roots stay relative: the same key in every clone)
-    dataset = as_plain(exp.dataset)
+    # the key hashes the root as configured (relative roots stay relative: the same key in every clone);
+    # an unset dataset.url stays out of it, so keys from before that option existed still match
+    dataset = {k: v for k, v in as_plain(exp.dataset).items() if not (k == "url" and v is None)}
     resolved = {**dataset, "root": str(project_path(exp.dataset.root or f"data/datasets/{exp.dataset.name}"))}
-    # prepare writes the sample dataset (read-write); estimate reads the frames or videos (read-only)
+    # prepare writes the sample dataset or fetches annotations (read-write); estimate reads frames/videos (read-only)
     root = resolved["root"]
     identity = {"dataset": dataset}
     if exp.dataset.layout == "sample":      # regenerated clips must not reuse poses of older ones
         identity["sample_version"] = SAMPLE_VERSION
     prep = _add(plan, exp.name, "prepare", f"{exp.dataset.name}-{exp.dataset.layout}", identity,
-                est.image, {"dataset": resolved}, [], res("prepare"), data_dir,
-                mounts=[(root, exp.dataset.layout != "sample")])
+                est.image if exp.estimate.source == "estimate" else TRAINER_IMAGE, {"dataset": resolved}, [], res("prepare"), data_dir,
+                mounts=[(root, exp.dataset.layout not in ("sample", "annotations"))])
+    if exp.estimate.source != "estimate":       # pre-estimated poses: no estimate job, preprocess reads them
+        if "preprocess" in stages:
+            pre = add_pose_source_preprocess(plan, exp, prep, data_dir, res("preprocess"))
+            add_training(plan, exp, pre, stages, data_dir, cache_dir, res)
+        return
     if "estimate" not in stages:
         return
     settings = resolved_settings(est.name, exp.estimate.settings)
@@ -110,10 +116,49 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
         ident["control"] = exp.preprocess.control
     pre = _add(plan, exp.name, "preprocess", f"{exp.dataset.name}-{est.name}", ident, TRAINER_IMAGE,
                {**ident, "manifest_dir": prep.output_dir, "poses_dir": estimate.output_dir,
-                "estimator": est.name, "reduce_holistic": est.reduce_holistic,
-                "expected_feat_dim": est.expected_feat_dim,
+                "pose_source": "estimate", "estimator": est.name, "points": est.points, "dims": est.dims,
+                "reduce_holistic": est.reduce_holistic, "expected_feat_dim": est.expected_feat_dim,
                 "max_missing_fraction": exp.preprocess.max_missing_fraction},
                [estimate.id], res("preprocess"), data_dir)
+    add_training(plan, exp, pre, stages, data_dir, cache_dir, res)
+
+
+def pose_download_dir(data_dir: Path, pose_type: str, url: str) -> Path:
+    """Where a pose type's archive is fetched and extracted: one folder per (type, URL), shared by every run."""
+    return data_dir / "downloads" / "poses" / f"{pose_type}-{stable_hash(url, 8)}"
+
+
+def add_pose_source_preprocess(plan: Plan, exp: Experiment, prep: StageJob, data_dir: Path,
+                               resources: Resources) -> StageJob:
+    """The preprocess job of a run whose poses are downloaded or in a folder (its only upstream: prepare)."""
+    est = POSE_TYPES[exp.estimate.estimator]
+    src = exp.estimate.source
+    poses = {"source": src, "pose_type": est.name}
+    if src == "download":
+        poses["url"] = exp.estimate.url or est.download_url
+        poses_dir = pose_download_dir(data_dir, est.name, poses["url"])
+        mounts = []
+    else:
+        poses["folder"] = exp.estimate.folder
+        poses_dir = project_path(exp.estimate.folder)
+        mounts = [(str(poses_dir), True)]
+    prompts = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}
+    ident = {"prepare": prep.key, "poses": poses, **prompts}
+    if exp.preprocess.control:
+        ident["control"] = exp.preprocess.control
+    return _add(plan, exp.name, "preprocess", f"{exp.dataset.name}-{est.name}-{src}", ident, TRAINER_IMAGE,
+                {**ident, "manifest_dir": prep.output_dir, "poses_dir": str(poses_dir), "pose_source": src,
+                 "dataset_limit": exp.dataset.limit,
+                 "sha256": exp.estimate.sha256, "estimator": est.name, "points": est.points, "dims": est.dims,
+                 "reduce_holistic": est.reduce_holistic, "expected_feat_dim": est.expected_feat_dim,
+                 "max_missing_fraction": exp.preprocess.max_missing_fraction},
+                [prep.id], resources, data_dir, mounts=mounts)
+
+
+def add_training(plan: Plan, exp: Experiment, pre: StageJob, stages: tuple, data_dir: Path, cache_dir: Path,
+                 res) -> None:
+    """train → translate → evaluate after a preprocess job, as far as `stages` goes."""
+    est = POSE_TYPES[exp.estimate.estimator]
     if "train" not in stages:
         return
     label = f"{exp.dataset.name}-{est.name}-seed{exp.training.seed}"

@@ -3,8 +3,9 @@
 Columns: the parameters that vary between the runs, BLEU, chrF (BLEURT if present), best checkpoint step, the epoch
 where training stopped (trainer_state.json), wall time per stage (from the completion markers) and the run's
 state (finished / failed / running / not finished). Written to `<run dir>/summary.md`, `summary.tsv` and
-`summary.png` (BLEU per run, grouped by each varied parameter). Runs that differ only in `replicate` are
-identical configurations: for each such group the mean ± std and max − min of BLEU are reported.
+`summary.png` (BLEU per run, grouped by each varied parameter other than seed/replicate, e.g. BLEU per pose type).
+Runs that differ only in `replicate` and/or `training.seed` are the same configuration: for each such group the
+mean ± std of BLEU, chrF and BLEURT and the max − min of BLEU are reported.
 """
 from __future__ import annotations
 
@@ -102,12 +103,24 @@ def initial_weights_identical(train_dirs: list[Path]) -> str:
     return "yes" if len(digests) == 1 else "no"
 
 
+REPEAT_KEYS = ("replicate", "training.seed")
+
+
+def mean_std(values: list) -> tuple[float, float] | None:
+    values = [v for v in values if isinstance(v, (int, float))]
+    if not values:
+        return None
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def repeat_groups(rows: list[dict], varied: list[str]) -> list[dict]:
-    """Groups of runs identical but for `replicate`: BLEU mean ± std, max − min, the epochs where training
-    stopped and whether their initial weights are identical."""
-    if "replicate" not in varied:
+    """Groups of runs identical but for `replicate` and/or `training.seed`: BLEU, chrF and BLEURT mean ± std,
+    BLEU max − min, the epochs where training stopped and (replicates of one seed only) whether their initial
+    weights are identical."""
+    repeats = [k for k in REPEAT_KEYS if k in varied]
+    if not repeats:
         return []
-    others = [k for k in varied if k != "replicate"]
+    others = [k for k in varied if k not in REPEAT_KEYS]
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["bleu"] is not None:
@@ -118,10 +131,17 @@ def repeat_groups(rows: list[dict], varied: list[str]) -> list[dict]:
         out.append({"config": ", ".join(f"{k}={json.loads(v)}" for k, v in zip(others, key)) or "(all)",
                     "runs": len(scores), "mean": statistics.mean(scores),
                     "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                    "chrf": mean_std([r["chrf"] for r in members]),
+                    "bleurt": mean_std([r["bleurt"] for r in members]),
                     "range": max(scores) - min(scores),
                     "epochs": "/".join(fmt(r.get("epoch")) for r in members),
-                    "same_init": initial_weights_identical([r["_train_dir"] for r in members])})
+                    "same_init": "-" if "training.seed" in repeats else
+                    initial_weights_identical([r["_train_dir"] for r in members])})
     return out
+
+
+def pm(pair: tuple[float, float] | None) -> str:
+    return "-" if pair is None else f"{pair[0]:.3f} ± {pair[1]:.3f}"
 
 
 SCORES = ("bleu", "chrf", "bleurt")
@@ -177,7 +197,7 @@ def plot(rows: list[dict], varied: list[str], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    params = [k for k in varied if k != "replicate"] or ["run"]
+    params = [k for k in varied if k not in REPEAT_KEYS] or ["run"]
     fig, axes = plt.subplots(1, len(params), figsize=(4.5 * len(params), 3.8), squeeze=False)
     for ax, param in zip(axes[0], params):
         scored = [r for r in rows if r["bleu"] is not None]
@@ -211,14 +231,16 @@ def main(argv: list[str] | None = None) -> int:
     tsv = ["\t".join(columns)] + ["\t".join(r) for r in cells]
     groups = repeat_groups(rows, varied)
     if groups:
-        md += ["", "| identical runs | n | BLEU mean ± std | max − min | stop epochs | identical initial weights |",
-               "|---|---|---|---|---|---|"]
+        what = " and ".join(k.split(".")[-1] for k in REPEAT_KEYS if k in varied)
+        md += ["", f"| runs differing only by {what} | n | BLEU mean ± std | chrF mean ± std | BLEURT mean ± std "
+               f"| BLEU max − min | stop epochs | identical initial weights |", "|---|---|---|---|---|---|---|---|"]
         for g in groups:
-            text = (f"{g['config']}: {g['runs']} runs, BLEU {g['mean']:.3f} ± {g['std']:.3f}, max − min "
-                    f"{g['range']:.3f}, stopped at epochs {g['epochs']}, identical initial weights: {g['same_init']}")
+            text = (f"{g['config']}: {g['runs']} runs, BLEU {g['mean']:.3f} ± {g['std']:.3f}, chrF {pm(g['chrf'])}, "
+                    f"BLEURT {pm(g['bleurt'])}, max − min {g['range']:.3f}, stopped at epochs {g['epochs']}, "
+                    f"identical initial weights: {g['same_init']}")
             print(text)
-            md.append(f"| {g['config']} | {g['runs']} | {g['mean']:.3f} ± {g['std']:.3f} | {g['range']:.3f} | "
-                      f"{g['epochs']} | {g['same_init']} |")
+            md.append(f"| {g['config']} | {g['runs']} | {g['mean']:.3f} ± {g['std']:.3f} | {pm(g['chrf'])} | "
+                      f"{pm(g['bleurt'])} | {g['range']:.3f} | {g['epochs']} | {g['same_init']} |")
     (args.run_dir / "summary.md").write_text("\n".join(md) + "\n")
     (args.run_dir / "summary.tsv").write_text("\n".join(tsv) + "\n")
     written = ["summary.md", "summary.tsv"]

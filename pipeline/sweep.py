@@ -19,6 +19,7 @@ stage whose key is the same (the plan dedupes), so prepare/estimate/preprocess r
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def format_value(value) -> str:
     if isinstance(value, float):
         return ("%g" % value).replace("e-0", "e-").replace("e+0", "e+")
     return str(value)
+
+
+def name_part(value) -> str:
+    """A value as it appears in a run name (and so in file names): URLs and paths lose their slashes."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", format_value(value)).strip("_")
 
 
 def _points(spec: dict, src: str) -> list[dict]:
@@ -91,7 +97,7 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
             data = apply_overrides(dict(base), sets, sources)
             for key in point:
                 sources[key] = src
-            name = base_name + "".join(f"+{k.split('.')[-1]}.{format_value(point[k])}" for k in point
+            name = base_name + "".join(f"+{k.split('.')[-1]}.{name_part(point[k])}" for k in point
                                        if k in varied)
             if repeat > 1:
                 name += f"+replicate.{rep}"

@@ -10,7 +10,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,45 @@ def first_progress(log_text: str, total: int) -> int:
     import re
     steps = [int(n) for n in re.findall(rf"(\d+)/{total} \[", log_text) if int(n) > 0]
     return steps[0] if steps else 0
+
+
+@pytest.fixture
+def http_files():
+    """A file server on loopback (no other network): serves `state["files"][path]` (bytes) with Range support,
+    404 for anything else; `state["cut"][path] = n` makes the next plain GET of `path` send n bytes and hang up.
+    `state["ranges"]` records (path, start) of every Range request. Yields (state, base URL)."""
+    state = {"files": {}, "cut": {}, "ranges": [], "gets": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = state["files"].get(self.path)
+            state["gets"].append(self.path)
+            if body is None:
+                self.send_error(404, "Not Found")
+                return
+            start, header = 0, self.headers.get("Range")
+            if header:
+                start = int(header.split("=")[1].split("-")[0])
+                state["ranges"].append((self.path, start))
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            cut = state["cut"].pop(self.path, None) if not header else None
+            if cut is not None:
+                self.wfile.write(body[:cut])
+                self.wfile.flush()
+                self.connection.shutdown(2)
+                return
+            self.wfile.write(body[start:])
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield state, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()

@@ -45,7 +45,10 @@ def test_set_overrides_parse_yaml_values_and_accept_exponent_floats(tmp_path):
 @pytest.mark.parametrize("override, message", [
     ("training.learning_rate=fast", "--set training.learning_rate: training.learning_rate: expected a number, got 'fast'"),
     ("training.lr=1", "training.lr: unknown key; allowed here: learning_rate"),
-    ("estimate.estimator=openpose", "estimate.estimator: unknown value 'openpose'; allowed: mediapipe"),
+    ("estimate.estimator=openpos", "estimate.estimator: unknown value 'openpos'; allowed: alphapose_136, mediapipe"),
+    ("estimate.estimator=openpose", "we cannot estimate openpose here (no image); set estimate.source to download"),
+    ("estimate.source=folder", "estimate.folder: required with source folder"),
+    ("estimate.source=ftp", "estimate.source: unknown value 'ftp'; allowed: estimate, download, folder"),
     ("estimate.settings.colour=red", "estimate.settings.colour: unknown setting for mediapipe"),
     ("training.fp16=maybe", "training.fp16: expected true or false, got 'maybe'"),
     ("estimate.shards=0", "estimate.shards: expected at least 1, got 0"),

@@ -5,13 +5,12 @@ import io
 import subprocess
 import sys
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from pipeline.download import download, extract
+from pipeline.download import download, extract, fetch_tree, normalise_splits
 from pipeline.errors import UserError
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -28,63 +27,34 @@ def tar_bytes(members: dict[str, bytes]) -> bytes:
 
 
 @pytest.fixture
-def server():
-    """Serves `state["body"]` at /archive.tar.gz with Range support; `state["cut"]` makes the next plain GET
-    send only that many bytes of the body and hang up."""
-    state = {"body": b"", "cut": None, "ranges": []}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body, start = state["body"], 0
-            header = self.headers.get("Range")
-            if header:
-                start = int(header.split("=")[1].split("-")[0])
-                state["ranges"].append(start)
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(len(body) - start))
-            self.end_headers()
-            if state["cut"] is not None and not header:
-                self.wfile.write(body[: state["cut"]])
-                state["cut"] = None
-                self.wfile.flush()
-                self.connection.shutdown(2)
-                return
-            self.wfile.write(body[start:])
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{httpd.server_address[1]}/archive.tar.gz"
-    httpd.shutdown()
+def server(http_files):
+    """The loopback file server with one archive at /archive.tar.gz."""
+    state, base = http_files
+    yield state, f"{base}/archive.tar.gz"
 
 
 def test_interrupted_download_resumes_and_the_result_is_verified_and_extracted(tmp_path, server):
     state, url = server
-    state["body"] = tar_bytes({"PHOENIX-2014-T/annotations/manual/x.csv": b"a|b\n" * 5000,
-                               "PHOENIX-2014-T/features/f.png": bytes(range(256)) * 400})
-    state["cut"] = len(state["body"]) // 2
+    body = tar_bytes({"PHOENIX-2014-T/annotations/manual/x.csv": b"a|b\n" * 5000,
+                      "PHOENIX-2014-T/features/f.png": bytes(range(256)) * 400})
+    state["files"]["/archive.tar.gz"] = body
+    state["cut"]["/archive.tar.gz"] = len(body) // 2
     target = tmp_path / "archive.tar.gz"
     with pytest.raises(UserError, match="rerun the same command to resume"):
         download(url, target)
-    assert not target.exists() and (tmp_path / "archive.tar.gz.part").stat().st_size == len(state["body"]) // 2
-    digest = hashlib.sha256(state["body"]).hexdigest()
+    assert not target.exists() and (tmp_path / "archive.tar.gz.part").stat().st_size == len(body) // 2
+    digest = hashlib.sha256(body).hexdigest()
     proc = subprocess.run([sys.executable, "-m", "pipeline.download", "--url", url, "--dest", str(tmp_path),
                            "--sha256", digest], capture_output=True, text=True, cwd=PROJECT)
     assert proc.returncode == 0, proc.stderr
-    assert state["ranges"] == [len(state["body"]) // 2]             # resumed, not restarted
+    assert state["ranges"] == [("/archive.tar.gz", len(body) // 2)]   # resumed, not restarted
     assert (tmp_path / "PHOENIX-2014-T/annotations/manual/x.csv").read_bytes() == b"a|b\n" * 5000
     assert not target.exists()                                        # archive removed after extraction
 
 
 def test_checksum_mismatch_keeps_nothing(tmp_path, server):
     state, url = server
-    state["body"] = tar_bytes({"a.txt": b"hello"})
+    state["files"]["/archive.tar.gz"] = tar_bytes({"a.txt": b"hello"})
     proc = subprocess.run([sys.executable, "-m", "pipeline.download", "--url", url, "--dest", str(tmp_path),
                            "--sha256", "0" * 64], capture_output=True, text=True, cwd=PROJECT)
     assert proc.returncode == 2 and "does not match the expected" in proc.stderr
@@ -105,3 +75,52 @@ def test_absolute_members_land_inside_the_destination(tmp_path):
     extract(archive, tmp_path / "out")
     assert not (tmp_path / "outside.txt").exists()
     assert (tmp_path / "out" / str(tmp_path / "outside.txt").lstrip("/")).read_bytes() == b"x"
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_zip_members_escaping_the_destination_are_refused_before_anything_is_written(tmp_path):
+    archive = tmp_path / "evil.zip"
+    archive.write_bytes(zip_bytes({"ok.txt": b"ok", "../escape.txt": b"bad"}))
+    with pytest.raises(UserError, match="refusing to extract the unsafe member '../escape.txt'"):
+        extract(archive, tmp_path / "out")
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "out" / "ok.txt").exists()
+
+
+def test_fetch_tree_records_the_checksum_then_verifies_it_and_a_changed_archive_is_refused(tmp_path, http_files):
+    state, base = http_files
+    state["files"]["/p.zip"] = zip_bytes({"phoenix/train/a.pose": b"1", "phoenix/dev/b.pose": b"2"})
+    tree = fetch_tree(f"{base}/p.zip", tmp_path / "dl", normalise=normalise_splits)
+    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*.pose")) == ["train/a.pose",
+                                                                                    "validation/b.pose"]
+    record = tmp_path / "dl" / "p.zip.sha256"
+    assert record.read_text().split()[0] == hashlib.sha256(state["files"]["/p.zip"]).hexdigest()
+    assert fetch_tree(f"{base}/p.zip", tmp_path / "dl") == tree and state["gets"] == ["/p.zip"]   # reused
+    (tmp_path / "dl" / "p.zip").write_bytes(b"changed on disk")
+    with pytest.raises(UserError, match="does not match .*recorded in .*at first download"):
+        fetch_tree(f"{base}/p.zip", tmp_path / "dl")
+    assert not (tmp_path / "dl" / "p.zip").exists() and not (tmp_path / "dl" / "tree.json").exists()
+
+
+def test_a_truncated_archive_is_removed_and_nothing_half_extracted_counts_as_done(tmp_path, http_files):
+    state, base = http_files
+    whole = zip_bytes({f"phoenix/train/{i}.pose": bytes(1000) for i in range(20)})
+    state["files"]["/p.zip"] = whole[: len(whole) * 2 // 3]         # served complete, but the file is cut
+    with pytest.raises(UserError, match=r"p.zip: not a readable zip archive.*nothing was extracted: rerun"):
+        fetch_tree(f"{base}/p.zip", tmp_path / "dl", normalise=normalise_splits)
+    assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == [".lock"]
+    state["files"]["/p.zip"] = whole                                 # fixed upstream: the rerun downloads again
+    tree = fetch_tree(f"{base}/p.zip", tmp_path / "dl", normalise=normalise_splits)
+    assert len(list((tree / "train").glob("*.pose"))) == 20
+
+
+def test_a_missing_archive_is_one_line_with_the_url(tmp_path, http_files):
+    _, base = http_files
+    with pytest.raises(UserError, match=rf"^{base}/nope.zip: HTTP 404 Not Found$"):
+        fetch_tree(f"{base}/nope.zip", tmp_path / "dl")

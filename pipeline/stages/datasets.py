@@ -8,6 +8,8 @@
   `<root>/PHOENIX-2014-T.{split}.corpus_poses.tsv` (tab-separated; the basename of `signal` or `video_path` is the
   id, `output` the text).
 - `sample`: the project's generated sample, written in the official layout (see sample_data.py).
+- `annotations`: only the official corpus CSVs (`annotations/manual/PHOENIX-2014-T.{train,dev,test}.corpus.csv`,
+  at `<root>` or anywhere below it, e.g. inside the public annotations archive): texts for pre-estimated poses.
 """
 from __future__ import annotations
 
@@ -28,8 +30,20 @@ def corpus_csv(root: Path, split: str) -> Path:
     return root / "annotations" / "manual" / f"PHOENIX-2014-T.{OFFICIAL_SPLITS[split]}.corpus.csv"
 
 
-def read_official(root: Path) -> tuple[list[Example], list[str]]:
-    """Examples and problems (one line each: file:line: id: reason) of an official-layout tree."""
+def find_annotations(root: Path) -> Path | None:
+    """The folder holding `annotations/manual/PHOENIX-2014-T.train.corpus.csv`: root itself or one below it."""
+    if corpus_csv(root, "train").exists():
+        return root
+    for depth in range(1, 5):
+        found = sorted(root.glob("/".join(["*"] * depth) + "/" + str(corpus_csv(Path(), "train"))))
+        if found:
+            return found[0].parents[2]
+    return None
+
+
+def read_official(root: Path, frames_expected: bool = True) -> tuple[list[Example], list[str]]:
+    """Examples and problems (one line each: file:line: id: reason) of an official-layout tree.
+    Without `frames_expected` (layout annotations) only the texts are read."""
     if not (root / "annotations" / "manual").is_dir():
         raise UserError(f"dataset.root {root}: expected the official PHOENIX-2014-T layout with annotations/manual/"
                         f"PHOENIX-2014-T.{{train,dev,test}}.corpus.csv and {FRAMES_DIR}/{{train,dev,test}}/<name>/; "
@@ -51,8 +65,8 @@ def read_official(root: Path) -> tuple[list[Example], list[str]]:
                     continue
                 rec = dict(zip(OFFICIAL_COLUMNS, row))
                 folder = root / FRAMES_DIR / name / rec["name"]
-                frames = len(frame_files(folder)) if folder.is_dir() else 0
-                if frames == 0:
+                frames = len(frame_files(folder)) if frames_expected and folder.is_dir() else 0
+                if frames == 0 and frames_expected:
                     problems.append(f"{path}:{lineno}: {rec['name']}: no frames in {folder}")
                 text = rec["translation"].strip()
                 if not text:
@@ -102,4 +116,11 @@ def read_dataset(layout: str, root: Path) -> tuple[list[Example], list[str]]:
         return read_official(root)
     if layout == "videos":
         return read_videos(root)
-    raise UserError(f"dataset.layout: unknown layout {layout!r}; allowed: official, videos, sample")
+    if layout == "annotations":
+        found = find_annotations(root)
+        if found is None:
+            raise UserError(f"dataset.root {root}: no {corpus_csv(Path(), 'train')} at or below it; point "
+                            f"dataset.root at the PHOENIX-2014-T folder or the extracted annotations archive, or "
+                            f"set dataset.url to that archive")
+        return read_official(found, frames_expected=False)
+    raise UserError(f"dataset.layout: unknown layout {layout!r}; allowed: official, videos, sample, annotations")

@@ -2,7 +2,12 @@
 
 TSV columns: signal (absolute .pose path, valid in every container since paths are bound in place),
 signal_start, signal_end (0/0 = the whole file), encoder_prompt, decoder_prompt, output.
-Examples without a pose or with an empty text are left out *and reported* (problems.txt, counts in the log);
+Poses come from our estimate job (`<poses_dir>/<id>.pose`), from a downloaded archive (fetched and extracted here,
+once per pose type: pipeline.download.fetch_tree) or from a folder, both `{train,validation|dev,test}/<id>.pose`.
+Every pose file is read: its header is checked against its pose type and its set, and a file with several people
+is reduced to the signer (see pose_checks.py; the TSV then points at the reduced copy under `poses/`).
+Examples without a pose, with an empty text, with a header that does not fit, and pose files whose id has no text
+are left out *and reported* (problems.txt, counts in the log);
 if more than `max_missing_fraction` of a split is left out, the stage fails.
 With `control: shuffle` the poses are permuted across the examples of each split, none keeping its own (a
 seeded derangement): a model trained on that must not learn, which shows a real run's score comes from the poses.
@@ -30,7 +35,11 @@ def measure_feat_dim(pose_file: Path, reduce_holistic: bool) -> int:
     except ImportError:
         PoseModalityProcessor = None
     if PoseModalityProcessor is not None:
-        tensor = PoseModalityProcessor(reduce_holistic_poses=reduce_holistic)._load_pose(str(pose_file))
+        try:
+            tensor = PoseModalityProcessor(reduce_holistic_poses=reduce_holistic)._load_pose(str(pose_file))
+        except Exception as exc:        # e.g. pose_hide_legs on a header pose-format does not recognise
+            raise UserError(f"{pose_file}: MultimodalHugs cannot load this pose file ({type(exc).__name__}: "
+                            f"{str(exc)[:200]}); the trainer would fail on it the same way") from None
         return int(tensor.shape[1])
     from pose_format import Pose                     # same steps, without MultimodalHugs
     from pose_format.utils.generic import pose_hide_legs, reduce_holistic as reduce
@@ -71,21 +80,73 @@ def read_failures(poses_dir: Path) -> dict[str, str]:
     return reasons
 
 
+def pose_tree(spec: dict) -> Path:
+    """The folder holding the poses: the estimate job's output, the extracted download, or the user's folder."""
+    poses = Path(spec["poses_dir"])
+    if spec.get("pose_source") == "download":
+        from pipeline.download import fetch_tree, normalise_splits
+        return fetch_tree(spec["poses"]["url"], poses, spec.get("sha256"), normalise_splits)
+    if not poses.is_dir():
+        raise UserError(f"estimate.folder {poses}: no such folder (expected {{train,dev|validation,test}}/<id>.pose)")
+    return poses
+
+
+def split_folder(tree: Path, split: str, source: str) -> Path:
+    if source == "estimate":
+        return tree
+    for name in ((split, "dev") if split == "validation" else (split,)):
+        if (tree / name).is_dir():
+            return tree / name
+    raise UserError(f"{tree}: no {split}/ folder{' (nor dev/)' if split == 'validation' else ''}; expected "
+                    f"{{train,dev|validation,test}}/<id>.pose")
+
+
 def run(spec: dict) -> dict:
     """Write the three TSVs and feat_dim.json."""
-    out, poses = Path(spec["output_dir"]), Path(spec["poses_dir"])
-    failures = read_failures(poses)
-    problems, counts, sample_pose = [], {}, None
+    from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
+    out, source = Path(spec["output_dir"]), spec.get("pose_source", "estimate")
+    tree = pose_tree(spec)
+    failures = read_failures(tree) if source == "estimate" else {}
+    problems, counts, sample_pose, first = [], {}, None, None
+    several = {"examples": 0, "frames": 0}
     for split in SPLITS:
         rows, dropped = [], 0
         examples = read_manifest(Path(spec["manifest_dir"]) / f"{split}.tsv")
-        for ex in examples:
-            pose = poses / f"{ex.id}.pose"
+        folder = split_folder(tree, split, source)
+        texts = {ex.id for ex in examples}
+        # with dataset.limit the manifest holds only the first N: the other poses have texts we did not read
+        check_orphans = source != "estimate" and not spec.get("dataset_limit")
+        orphans = sorted(p for p in folder.glob("*.pose") if p.stem not in texts) if check_orphans else []
+        for orphan in orphans:             # a pose nobody gave a text for: reported, never trained on empty
+            problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
+            dropped += 1
+        for n, ex in enumerate(examples, 1):
+            pose = folder / f"{ex.id}.pose"
             reason = None
             if not pose.exists():
-                reason = f"no pose ({failures.get(ex.id, 'not estimated')})"
+                reason = f"no pose ({failures.get(ex.id, 'not estimated') if source == 'estimate' else f'no {pose}'})"
             elif not ex.text.strip():
                 reason = "empty text"
+            else:
+                try:
+                    found = read_pose(pose)
+                except Exception as exc:        # pose-format raises many kinds on a damaged file
+                    found, reason = None, f"unreadable pose file {pose} ({type(exc).__name__}: {exc})"
+                if found is not None:
+                    first = first or (ex.id, found.signature)
+                    reason = header_problem(spec["estimator"], found.signature)
+                    if reason is None and found.signature != first[1]:
+                        reason = (f"header differs from the set's ({first[0]}): {describe(found.signature)} vs "
+                                  f"{describe(first[1])}")
+                    if reason:
+                        reason += f" in {pose}"
+                    elif found.people > 1:
+                        several["examples"] += 1
+                        several["frames"] += found.frames_with_several
+                        pose = out / "poses" / split / f"{ex.id}.pose"
+                        write_single_person(found, pose)
+            if n % 1000 == 0:
+                print(f"{split}: {n}/{len(examples)} pose files checked", flush=True)
             if reason:
                 problems.append(f"{split}\t{ex.id}\t{reason}")
                 dropped += 1
@@ -100,21 +161,32 @@ def run(spec: dict) -> dict:
         write_tsv(out / f"{split}.tsv", rows)
         counts[split] = {"kept": len(rows), "left_out": dropped}
         print(f"{split}: {len(rows)} examples kept, {dropped} left out", flush=True)
-        allowed = spec.get("max_missing_fraction", 0.0) * len(examples)
+        total = len(examples) + len(orphans)
+        allowed = spec.get("max_missing_fraction", 0.0) * total
         if dropped > allowed or not rows:
             (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
-            raise UserError(f"{split}: {dropped} of {len(examples)} examples left out (allowed {allowed:g}, "
+            for p in problems[:20]:
+                print("left out: " + p.replace("\t", ": "), flush=True)
+            raise UserError(f"{split}: {dropped} of {total} examples left out (allowed {allowed:g}, "
                             f"preprocess.max_missing_fraction); see {out / 'problems.txt'}")
     (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
     for p in problems:
         print("left out: " + p.replace("\t", ": "), flush=True)
+    print(f"several people: {several['frames']} frame(s) of {several['examples']} example(s) had more than one "
+          f"person; reduced to the signer's track", flush=True)
     feat_dim = measure_feat_dim(sample_pose, spec["reduce_holistic"])
-    (out / "feat_dim.json").write_text(json.dumps({"feat_dim": feat_dim, "measured_from": str(sample_pose),
-                                                    "reduce_holistic": spec["reduce_holistic"]}) + "\n")
     expected = spec.get("expected_feat_dim")
-    note = "" if feat_dim == expected else f" (the registry expected {expected}: check the estimator's layout)"
+    declared = None if spec["reduce_holistic"] else spec.get("points", 0) * spec.get("dims", 0)
+    (out / "feat_dim.json").write_text(json.dumps({"feat_dim": feat_dim, "measured_from": str(sample_pose),
+                                                    "reduce_holistic": spec["reduce_holistic"],
+                                                    "expected": expected}) + "\n")
+    if declared and feat_dim != declared:
+        raise UserError(f"{sample_pose}: the trainer sees {feat_dim} features per frame but the header declares "
+                        f"{spec['points']} points x {spec['dims']} dims = {declared}; the file stores something else "
+                        f"than its header says")
+    note = "" if feat_dim == expected else f" (the registry expected {expected}: check the pose type's layout)"
     print(f"feature dimension: {feat_dim}, measured from {sample_pose}{note}", flush=True)
-    return {"examples": counts, "feat_dim": feat_dim}
+    return {"examples": counts, "feat_dim": feat_dim, "several_people": several}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,193 @@
+"""The eight pose types from pre-estimated archives, served on loopback in their real shapes (no other network):
+a zip per type with its content under one top-level folder, the mediapipe tar.gz with `dev/`, and the public
+annotations tar.gz. Fake poses of each type (pipeline.fake_poses) stand in for the real files.
+
+The chain runs for real (MultimodalHugs with the tiny backbone) for every type; the failure cases each give one
+line naming what and where, and leave nothing half-done behind.
+"""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PROJECT, needs_trainer, output_dir, plan_of, run_in, submit
+from pipeline.estimators import POSE_TYPES
+
+CLIPS = {"train": 6, "validation": 2, "test": 2}
+IDS = {split: [f"{split}-{i:02d}" for i in range(n)] for split, n in CLIPS.items()}
+WRITE_FAKES = """
+import sys
+from pathlib import Path
+from pipeline.fake_poses import fake_pose, write_pose
+pose_type, dest, people, names = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+for i, name in enumerate(names):
+    write_pose(fake_pose(pose_type, frames=12, people=people, seed=i), dest / (name + ".pose"))
+"""
+
+
+def write_fakes(pose_type: str, dest: Path, names: list[str], people: int = 1) -> None:
+    run_in("trainer", WRITE_FAKES, pose_type, str(dest), str(people), *names)
+
+
+def corpus_files(ids: dict, missing_text: str | None = None) -> dict[str, bytes]:
+    """The three official corpus CSVs, by their path inside the annotations archive."""
+    files = {}
+    for split, names in ids.items():
+        official = "dev" if split == "validation" else split
+        lines = ["name|video|start|end|speaker|orth|translation"]
+        lines += [f"{n}|{n}/1/*.png|-1|-1|Signer01|GLOSS|{'' if n == missing_text else f'satz {n}'}"
+                  for n in names]
+        files[f"PHOENIX-2014-T-release-v3/PHOENIX-2014-T/annotations/manual/PHOENIX-2014-T.{official}.corpus.csv"] \
+            = ("\n".join(lines) + "\n").encode()
+    return files
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def pose_archive(pose_type: str, tmp: Path, people: int = 1) -> tuple[str, bytes]:
+    """(file name, bytes) of the type's archive in its real shape."""
+    folder = tmp / f"fakes-{pose_type}"
+    for split, names in IDS.items():
+        write_fakes(pose_type, folder / split, names, people)
+    if pose_type == "mediapipe":          # holistic/phoenix.tar.gz: train/ dev/ test/
+        return "phoenix.tar.gz", tar_gz({f"{'dev' if p.parent.name == 'validation' else p.parent.name}/{p.name}":
+                                         p.read_bytes() for p in folder.rglob("*.pose")})
+    buffer = io.BytesIO()                 # <type>/phoenix.zip: phoenix/{train,validation,test}/
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for p in sorted(folder.rglob("*.pose")):
+            zf.writestr(f"phoenix/{p.parent.name}/{p.name}", p.read_bytes())
+    return "phoenix.zip", buffer.getvalue()
+
+
+def experiment(tmp: Path, base_url: str, **over) -> Path:
+    """A tiny chain on downloaded poses: annotations layout, source download, 6 training steps."""
+    data = {"extends": str(PROJECT / "config" / "smoke.yaml"), "name": "poses",
+            "dataset": {"name": "phoenix", "layout": "annotations", "root": str(tmp / "annotations"),
+                        "url": f"{base_url}/annotations.tar.gz", "sample_clips": None},
+            "estimate": {"source": "download"},
+            "training": {"max_steps": 6, "eval_steps": 3, "batch_size": 2}, "translate": {"num_beams": 1}}
+    for key, value in over.items():
+        data.setdefault(key, {}).update(value)
+    path = tmp / "poses.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@needs_trainer
+def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimension(tmp_path, http_files):
+    state, base = http_files
+    state["files"]["/annotations.tar.gz"] = tar_gz(corpus_files(IDS))
+    runs = []
+    for name in POSE_TYPES:
+        file, body = pose_archive(name, tmp_path, people=2 if name == "openpose" else 1)
+        state["files"][f"/{name}/{file}"] = body
+        runs.append({"estimate.estimator": name, "estimate.url": f"{base}/{name}/{file}"})
+    experiment(tmp_path, base)
+    sweep = tmp_path / "pose_types.yaml"
+    sweep.write_text(yaml.safe_dump({"sweep": {"name": "pose_types", "base": "poses.yaml", "runs": runs}}))
+    proc = submit(sweep, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "33 job(s) (1 prepare, 8 preprocess, 8 train, 8 translate, 8 evaluate)" in proc.stdout
+    assert state["gets"].count("/annotations.tar.gz") == 1                   # one annotations download for all
+    plan = plan_of(tmp_path, "pose_types")
+    assert not any(job.startswith("estimate/") for job in plan["jobs"])      # no estimate job at all
+    for run, stages in plan["runs"].items():
+        pose_type = plan["experiments"][run]["estimate"]["estimator"]
+        pre = Path(plan["jobs"][stages["preprocess"]]["output_dir"])
+        assert json.loads((pre / "feat_dim.json").read_text())["feat_dim"] == POSE_TYPES[pose_type].expected_feat_dim
+        signals = [line.split("\t")[0] for line in (pre / "train.tsv").read_text().splitlines()[1:]]
+        assert [Path(s).stem for s in signals] == IDS["train"]
+        if pose_type == "openpose":       # two people in every frame: reduced copies beside the TSVs
+            assert all(Path(s).parent == pre / "poses" / "train" for s in signals)
+        else:                             # the extracted files themselves
+            tree = tmp_path / "data" / "downloads" / "poses"
+            assert all(Path(s).is_relative_to(tree) and "/tree/train/" in s for s in signals), signals[:2]
+        evaluate = Path(plan["jobs"][stages["evaluate"]]["output_dir"])
+        assert json.loads((evaluate / "test_score.bleu").read_text())["score"] >= 0, run
+    log = (tmp_path / "jobs" / "pose_types" / "logs").glob("preprocess-phoenix-openpose-*.out")
+    assert "several people: 120 frame(s) of 10 example(s) had more than one person" in next(log).read_text()
+
+
+@needs_trainer
+def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage(tmp_path):
+    folder = tmp_path / "poses"
+    for split, names in IDS.items():
+        write_fakes("openpose", folder / ("dev" if split == "validation" else split), names)
+    write_fakes("mmposewholebody", folder / "train", [IDS["train"][1]])    # 133 points in an openpose set
+    write_fakes("openpose", folder / "train", ["orphan-07"])               # a pose nobody gave a text for
+    for path, data in corpus_files(IDS).items():
+        target = tmp_path / "annotations" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    config = experiment(tmp_path, "http://unused", dataset={"url": None},
+                        estimate={"source": "folder", "folder": str(folder), "estimator": "openpose"})
+    proc = submit(config, tmp_path, "--until", "preprocess")
+    assert proc.returncode != 0
+    log = next((tmp_path / "jobs" / "poses" / "logs").glob("preprocess-*.out")).read_text()
+    assert "train: 2 of 7 examples left out (allowed 0, preprocess.max_missing_fraction)" in log
+    problems = (output_dir(tmp_path, "poses", "preprocess") / "problems.txt").read_text()
+    assert f"train\t{IDS['train'][1]}\theader has 133 points; openpose has 137 in {folder}/train/" in problems
+    assert f"train\torphan-07\tno text: {folder}/train/orphan-07.pose has no row in the train corpus CSV" \
+        in problems
+    proc = submit(config, tmp_path, "--until", "preprocess", "--set", "preprocess.max_missing_fraction=0.5")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    train = (output_dir(tmp_path, "poses", "preprocess") / "train.tsv").read_text()
+    assert IDS["train"][1] not in train and "orphan" not in train and train.count("\n") == 1 + 5
+
+
+@needs_trainer
+def test_archive_failures_are_one_line_and_leave_nothing_taken_as_done(tmp_path, http_files):
+    state, base = http_files
+    state["files"]["/annotations.tar.gz"] = tar_gz(corpus_files(IDS))
+    name, body = pose_archive("sdpose", tmp_path)
+    config = experiment(tmp_path, base, estimate={"estimator": "sdpose", "url": f"{base}/sdpose/{name}"})
+    proc = submit(config, tmp_path, "--until", "preprocess")               # 404: nothing served there yet
+    log = lambda: next((tmp_path / "jobs" / "poses" / "logs").glob("preprocess-*.out")).read_text()  # noqa: E731
+    assert proc.returncode != 0 and f"error: preprocess: {base}/sdpose/{name}: HTTP 404 Not Found\n" in log()
+    state["files"][f"/sdpose/{name}"] = body[: len(body) // 2]             # a truncated archive
+    proc = submit(config, tmp_path, "--until", "preprocess")
+    assert proc.returncode != 0 and "not a readable zip archive" in log() and "nothing was extracted" in log()
+    download = next((tmp_path / "data" / "downloads" / "poses").iterdir())
+    assert not (download / "tree").exists() and not (download / "tree.partial").exists()
+    state["files"][f"/sdpose/{name}"] = body
+    state["cut"][f"/sdpose/{name}"] = len(body) // 3                       # then an interrupted download
+    proc = submit(config, tmp_path, "--until", "preprocess")
+    assert proc.returncode != 0 and "rerun the same command to resume" in log()
+    proc = submit(config, tmp_path, "--until", "preprocess")               # resumes where it stopped
+    assert proc.returncode == 0, log()
+    assert (f"/sdpose/{name}", len(body) // 3) in state["ranges"]
+    assert json.loads((output_dir(tmp_path, "poses", "preprocess") / "feat_dim.json").read_text())["feat_dim"] == 266
+
+
+def test_unknown_pose_type_is_one_line_naming_the_eight(tmp_path):
+    proc = submit("config/phoenix_poses.yaml", tmp_path, "--dry-run", "--set", "estimate.estimator=openpos")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: --set estimate.estimator: estimate.estimator: unknown value 'openpos'; "
+                                   "allowed: " + ", ".join(POSE_TYPES))
+
+
+def test_the_comparison_sweep_is_24_runs_sharing_one_download_and_preprocess_per_pose_type(tmp_path):
+    proc = submit("config/sweeps/pose_types.yaml", tmp_path, "--dry-run", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "24 run(s), 81 job(s) (1 prepare, 8 preprocess, 24 train, 24 translate, 24 evaluate)" in proc.stdout
+    plan = json.loads((tmp_path / "jobs" / "dry-run" / "o_brien_et_al_2026" / "plan.json").read_text())
+    seeds = {}
+    for run, stages in plan["runs"].items():
+        seeds.setdefault(stages["preprocess"], set()).add(plan["experiments"][run]["training"]["seed"])
+    assert list(seeds.values()) == [{375678, 534, 42}] * 8
+    urls = {json.loads(Path(plan["jobs"][p]["spec"]).read_text())["poses"]["url"] for p in seeds}
+    assert urls == {p.download_url for p in POSE_TYPES.values()}
