@@ -57,10 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", help="experiment or sweep YAML")
     parser.add_argument("--profile", default="local", help="whose cache_dir to fill (default: local)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--profile-set", dest="profile_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a profile key, e.g. --profile-set data_dir=/scratch/data")
     parser.add_argument("--trial", action="store_true", help="what `submit --trial` needs (the tiny BLEURT)")
     args = parser.parse_args(argv)
     _, experiments, _ = load_experiments(args.config, (TRIAL_OVERRIDES if args.trial else []) + args.overrides)
-    profile = load_profile(args.profile)
+    profile = load_profile(args.profile, args.profile_overrides)
     if os.environ.get("PIPELINE_FETCH_POSES_DONE") != "1":
         fetch_pose_downloads(experiments, profile)
     cache = project_path(profile.cache_dir) / "huggingface"

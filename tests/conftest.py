@@ -63,14 +63,17 @@ def run_in(image: str, code: str, *args: str, check: bool = True, env: dict | No
     return proc
 
 
-def submit(config: str | Path, workdir: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def submit(config: str | Path, workdir: Path, *extra: str, env: dict | None = None,
+           data_from: Path | None = None) -> subprocess.CompletedProcess:
     """`python -m pipeline.submit` with data, cache and jobs inside `workdir` (for the demo configs also the
-    generated sample dataset)."""
+    generated sample dataset). With `data_from`, data, cache and dataset are that folder's (jobs stay in workdir):
+    tests share stages whose outputs another run already made."""
+    data = data_from or workdir
     argv = [sys.executable, "-m", "pipeline.submit", str(config), "--jobs-dir", str(workdir / "jobs"),
-            "--profile-set", f"data_dir={workdir / 'data'}", "--profile-set", f"cache_dir={workdir / 'cache'}",
+            "--profile-set", f"data_dir={data / 'data'}", "--profile-set", f"cache_dir={data / 'cache'}",
             *extra]
     if str(config).startswith("config/") and Path(config).stem in ("demo", "smoke", "smoke_repeatability"):
-        argv += ["--set", f"dataset.root={workdir / 'datasets' / 'sample'}"]
+        argv += ["--set", f"dataset.root={data / 'datasets' / 'sample'}"]
     return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **(env or {})})
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -120,6 +122,11 @@ def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimensi
         assert json.loads((evaluate / "test_score.bleu").read_text())["score"] >= 0, run
     log = (tmp_path / "jobs" / "pose_types" / "logs").glob("preprocess-phoenix-openpose-*.out")
     assert "several people: 120 frame(s) of 10 example(s) had more than one person" in next(log).read_text()
+    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "pose_types")],
+                             capture_output=True, text=True, cwd=PROJECT)
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.count("finished") == 8 and "estimate.estimator" in summary.stdout
+    assert (tmp_path / "jobs" / "pose_types" / "summary.png").stat().st_size > 1000   # BLEU per pose type
 
 
 @needs_trainer
@@ -191,3 +198,22 @@ def test_the_comparison_sweep_is_24_runs_sharing_one_download_and_preprocess_per
     assert list(seeds.values()) == [{375678, 534, 42}] * 8
     urls = {json.loads(Path(plan["jobs"][p]["spec"]).read_text())["poses"]["url"] for p in seeds}
     assert urls == {p.download_url for p in POSE_TYPES.values()}
+
+
+@needs_trainer
+def test_fetch_models_prefills_the_downloads_so_the_jobs_fetch_nothing(tmp_path, http_files):
+    state, base = http_files
+    state["files"]["/annotations.tar.gz"] = tar_gz(corpus_files(IDS))
+    name, body = pose_archive("smplest_x", tmp_path)
+    state["files"][f"/smplest_x/{name}"] = body
+    config = experiment(tmp_path, base, estimate={"estimator": "smplest_x", "url": f"{base}/smplest_x/{name}"})
+    proc = subprocess.run([sys.executable, "-m", "pipeline.fetch_models", str(config), "--profile-set",
+                           f"data_dir={tmp_path / 'data'}", "--profile-set", f"cache_dir={tmp_path / 'cache'}"],
+                          capture_output=True, text=True, cwd=PROJECT)
+    assert proc.returncode == 0, proc.stderr
+    assert "smplest_x poses: " in proc.stdout and "annotations for poses: " in proc.stdout
+    fetched = list(state["gets"])
+    assert sorted(fetched) == ["/annotations.tar.gz", f"/smplest_x/{name}"]
+    proc = submit(config, tmp_path, "--until", "preprocess")                 # compute nodes: nothing to fetch
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert state["gets"] == fetched

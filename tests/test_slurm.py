@@ -26,6 +26,16 @@ def marker_times(work: Path, stages=("prepare", "estimate", "preprocess")) -> di
             for m in Path(plan["jobs"][plan["runs"]["smoke"][s]]["output_dir"]).glob(".done*.json")}
 
 
+@pytest.fixture(scope="module")
+def smoke_data(tmp_path_factory) -> Path:
+    """The smoke run's prepare/estimate/preprocess, made once (locally) for the tests whose subject is training,
+    requeueing or throttling: their submits find these stages complete and skip them."""
+    work = tmp_path_factory.mktemp("smoke-data")
+    proc = submit("config/smoke.yaml", work, "--until", "preprocess")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return work
+
+
 def test_demo_chain_through_sbatch_matches_a_local_run(tmp_path):
     slurm, local = tmp_path / "slurm", tmp_path / "local"
     proc = submit("config/smoke.yaml", slurm, *SLURM)
@@ -88,8 +98,8 @@ def test_cancelled_array_task_is_the_only_one_resubmitted(tmp_path):
     assert (est / ".done.shard-1-of-2.json").exists()
 
 
-def test_repeatability_sweep_through_sbatch_gives_identical_runs(tmp_path):
-    proc = submit("config/sweeps/smoke_repeatability.yaml", tmp_path, *SLURM)
+def test_repeatability_sweep_through_sbatch_gives_identical_runs(tmp_path, smoke_data):
+    proc = submit("config/sweeps/smoke_repeatability.yaml", tmp_path, *SLURM, data_from=smoke_data)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert status(tmp_path, "smoke_repeatability").returncode == 0
     plan = plan_of(tmp_path, "smoke_repeatability")
@@ -113,12 +123,12 @@ def running_at_once(intervals: list[tuple[str, str]]) -> int:
     return most
 
 
-def test_sweep_with_max_parallel_never_runs_more_train_jobs_at_once(tmp_path):
+def test_sweep_with_max_parallel_never_runs_more_train_jobs_at_once(tmp_path, smoke_data):
     sweep = tmp_path / "six.yaml"
     sweep.write_text(f"sweep:\n  name: six\n  base: {PROJECT / 'config/smoke.yaml'}\n  max_parallel: 2\n"
                      f"  grid:\n    training.seed: [1, 2, 3, 4, 5, 6]\n")
     proc = submit(sweep, tmp_path, *SLURM, "--until", "train", "--set",
-                  f"dataset.root={tmp_path / 'datasets' / 'sample'}")
+                  f"dataset.root={smoke_data / 'datasets' / 'sample'}", data_from=smoke_data)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("in the lane of") == 4                  # trains 3..6 wait for trains 1..4
     assert status(tmp_path, "six").returncode == 0
@@ -140,9 +150,9 @@ def train_job(work: Path, run: str) -> tuple[str, Path]:
     return record["jobs"][job_id]["slurm_id"], Path(plan["jobs"][job_id]["output_dir"])
 
 
-def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path):
+def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path, smoke_data):
     proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=600",
-                  "--set", "training.eval_steps=100")
+                  "--set", "training.eval_steps=100", data_from=smoke_data)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     slurm_id, train = train_job(tmp_path, "smoke")
     wait_for(lambda: (train / "train" / "checkpoint-100").is_dir(), "checkpoint-100")
@@ -156,11 +166,11 @@ def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path):
     assert (output_dir(tmp_path, "smoke", "evaluate") / "test_score.bleu").exists()   # downstream waited, then ran
 
 
-def test_time_limit_warning_checkpoints_requeues_and_finishes(tmp_path):
+def test_time_limit_warning_checkpoints_requeues_and_finishes(tmp_path, smoke_data):
     # 2 minutes, warned 90 s before the end: training is told to save after about 30 s, the job requeues itself
     proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=1000", "--set",
                   "training.eval_steps=1000", "--set", "training.max_requeues=8", "--set",
-                  "resources.train={time: '00:02:00'}", "--until", "train")
+                  "resources.train={time: '00:02:00'}", "--until", "train", data_from=smoke_data)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     done = status(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -172,10 +182,10 @@ def test_time_limit_warning_checkpoints_requeues_and_finishes(tmp_path):
     assert int(row.split()[3]) >= 1                                      # status: requeued at least once
 
 
-def test_exceeding_max_requeues_fails_the_job_and_cancels_downstream(tmp_path):
+def test_exceeding_max_requeues_fails_the_job_and_cancels_downstream(tmp_path, smoke_data):
     proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=1500", "--set",
                   "training.eval_steps=1500", "--set", "training.max_requeues=0",
-                  "--set", "resources.train={time: '00:02:00'}")
+                  "--set", "resources.train={time: '00:02:00'}", data_from=smoke_data)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     done = status(tmp_path)
     assert done.returncode == 1

@@ -47,6 +47,8 @@ MinJobAge=600
 DefMemPerCPU=1024
 MpiDefault=none
 SlurmdParameters=config_overrides
+# a requeued job waits cred_expire seconds before it may start again (default 120): the requeue tests need 3 of those
+AuthInfo=cred_expire=30
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
