@@ -134,7 +134,7 @@ def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage
     folder = tmp_path / "poses"
     for split, names in IDS.items():
         write_fakes("openpose", folder / ("dev" if split == "validation" else split), names)
-    write_fakes("mmposewholebody", folder / "train", [IDS["train"][1]])    # 133 points in an openpose set
+    write_fakes("mmposewholebody", folder / "train", [IDS["train"][0]])    # 133 points in an openpose set, first
     write_fakes("openpose", folder / "train", ["orphan-07"])               # a pose nobody gave a text for
     for path, data in corpus_files(IDS).items():
         target = tmp_path / "annotations" / path
@@ -147,13 +147,14 @@ def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage
     log = next((tmp_path / "jobs" / "poses" / "logs").glob("preprocess-*.out")).read_text()
     assert "train: 2 of 7 examples left out (allowed 0, preprocess.max_missing_fraction)" in log
     problems = (output_dir(tmp_path, "poses", "preprocess") / "problems.txt").read_text()
-    assert f"train\t{IDS['train'][1]}\theader has 133 points; openpose has 137 in {folder}/train/" in problems
+    assert f"train\t{IDS['train'][0]}\theader has 133 points; openpose has 137 in {folder}/train/" in problems
+    assert "header differs" not in problems                               # the set is its first *good* file
     assert f"train\torphan-07\tno text: {folder}/train/orphan-07.pose has no row in the train corpus CSV" \
         in problems
     proc = submit(config, tmp_path, "--until", "preprocess", "--set", "preprocess.max_missing_fraction=0.5")
     assert proc.returncode == 0, proc.stdout[-3000:]
     train = (output_dir(tmp_path, "poses", "preprocess") / "train.tsv").read_text()
-    assert IDS["train"][1] not in train and "orphan" not in train and train.count("\n") == 1 + 5
+    assert IDS["train"][0] not in train and "orphan" not in train and train.count("\n") == 1 + 5
 
 
 @needs_trainer

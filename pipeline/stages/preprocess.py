@@ -133,8 +133,8 @@ def run(spec: dict) -> dict:
                 except Exception as exc:        # pose-format raises many kinds on a damaged file
                     found, reason = None, f"unreadable pose file {pose} ({type(exc).__name__}: {exc})"
                 if found is not None:
-                    first = first or (ex.id, found.signature)
                     reason = header_problem(spec["estimator"], found.signature)
+                    first = first or (None if reason else (ex.id, found.signature))   # the set: its first good file
                     if reason is None and found.signature != first[1]:
                         reason = (f"header differs from the set's ({first[0]}): {describe(found.signature)} vs "
                                   f"{describe(first[1])}")
