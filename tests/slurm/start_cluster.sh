@@ -47,8 +47,10 @@ MinJobAge=600
 DefMemPerCPU=1024
 MpiDefault=none
 SlurmdParameters=config_overrides
-# a requeued job waits cred_expire seconds before it may start again (default 120): the requeue tests need 3 of those
-AuthInfo=cred_expire=30
+# a requeued job waits cred_expire seconds before it may start again (default 120), then for the next scheduling
+# pass (sched_interval, default 60 s): the requeue tests requeue several times (measured: 12 s instead of ~150 s)
+AuthInfo=cred_expire=10
+SchedulerParameters=bf_interval=5,sched_interval=5
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
