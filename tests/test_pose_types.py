@@ -27,14 +27,17 @@ WRITE_FAKES = """
 import sys
 from pathlib import Path
 from pipeline.fake_poses import fake_pose, write_pose
-pose_type, dest, people, names = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+pose_type, dest, people, rename, names = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5:]
 for i, name in enumerate(names):
-    write_pose(fake_pose(pose_type, frames=12, people=people, seed=i), dest / (name + ".pose"))
+    pose = fake_pose(pose_type, frames=12, people=people, seed=i)
+    if rename:                         # the same points under another component name: another layout
+        pose.header.components[0].name = rename
+    write_pose(pose, dest / (name + ".pose"))
 """
 
 
-def write_fakes(pose_type: str, dest: Path, names: list[str], people: int = 1) -> None:
-    run_in("trainer", WRITE_FAKES, pose_type, str(dest), str(people), *names)
+def write_fakes(pose_type: str, dest: Path, names: list[str], people: int = 1, rename: str = "") -> None:
+    run_in("trainer", WRITE_FAKES, pose_type, str(dest), str(people), rename, *names)
 
 
 def corpus_files(ids: dict, missing_text: str | None = None) -> dict[str, bytes]:
@@ -136,6 +139,7 @@ def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage
         write_fakes("openpose", folder / ("dev" if split == "validation" else split), names)
     write_fakes("mmposewholebody", folder / "train", [IDS["train"][0]])    # 133 points in an openpose set, first
     write_fakes("openpose", folder / "train", ["orphan-07"])               # a pose nobody gave a text for
+    write_fakes("openpose", folder / "dev", [IDS["validation"][1]], rename="body_25")  # 137 points, other layout
     for path, data in corpus_files(IDS).items():
         target = tmp_path / "annotations" / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -148,13 +152,16 @@ def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage
     assert "train: 2 of 7 examples left out (allowed 0, preprocess.max_missing_fraction)" in log
     problems = (output_dir(tmp_path, "poses", "preprocess") / "problems.txt").read_text()
     assert f"train\t{IDS['train'][0]}\theader has 133 points; openpose has 137 in {folder}/train/" in problems
-    assert "header differs" not in problems                               # the set is its first *good* file
     assert f"train\torphan-07\tno text: {folder}/train/orphan-07.pose has no row in the train corpus CSV" \
         in problems
     proc = submit(config, tmp_path, "--until", "preprocess", "--set", "preprocess.max_missing_fraction=0.5")
     assert proc.returncode == 0, proc.stdout[-3000:]
     train = (output_dir(tmp_path, "poses", "preprocess") / "train.tsv").read_text()
     assert IDS["train"][0] not in train and "orphan" not in train and train.count("\n") == 1 + 5
+    problems = (output_dir(tmp_path, "poses", "preprocess") / "problems.txt").read_text()
+    assert f"validation\t{IDS['validation'][1]}\theader differs from the set's ({IDS['train'][1]}): body_25 25 XYC" \
+        in problems                                                        # the set: its first *good* file
+    assert problems.count("header differs") == 1
 
 
 @needs_trainer
