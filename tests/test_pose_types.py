@@ -162,6 +162,11 @@ def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage
     assert f"validation\t{IDS['validation'][1]}\theader differs from the set's ({IDS['train'][1]}): body_25 25 XYC" \
         in problems                                                        # the set: its first *good* file
     assert problems.count("header differs") == 1
+    # with dataset.limit the manifest is cut on purpose: poses beyond it are not "without text"
+    proc = submit(config, tmp_path, "--until", "preprocess", "--set", "dataset.limit=3", "--set",
+                  "preprocess.max_missing_fraction=0.5", "--set", "name=limited")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "no text" not in (output_dir(tmp_path, "limited", "preprocess") / "problems.txt").read_text()
 
 
 @needs_trainer
