@@ -5,11 +5,13 @@ Every pipeline run in tests writes to a tmp dir (data, cache and jobs), never to
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -101,6 +103,17 @@ def first_progress(log_text: str, total: int) -> int:
     import re
     steps = [int(n) for n in re.findall(rf"(\d+)/{total} \[", log_text) if int(n) > 0]
     return steps[0] if steps else 0
+
+
+def tar_gz_bytes(members: dict[str, bytes]) -> bytes:
+    """A .tar.gz archive, in memory, of the given member names and contents."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 @pytest.fixture

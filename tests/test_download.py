@@ -4,26 +4,16 @@ import hashlib
 import io
 import subprocess
 import sys
-import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from conftest import tar_gz_bytes
 from pipeline.download import download, extract, fetch_tree, normalise_splits
 from pipeline.errors import UserError
 
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def tar_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -35,7 +25,7 @@ def server(http_files):
 
 def test_interrupted_download_resumes_and_the_result_is_verified_and_extracted(tmp_path, server):
     state, url = server
-    body = tar_bytes({"PHOENIX-2014-T/annotations/manual/x.csv": b"a|b\n" * 5000,
+    body = tar_gz_bytes({"PHOENIX-2014-T/annotations/manual/x.csv": b"a|b\n" * 5000,
                       "PHOENIX-2014-T/features/f.png": bytes(range(256)) * 400})
     state["files"]["/archive.tar.gz"] = body
     state["cut"]["/archive.tar.gz"] = len(body) // 2
@@ -54,7 +44,7 @@ def test_interrupted_download_resumes_and_the_result_is_verified_and_extracted(t
 
 def test_checksum_mismatch_keeps_nothing(tmp_path, server):
     state, url = server
-    state["files"]["/archive.tar.gz"] = tar_bytes({"a.txt": b"hello"})
+    state["files"]["/archive.tar.gz"] = tar_gz_bytes({"a.txt": b"hello"})
     proc = subprocess.run([sys.executable, "-m", "pipeline.download", "--url", url, "--dest", str(tmp_path),
                            "--sha256", "0" * 64], capture_output=True, text=True, cwd=PROJECT)
     assert proc.returncode == 2 and "does not match the expected" in proc.stderr
@@ -63,7 +53,7 @@ def test_checksum_mismatch_keeps_nothing(tmp_path, server):
 
 def test_members_escaping_the_destination_are_refused(tmp_path):
     archive = tmp_path / "evil.tar.gz"
-    archive.write_bytes(tar_bytes({"ok.txt": b"ok", "../escape.txt": b"bad"}))
+    archive.write_bytes(tar_gz_bytes({"ok.txt": b"ok", "../escape.txt": b"bad"}))
     with pytest.raises(UserError, match="refusing to extract an unsafe member"):
         extract(archive, tmp_path / "out")
     assert not (tmp_path / "escape.txt").exists()
@@ -71,7 +61,7 @@ def test_members_escaping_the_destination_are_refused(tmp_path):
 
 def test_absolute_members_land_inside_the_destination(tmp_path):
     archive = tmp_path / "abs.tar.gz"
-    archive.write_bytes(tar_bytes({str(tmp_path / "outside.txt"): b"x"}))
+    archive.write_bytes(tar_gz_bytes({str(tmp_path / "outside.txt"): b"x"}))
     extract(archive, tmp_path / "out")
     assert not (tmp_path / "outside.txt").exists()
     assert (tmp_path / "out" / str(tmp_path / "outside.txt").lstrip("/")).read_bytes() == b"x"

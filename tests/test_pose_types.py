@@ -11,14 +11,12 @@ import io
 import json
 import subprocess
 import sys
-import tarfile
 import zipfile
 from pathlib import Path
 
-import pytest
 import yaml
 
-from conftest import PROJECT, needs_trainer, output_dir, plan_of, run_in, submit
+from conftest import PROJECT, needs_trainer, output_dir, plan_of, run_in, submit, tar_gz_bytes
 from pipeline.estimators import POSE_TYPES
 
 CLIPS = {"train": 6, "validation": 2, "test": 2}
@@ -53,23 +51,13 @@ def corpus_files(ids: dict, missing_text: str | None = None) -> dict[str, bytes]
     return files
 
 
-def tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def pose_archive(pose_type: str, tmp: Path, people: int = 1) -> tuple[str, bytes]:
     """(file name, bytes) of the type's archive in its real shape."""
     folder = tmp / f"fakes-{pose_type}"
     for split, names in IDS.items():
         write_fakes(pose_type, folder / split, names, people)
     if pose_type == "mediapipe":          # holistic/phoenix.tar.gz: train/ dev/ test/
-        return "phoenix.tar.gz", tar_gz({f"{'dev' if p.parent.name == 'validation' else p.parent.name}/{p.name}":
+        return "phoenix.tar.gz", tar_gz_bytes({f"{'dev' if p.parent.name == 'validation' else p.parent.name}/{p.name}":
                                          p.read_bytes() for p in folder.rglob("*.pose")})
     buffer = io.BytesIO()                 # <type>/phoenix.zip: phoenix/{train,validation,test}/
     with zipfile.ZipFile(buffer, "w") as zf:
@@ -95,7 +83,7 @@ def experiment(tmp: Path, base_url: str, **over) -> Path:
 @needs_trainer
 def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimension(tmp_path, http_files):
     state, base = http_files
-    state["files"]["/annotations.tar.gz"] = tar_gz(corpus_files(IDS))
+    state["files"]["/annotations.tar.gz"] = tar_gz_bytes(corpus_files(IDS))
     runs = []
     for name in POSE_TYPES:
         file, body = pose_archive(name, tmp_path, people=2 if name == "openpose" else 1)
@@ -172,7 +160,7 @@ def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage
 @needs_trainer
 def test_archive_failures_are_one_line_and_leave_nothing_taken_as_done(tmp_path, http_files):
     state, base = http_files
-    state["files"]["/annotations.tar.gz"] = tar_gz(corpus_files(IDS))
+    state["files"]["/annotations.tar.gz"] = tar_gz_bytes(corpus_files(IDS))
     name, body = pose_archive("sdpose", tmp_path)
     config = experiment(tmp_path, base, estimate={"estimator": "sdpose", "url": f"{base}/sdpose/{name}"})
     proc = submit(config, tmp_path, "--until", "preprocess")               # 404: nothing served there yet
@@ -216,7 +204,7 @@ def test_the_comparison_sweep_is_24_runs_sharing_one_download_and_preprocess_per
 @needs_trainer
 def test_fetch_models_prefills_the_downloads_so_the_jobs_fetch_nothing(tmp_path, http_files):
     state, base = http_files
-    state["files"]["/annotations.tar.gz"] = tar_gz(corpus_files(IDS))
+    state["files"]["/annotations.tar.gz"] = tar_gz_bytes(corpus_files(IDS))
     name, body = pose_archive("smplest_x", tmp_path)
     state["files"][f"/smplest_x/{name}"] = body
     config = experiment(tmp_path, base, estimate={"estimator": "smplest_x", "url": f"{base}/smplest_x/{name}"})
