@@ -93,8 +93,8 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     if exp.dataset.layout == "sample":      # regenerated clips must not reuse poses of older ones
         identity["sample_version"] = SAMPLE_VERSION
     prep = _add(plan, exp.name, "prepare", f"{exp.dataset.name}-{exp.dataset.layout}", identity,
-                est.image if exp.estimate.source == "estimate" else TRAINER_IMAGE, {"dataset": resolved}, [], res("prepare"), data_dir,
-                mounts=[(root, exp.dataset.layout not in ("sample", "annotations"))])
+                est.image if exp.estimate.source == "estimate" else TRAINER_IMAGE, {"dataset": resolved}, [],
+                res("prepare"), data_dir, mounts=[(root, exp.dataset.layout not in ("sample", "annotations"))])
     if exp.estimate.source != "estimate":       # pre-estimated poses: no estimate job, preprocess reads them
         if "preprocess" in stages:
             pre = add_pose_source_preprocess(plan, exp, prep, data_dir, res("preprocess"))
@@ -110,17 +110,28 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
                     [prep.id], res("estimate"), data_dir, array=exp.estimate.shards, mounts=[(root, True)])
     if "preprocess" not in stages:
         return
-    prompts = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}
-    ident = {"estimate": estimate.key, **prompts}
-    if exp.preprocess.control:          # only when set: keys of ordinary runs stay as they were
-        ident["control"] = exp.preprocess.control
+    ident = {"estimate": estimate.key, **preprocess_identity(exp)}
     pre = _add(plan, exp.name, "preprocess", f"{exp.dataset.name}-{est.name}", ident, TRAINER_IMAGE,
-               {**ident, "manifest_dir": prep.output_dir, "poses_dir": estimate.output_dir,
-                "pose_source": "estimate", "estimator": est.name, "points": est.points, "dims": est.dims,
-                "reduce_holistic": est.reduce_holistic, "expected_feat_dim": est.expected_feat_dim,
-                "max_missing_fraction": exp.preprocess.max_missing_fraction},
+               {**ident, **preprocess_checks(exp), "manifest_dir": prep.output_dir,
+                "poses_dir": estimate.output_dir, "pose_source": "estimate"},
                [estimate.id], res("preprocess"), data_dir)
     add_training(plan, exp, pre, stages, data_dir, cache_dir, res)
+
+
+def preprocess_identity(exp: Experiment) -> dict:
+    """What preprocess computes from besides its poses: the prompts, and the control only when set (so that keys
+    of ordinary runs stay as they were)."""
+    ident = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}
+    if exp.preprocess.control:
+        ident["control"] = exp.preprocess.control
+    return ident
+
+
+def preprocess_checks(exp: Experiment) -> dict:
+    """What preprocess checks the pose files against (the registry's entry) and how many it may leave out."""
+    est = POSE_TYPES[exp.estimate.estimator]
+    return {"estimator": est.name, "points": est.points, "dims": est.dims, "reduce_holistic": est.reduce_holistic,
+            "expected_feat_dim": est.expected_feat_dim, "max_missing_fraction": exp.preprocess.max_missing_fraction}
 
 
 def pose_download_dir(data_dir: Path, pose_type: str, url: str) -> Path:
@@ -142,16 +153,10 @@ def add_pose_source_preprocess(plan: Plan, exp: Experiment, prep: StageJob, data
         poses["folder"] = exp.estimate.folder
         poses_dir = project_path(exp.estimate.folder)
         mounts = [(str(poses_dir), True)]
-    prompts = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}
-    ident = {"prepare": prep.key, "poses": poses, **prompts}
-    if exp.preprocess.control:
-        ident["control"] = exp.preprocess.control
+    ident = {"prepare": prep.key, "poses": poses, **preprocess_identity(exp)}
     return _add(plan, exp.name, "preprocess", f"{exp.dataset.name}-{est.name}-{src}", ident, TRAINER_IMAGE,
-                {**ident, "manifest_dir": prep.output_dir, "poses_dir": str(poses_dir), "pose_source": src,
-                 "dataset_limit": exp.dataset.limit,
-                 "sha256": exp.estimate.sha256, "estimator": est.name, "points": est.points, "dims": est.dims,
-                 "reduce_holistic": est.reduce_holistic, "expected_feat_dim": est.expected_feat_dim,
-                 "max_missing_fraction": exp.preprocess.max_missing_fraction},
+                {**ident, **preprocess_checks(exp), "manifest_dir": prep.output_dir, "poses_dir": str(poses_dir),
+                 "pose_source": src, "dataset_limit": exp.dataset.limit, "sha256": exp.estimate.sha256},
                 [prep.id], resources, data_dir, mounts=mounts)
 
 

@@ -1,8 +1,8 @@
 """prepare: a dataset tree → one manifest per split (`<out>/{train,validation,test}.tsv`) + `problems.txt`.
 
 For the `sample` layout the tree is generated first when it does not exist yet; for `annotations` with a
-`dataset.url`, the annotations archive is fetched into the root first (once; see pipeline.download.fetch_tree). Problems (a CSV row with no text,
-an empty frame folder, an unreadable video) are listed with file, line and id; the examples stay in the manifest
+`dataset.url`, the annotations archive is fetched into the root first (once; see pipeline.download.fetch_tree).
+Problems (a CSV row with no text, an empty frame folder, an unreadable video) are listed with file, line and id; the examples stay in the manifest
 so that estimate and preprocess report them again with their own outcome, never dropping them silently.
 """
 from __future__ import annotations
