@@ -65,6 +65,7 @@ class Preprocess:
     decoder_prompt: str = "__de__"
     max_missing_fraction: float = 0.0   # examples without a pose or text, per split, before the stage fails
     control: Optional[str] = None       # "shuffle": poses permuted across examples (a control that must not learn)
+    pose_noise: float = 0.0             # > 0: Gaussian noise (pose units, pixels for MediaPipe) on every seen point
 
 
 @dataclass
@@ -91,6 +92,7 @@ class Training:
     max_steps: int = 500000
     save_total_limit: int = 10
     max_requeues: int = 5           # train/translate jobs requeue themselves on preemption or near the time limit
+    torch_threads: Optional[int] = None  # torch's intra-op threads in training (None: torch's default, the CPUs)
     extra: dict = field(default_factory=dict)  # passed through to Seq2SeqTrainingArguments
 
 
@@ -368,6 +370,12 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     if workers != "auto" and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         raise UserError(f"{where('estimate.workers')}: estimate.workers: expected a whole number >= 1 or 'auto', "
                         f"got {workers!r}")
+    if exp.preprocess.pose_noise < 0:
+        raise UserError(f"{where('preprocess.pose_noise')}: preprocess.pose_noise: expected a number >= 0 (pixels), "
+                        f"got {exp.preprocess.pose_noise}")
+    if exp.training.torch_threads is not None and exp.training.torch_threads < 1:
+        raise UserError(f"{where('training.torch_threads')}: training.torch_threads: expected at least 1, got "
+                        f"{exp.training.torch_threads}")
     for key, value in (("estimate.shards", exp.estimate.shards),
                        ("training.batch_size", exp.training.batch_size), ("translate.num_beams", exp.translate.num_beams)):
         if value < 1:

@@ -119,11 +119,13 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
 
 
 def preprocess_identity(exp: Experiment) -> dict:
-    """What preprocess computes from besides its poses: the prompts, and the control only when set (so that keys
-    of ordinary runs stay as they were)."""
+    """What preprocess computes from besides its poses: the prompts, and the control and pose noise only when set
+    (so that keys of ordinary runs stay as they were)."""
     ident = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}
     if exp.preprocess.control:
         ident["control"] = exp.preprocess.control
+    if exp.preprocess.pose_noise:
+        ident["pose_noise"] = exp.preprocess.pose_noise
     return ident
 
 
@@ -169,8 +171,10 @@ def add_training(plan: Plan, exp: Experiment, pre: StageJob, stages: tuple, data
     label = f"{exp.dataset.name}-{est.name}-seed{exp.training.seed}"
     if exp.replicate:
         label += f"-rep{exp.replicate}"
-    # how often a job may be requeued changes nothing it computes: not part of the key
-    training = {k: v for k, v in as_plain(exp.training).items() if k != "max_requeues"}
+    # how often a job may be requeued changes nothing it computes: not part of the key; torch's thread count
+    # changes the order of every sum (benchmarks/learnability.py varies it): part of the key only when set
+    training = {k: v for k, v in as_plain(exp.training).items()
+                if k != "max_requeues" and not (k == "torch_threads" and v is None)}
     ident = {"preprocess": pre.key, "model": as_plain(exp.model), "training": training,
              "replicate": exp.replicate}
     train = _add(plan, exp.name, "train", label, ident, TRAINER_IMAGE,

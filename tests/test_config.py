@@ -110,6 +110,17 @@ def test_preprocess_control_accepts_shuffle_only(tmp_path):
         load_experiment(PROJECT / "config/demo.yaml", ["preprocess.control=zeros"])
 
 
+def test_pose_noise_must_not_be_negative_and_only_a_set_noise_changes_the_preprocess_key():
+    from pipeline.config import load_experiment
+    from pipeline.plan import preprocess_identity
+    with pytest.raises(UserError, match=r"preprocess.pose_noise: expected a number >= 0 \(pixels\), got -1.0"):
+        load_experiment(PROJECT / "config/demo.yaml", ["preprocess.pose_noise=-1"])
+    plain = load_experiment(PROJECT / "config/demo.yaml")
+    assert "pose_noise" not in preprocess_identity(plain)          # ordinary runs keep their keys
+    noisy = load_experiment(PROJECT / "config/demo.yaml", ["preprocess.pose_noise=0.5"])
+    assert preprocess_identity(noisy)["pose_noise"] == 0.5
+
+
 def test_sample_clips_must_be_three_counts():
     from pipeline.config import load_experiment
     with pytest.raises(UserError, match=r"dataset.sample_clips: expected three counts"):

@@ -11,6 +11,8 @@ are left out *and reported* (problems.txt, counts in the log);
 if more than `max_missing_fraction` of a split is left out, the stage fails.
 With `control: shuffle` the poses are permuted across the examples of each split, none keeping its own (a
 seeded derangement): a model trained on that must not learn, which shows a real run's score comes from the poses.
+With `pose_noise: SIGMA` every kept pose is copied to `poses/` with seeded Gaussian noise (see pose_noise.py): a
+robustness check (benchmarks/learnability.py), never part of an ordinary run.
 The feature dimension is measured by loading a real pose file through MultimodalHugs' own PoseModalityProcessor
 (hide legs, reduce_holistic for MediaPipe, flatten), so the trainer config never trusts a table.
 """
@@ -104,7 +106,9 @@ def split_folder(tree: Path, split: str, source: str) -> Path:
 def run(spec: dict) -> dict:
     """Write the three TSVs and feat_dim.json."""
     from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
+    from pipeline.stages.pose_noise import write_perturbed
     out, source = Path(spec["output_dir"]), spec.get("pose_source", "estimate")
+    noise = float(spec.get("pose_noise") or 0.0)
     tree = pose_tree(spec)
     failures = read_failures(tree) if source == "estimate" else {}
     problems, counts, sample_pose, first = [], {}, None, None
@@ -145,6 +149,10 @@ def run(spec: dict) -> dict:
                         several["frames"] += found.frames_with_several
                         pose = out / "poses" / split / f"{ex.id}.pose"
                         write_single_person(found, pose)
+                        found = read_pose(pose) if noise else found
+                    if reason is None and noise:
+                        pose = out / "poses" / split / f"{ex.id}.pose"
+                        write_perturbed(found.pose, pose, noise, ex.id)
             if n % 1000 == 0:
                 print(f"{split}: {n}/{len(examples)} pose files checked", flush=True)
             if reason:
@@ -172,6 +180,9 @@ def run(spec: dict) -> dict:
     (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
     for p in problems:
         print("left out: " + p.replace("\t", ": "), flush=True)
+    if noise:
+        print(f"pose noise: every seen point of every kept example moved by N(0, {noise:g}²) (preprocess.pose_noise); "
+              f"the TSVs point at the perturbed copies in {out / 'poses'}", flush=True)
     print(f"several people: {several['frames']} frame(s) of {several['examples']} example(s) had more than one "
           f"person; reduced to the signer's track", flush=True)
     feat_dim = measure_feat_dim(sample_pose, spec["reduce_holistic"])

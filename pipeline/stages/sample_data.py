@@ -2,10 +2,18 @@
 
 Ten German weather words are ten "signs", each a distinct movement of the head of a real photograph of a person
 (scikit-image's bundled `astronaut`, a NASA portrait in the public domain): it moves left, right, up or down, tilts
-either way, comes closer or moves away, gets narrower or wider. Each movement goes out and back in
-`FRAMES_PER_SIGN` frames, which MediaPipe Holistic follows (face mesh and pose landmarks). The shoulders never
-move: `Pose.normalize`, which MultimodalHugs applies to every clip, takes one centre and one scale per clip from
-the shoulders, so a sign gives the same features in every sentence.
+either way, comes closer or moves away, gets narrower or wider. A sign is held: `PROFILE` gives the amplitude of
+each of its frames (in at 80 %, three frames at full amplitude, out at 80 %), which MediaPipe Holistic follows
+(face mesh and pose landmarks). The shoulders never move: `Pose.normalize`, which MultimodalHugs applies to every
+clip, takes one centre and one scale per clip from the shoulders, so a sign gives the same features in every
+sentence.
+
+Why large, held movements: MultimodalHugs layer-normalises each frame's 534 features before its linear mapper, and
+most of a frame is the face's fixed place above the shoulders, the same in every frame. A sign only moves the
+features a little away from that fixed part; the smaller that share, the longer the tiny model takes to find the
+signs at all, and the later and more machine-dependent its learning. Amplitudes as large as MediaPipe still tracks
+on every frame (shifts of 60 px, tilts of 40°; measured: the face is found in every frame) and held signs give
+that share about twice the size of small out-and-back movements (see benchmarks/learnability.py).
 
 A sentence is 2–5 distinct signs in a row (amplitudes jittered ±10 % per sign, the picture offset a little per
 clip); validation and test sentences are new combinations of the same signs, never seen in training. The text
@@ -22,18 +30,19 @@ from pathlib import Path
 
 from pipeline.stages.datasets import FRAMES_DIR, OFFICIAL_COLUMNS, OFFICIAL_SPLITS, corpus_csv
 
-VERSION = 2                      # bump when the clips change: the completion marker and prepare's key carry it
+VERSION = 3                      # bump when the clips change: the completion marker and prepare's key carry it
 # word -> (movement of the head, signed amplitude): pixels for shifts, degrees for tilts, relative for the rest.
 # Only the head moves: the shoulders, which pose-format's normalisation measures, stay where they are, so a
 # sign looks the same in every sentence.
 SIGNS = {
-    "sonne": ("shift_x", -30.0), "regen": ("shift_x", 30.0),
-    "wind": ("shift_y", -24.0), "schnee": ("shift_y", 24.0),
-    "nebel": ("tilt", 20.0), "wolken": ("tilt", -20.0),
-    "morgen": ("zoom", 0.3), "abend": ("zoom", -0.25),
-    "norden": ("squash", 0.3), "süden": ("squash", -0.3),
+    "sonne": ("shift_x", -60.0), "regen": ("shift_x", 60.0),
+    "wind": ("shift_y", -48.0), "schnee": ("shift_y", 48.0),
+    "nebel": ("tilt", 40.0), "wolken": ("tilt", -40.0),
+    "morgen": ("zoom", 0.6), "abend": ("zoom", -0.45),
+    "norden": ("squash", 0.4), "süden": ("squash", -0.4),
 }
-FRAMES_PER_SIGN = 5
+PROFILE = (0.8, 1.0, 1.0, 1.0, 0.8)   # amplitude of each frame of a sign: in, held, out
+FRAMES_PER_SIGN = len(PROFILE)
 DEFAULT_PER_SPLIT = (120, 12, 16)   # the demo's; `dataset.sample_clips` asks for others
 WIDTH, HEIGHT = 210, 260
 HEAD = (188.0, 108.0)            # centre of the head in the cropped 512×430 photograph
@@ -90,9 +99,8 @@ def sentence_frames(words: list[str], seed: int) -> list:
     for word in words:
         movement, amplitude = SIGNS[word]
         amplitude *= rng.uniform(0.9, 1.1)
-        for t in range(FRAMES_PER_SIGN):
-            frames.append(pose_frame(base, weight, movement, amplitude * math.sin(math.pi * (t + 1) /
-                                                                                  (FRAMES_PER_SIGN + 1)), offset))
+        for share in PROFILE:
+            frames.append(pose_frame(base, weight, movement, amplitude * share, offset))
     frames.append(frames[0])
     return frames
 

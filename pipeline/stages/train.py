@@ -106,6 +106,11 @@ def run(spec: dict) -> dict:
         (setup / SETUP_DONE).write_text("")
     else:
         print(f"setup already done in {setup}", flush=True)
+    threads = spec["training"].get("torch_threads")
+    if threads:                       # torch reads it when MultimodalHugs imports it (training.torch_threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+    print(f"torch threads: {os.environ.get('OMP_NUM_THREADS', f'torch default ({os.cpu_count()} CPUs)')}",
+          flush=True)
     train_dir = out / "train"
     argv = [sys.executable, "-m", "pipeline.stages.mmh_train", "--task", "translation", "--config_path", str(config),
             "--setup_path", str(setup), "--output_dir", str(train_dir), "--seed", seed, "--report_to", "none"]
