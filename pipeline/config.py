@@ -170,6 +170,9 @@ class Profile:
     data_dir: str = "data"
     cache_dir: str = "data/cache"   # HF_HOME etc.; bound into containers
     offline: bool = False           # compute nodes without internet: HF_HUB_OFFLINE=1
+    download_user_agent: Optional[str] = None   # None: pipeline.download.USER_AGENT (a browser's; see there)
+    download_attempts: int = 5      # pose/annotation archives: attempts on transient failures, inside the job
+    download_retry_wait: float = 15.0   # seconds before the second attempt, doubled before each later one
     resources: dict = field(default_factory=dict)   # stage -> partial Resources
     source: str = ""
 

@@ -4,7 +4,11 @@
     python -m pipeline.download --url URL --dest DIR --sha256 HEX         # any .tar/.tar.gz/.zip archive
 
 The archive is downloaded to `<dest>/<name>.part` and renamed when complete; an interrupted download resumes with
-an HTTP Range request. With --sha256 the file is verified before extraction (a mismatch keeps nothing). Extraction
+an HTTP Range request. Requests carry a browser-like User-Agent (`USER_AGENT`; a profile's `download_user_agent`
+replaces it): the host of the pre-estimated poses and annotations answers Python's default one with HTTP 403 (a bot
+challenge), as the original pipeline found. Transient failures (HTTP 5xx, 429, 403, a refused or reset connection,
+a cut transfer) are retried inside the job, up to `ATTEMPTS` times with growing waits, each attempt resuming
+where the last one stopped; the log shows the User-Agent and every retry. With --sha256 the file is verified before extraction (a mismatch keeps nothing). Extraction
 uses tarfile's `data` filter: absolute paths, `..`, links pointing outside and device files are refused (zip
 members are checked the same way). Then point a run at it:
 `--set dataset.root=<dest>/PHOENIX-2014-T-release-v3/PHOENIX-2014-T`.
@@ -34,23 +38,53 @@ from pipeline.errors import UserError, run_cli
 
 OFFICIAL_URL = "https://www-i6.informatik.rwth-aachen.de/ftp/pub/rwth-phoenix/2016/phoenix-2014-T.v3.tar.gz"
 CHUNK = 1 << 20
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+ATTEMPTS = 5                     # the original pipeline's preprocess.sh makes five attempts too
+RETRY_WAIT = 15.0                # seconds before the 2nd attempt; doubled before each later one (15, 30, 60, 120)
+RETRIED_HTTP = {403, 408, 425, 429}   # 403: the host's bot challenge may pass on a later attempt
 
 
-def download(url: str, target: Path, progress_every: float = 10.0) -> Path:
-    """Download `url` to `target`, resuming `<target>.part` if present. Returns target."""
+class Transient(Exception):
+    """A failure worth another attempt: the message says what happened."""
+
+
+def download(url: str, target: Path, progress_every: float = 10.0, user_agent: str | None = None,
+             attempts: int = ATTEMPTS, retry_wait: float = RETRY_WAIT) -> Path:
+    """Download `url` to `target`, resuming `<target>.part` if present, retrying transient failures. Returns
+    target."""
+    agent = user_agent or USER_AGENT
+    print(f"User-Agent: {agent}; up to {attempts} attempt(s)", flush=True)
+    for attempt in range(1, attempts + 1):
+        try:
+            return _download_once(url, target, progress_every, agent)
+        except Transient as exc:
+            if attempt == attempts:
+                raise UserError(f"{url}: {exc}, after {attempts} attempt(s) with User-Agent {agent!r}; check the URL "
+                                f"in a browser, or set download_user_agent in your cluster profile; rerunning "
+                                f"resumes from what was downloaded") from None
+            wait = retry_wait * 2 ** (attempt - 1)
+            print(f"attempt {attempt}/{attempts} failed: {exc}; retrying in {wait:g} s", flush=True)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _download_once(url: str, target: Path, progress_every: float, agent: str) -> Path:
     part = target.with_name(target.name + ".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    headers = {"User-Agent": agent, **({"Range": f"bytes={have}-"} if have else {})}
+    request = urllib.request.Request(url, headers=headers)
     try:
         response = urllib.request.urlopen(request, timeout=60)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:          # range not satisfiable: the part file is already complete
             part.rename(target)
             return target
+        if exc.code in RETRIED_HTTP or exc.code >= 500:
+            raise Transient(f"HTTP {exc.code} {exc.reason}") from None
         raise UserError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        raise UserError(f"{url}: cannot connect ({exc.reason}); rerun to resume") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise Transient(f"cannot connect ({getattr(exc, 'reason', exc)})") from None
     with response:
         resumed = response.status == 206
         if have and not resumed:
@@ -65,8 +99,7 @@ def download(url: str, target: Path, progress_every: float = 10.0) -> Path:
                 try:
                     chunk = response.read(CHUNK)
                 except (OSError, http.client.HTTPException) as exc:
-                    raise UserError(f"{url}: download interrupted after {done / 1e6:.1f} MB ({exc}); "
-                                    f"rerun the same command to resume") from None
+                    raise Transient(f"interrupted after {done / 1e6:.1f} MB ({exc})") from None
                 if not chunk:
                     break
                 handle.write(chunk)
@@ -79,7 +112,7 @@ def download(url: str, target: Path, progress_every: float = 10.0) -> Path:
                           flush=True)
                     last = now
     if total is not None and done < total:
-        raise UserError(f"{url}: got {done} of {total} bytes; rerun the same command to resume")
+        raise Transient(f"interrupted after {done / 1e6:.1f} MB (got {done} of {total} bytes)")
     part.rename(target)
     return target
 
@@ -137,12 +170,14 @@ def normalise_splits(tree: Path) -> None:
         (tree / "dev").rename(tree / "validation")
 
 
-def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normalise=None) -> Path:
+def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normalise=None,
+               download_settings: dict | None = None) -> Path:
     """`dest/tree`: the archive at `url` downloaded into `dest` (once, resumably) and extracted.
 
     The archive's sha256 is `expected_sha256` when given, else recorded at first download in `<archive>.sha256`;
     every call verifies the archive against it. Extraction goes to `dest/tree.partial` and is renamed to `dest/tree`
     only when complete (and `normalise(tree)` has run); a failure removes the partial folder and a damaged archive.
+    `download_settings`: `download`'s user_agent / attempts / retry_wait (the profile's, see plan.download_settings).
     """
     dest.mkdir(parents=True, exist_ok=True)
     archive = dest / url.rstrip("/").rsplit("/", 1)[-1]
@@ -153,7 +188,7 @@ def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normali
             if tree.is_dir() and (dest / "tree.json").exists():
                 print(f"using {tree} (its archive was removed, so it cannot be re-verified)", flush=True)
                 return tree
-            download(url, archive)
+            download(url, archive, **(download_settings or {}))
         digest = sha256(archive)
         expected = (expected_sha256 or "").lower() or (record.read_text().split()[0] if record.exists() else "")
         if expected and digest != expected:

@@ -41,11 +41,12 @@ def fetch_pose_downloads(experiments, profile) -> int:
     for job in plan.jobs.values():
         dataset = job.spec.get("dataset", {})
         if job.stage == "prepare" and dataset.get("layout") == "annotations" and dataset.get("url"):
-            print(f"annotations for {', '.join(job.runs)}: {fetch_tree(dataset['url'], Path(dataset['root']))}")
+            tree = fetch_tree(dataset["url"], Path(dataset["root"]), download_settings=job.spec.get("download"))
+            print(f"annotations for {', '.join(job.runs)}: {tree}")
             done += 1
         if job.stage == "preprocess" and job.spec.get("pose_source") == "download":
             tree = fetch_tree(job.spec["poses"]["url"], Path(job.spec["poses_dir"]), job.spec.get("sha256"),
-                              normalise_splits)
+                              normalise_splits, job.spec.get("download"))
             print(f"{job.spec['estimator']} poses: {tree}", flush=True)
             done += 1
     return done

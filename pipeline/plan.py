@@ -92,12 +92,13 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     identity = {"dataset": dataset}
     if exp.dataset.layout == "sample":      # regenerated clips must not reuse poses of older ones
         identity["sample_version"] = SAMPLE_VERSION
+    prep_spec = {"dataset": resolved, **({"download": download_settings(profile)} if exp.dataset.url else {})}
     prep = _add(plan, exp.name, "prepare", f"{exp.dataset.name}-{exp.dataset.layout}", identity,
-                est.image if exp.estimate.source == "estimate" else TRAINER_IMAGE, {"dataset": resolved}, [],
+                est.image if exp.estimate.source == "estimate" else TRAINER_IMAGE, prep_spec, [],
                 res("prepare"), data_dir, mounts=[(root, exp.dataset.layout not in ("sample", "annotations"))])
     if exp.estimate.source != "estimate":       # pre-estimated poses: no estimate job, preprocess reads them
         if "preprocess" in stages:
-            pre = add_pose_source_preprocess(plan, exp, prep, data_dir, res("preprocess"))
+            pre = add_pose_source_preprocess(plan, exp, prep, data_dir, res("preprocess"), profile)
             add_training(plan, exp, pre, stages, data_dir, cache_dir, res)
         return
     if "estimate" not in stages:
@@ -141,8 +142,14 @@ def pose_download_dir(data_dir: Path, pose_type: str, url: str) -> Path:
     return data_dir / "downloads" / "poses" / f"{pose_type}-{stable_hash(url, 8)}"
 
 
+def download_settings(profile: Profile) -> dict:
+    """How the jobs that fetch archives download (pipeline.download.download's keywords): not part of any key."""
+    return {"user_agent": profile.download_user_agent, "attempts": profile.download_attempts,
+            "retry_wait": profile.download_retry_wait}
+
+
 def add_pose_source_preprocess(plan: Plan, exp: Experiment, prep: StageJob, data_dir: Path,
-                               resources: Resources) -> StageJob:
+                               resources: Resources, profile: Profile) -> StageJob:
     """The preprocess job of a run whose poses are downloaded or in a folder (its only upstream: prepare)."""
     est = POSE_TYPES[exp.estimate.estimator]
     src = exp.estimate.source
@@ -158,7 +165,8 @@ def add_pose_source_preprocess(plan: Plan, exp: Experiment, prep: StageJob, data
     ident = {"prepare": prep.key, "poses": poses, **preprocess_identity(exp)}
     return _add(plan, exp.name, "preprocess", f"{exp.dataset.name}-{est.name}-{src}", ident, TRAINER_IMAGE,
                 {**ident, **preprocess_checks(exp), "manifest_dir": prep.output_dir, "poses_dir": str(poses_dir),
-                 "pose_source": src, "dataset_limit": exp.dataset.limit, "sha256": exp.estimate.sha256},
+                 "pose_source": src, "dataset_limit": exp.dataset.limit, "sha256": exp.estimate.sha256,
+                 **({"download": download_settings(profile)} if src == "download" else {})},
                 [prep.id], resources, data_dir, mounts=mounts)
 
 

@@ -119,14 +119,25 @@ def tar_gz_bytes(members: dict[str, bytes]) -> bytes:
 @pytest.fixture
 def http_files():
     """A file server on loopback (no other network): serves `state["files"][path]` (bytes) with Range support,
-    404 for anything else; `state["cut"][path] = n` makes the next plain GET of `path` send n bytes and hang up.
-    `state["ranges"]` records (path, start) of every Range request. Yields (state, base URL)."""
-    state = {"files": {}, "cut": {}, "ranges": [], "gets": []}
+    404 for anything else; `state["cut"][path] = n` makes the next plain GET of `path` send n bytes and hang up;
+    `state["fail"][path] = [503, ...]` answers the next GETs of `path` with those statuses first;
+    `state["refuse_python"] = True` answers 403 to Python's default User-Agent (`Python-urllib/...`), as the host
+    of the pre-estimated poses does. `state["ranges"]` records (path, start) of every Range request,
+    `state["agents"]` every User-Agent. Yields (state, base URL)."""
+    state = {"files": {}, "cut": {}, "fail": {}, "ranges": [], "gets": [], "agents": [], "refuse_python": False}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             body = state["files"].get(self.path)
             state["gets"].append(self.path)
+            agent = self.headers.get("User-Agent", "")
+            state["agents"].append(agent)
+            if state["refuse_python"] and agent.startswith("Python-urllib"):
+                self.send_error(403, "Forbidden")
+                return
+            if state["fail"].get(self.path):
+                self.send_error(state["fail"][self.path].pop(0))
+                return
             if body is None:
                 self.send_error(404, "Not Found")
                 return

@@ -1,8 +1,9 @@
 """The benchmarks run in CI-sized form (their speed targets are reported, not asserted: timing is not a test)."""
+import json
 import subprocess
 import sys
 
-from conftest import PROJECT, needs_mediapipe
+from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir
 
 
 @needs_mediapipe
@@ -20,3 +21,23 @@ def test_compose_benchmark_counts_the_54_point_search():
     proc = subprocess.run([sys.executable, "benchmarks/compose.py"], capture_output=True, text=True, cwd=PROJECT)
     assert proc.returncode == 0, proc.stderr
     assert "165 jobs" in proc.stdout and "'train': 54" in proc.stdout
+
+
+@needs_mediapipe
+@needs_trainer
+def test_learnability_benchmark_runs_each_axis_and_reports_the_spread(tmp_path):
+    proc = subprocess.run([sys.executable, "benchmarks/learnability.py", "--config", "config/smoke.yaml",
+                           "--seeds", "1", "--threads", "1", "--noise", "0.5", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, cwd=PROJECT, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads((tmp_path / "learnability.json").read_text())
+    assert [(r["seed"], r["threads"], r["poses"]) for r in report["runs"]] == [
+        (1, 1, "estimated"), (1, 1, "noisy"), (1, 1, "shuffled")]
+    assert report["cpu"] and report["commit"]
+    assert "test BLEU over 2 learning runs: min" in proc.stdout and "shuffled control over 1 seeds" in proc.stdout
+    # the noisy run trained on perturbed copies, the others on the estimated poses; each log names its threads
+    noisy = (output_dir(tmp_path, "learn-s1-t1-noisy", "preprocess") / "train.tsv").read_text().splitlines()[1]
+    plain = (output_dir(tmp_path, "learn-s1-t1-estimated", "preprocess") / "train.tsv").read_text().splitlines()[1]
+    assert "/poses/train/" in noisy.split("\t")[0] and "/estimate/" in plain.split("\t")[0]
+    log = next((tmp_path / "jobs" / "learn-s1-t1-estimated" / "logs").glob("train-*.out")).read_text()
+    assert "torch threads: 1" in log

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tar_gz_bytes
-from pipeline.download import download, extract, fetch_tree, normalise_splits
+from pipeline.download import USER_AGENT, download, extract, fetch_tree, normalise_splits
 from pipeline.errors import UserError
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -30,8 +30,8 @@ def test_interrupted_download_resumes_and_the_result_is_verified_and_extracted(t
     state["files"]["/archive.tar.gz"] = body
     state["cut"]["/archive.tar.gz"] = len(body) // 2
     target = tmp_path / "archive.tar.gz"
-    with pytest.raises(UserError, match="rerun the same command to resume"):
-        download(url, target)
+    with pytest.raises(UserError, match="interrupted after .* after 1 attempt.*rerunning resumes"):
+        download(url, target, attempts=1)
     assert not target.exists() and (tmp_path / "archive.tar.gz.part").stat().st_size == len(body) // 2
     digest = hashlib.sha256(body).hexdigest()
     proc = subprocess.run([sys.executable, "-m", "pipeline.download", "--url", url, "--dest", str(tmp_path),
@@ -40,6 +40,44 @@ def test_interrupted_download_resumes_and_the_result_is_verified_and_extracted(t
     assert state["ranges"] == [("/archive.tar.gz", len(body) // 2)]   # resumed, not restarted
     assert (tmp_path / "PHOENIX-2014-T/annotations/manual/x.csv").read_bytes() == b"a|b\n" * 5000
     assert not target.exists()                                        # archive removed after extraction
+
+
+def test_a_host_that_refuses_pythons_user_agent_serves_ours_and_a_profiles(tmp_path, server, capsys):
+    import urllib.error
+    import urllib.request
+    state, url = server
+    state["files"]["/archive.tar.gz"] = b"payload"
+    state["refuse_python"] = True
+    with pytest.raises(urllib.error.HTTPError, match="403"):          # the host really refuses urllib's default
+        urllib.request.urlopen(url, timeout=10)
+    assert download(url, tmp_path / "a.tar.gz", retry_wait=0).read_bytes() == b"payload"
+    assert download(url, tmp_path / "b.tar.gz", user_agent="our-lab-fetcher/1.0", retry_wait=0).exists()
+    assert state["agents"][1:] == [USER_AGENT, "our-lab-fetcher/1.0"]
+    out = capsys.readouterr().out
+    assert f"User-Agent: {USER_AGENT}; up to 5 attempt(s)" in out and "User-Agent: our-lab-fetcher/1.0" in out
+
+
+def test_transient_failures_are_retried_in_the_same_job_and_said_in_the_log(tmp_path, server, capsys):
+    state, url = server
+    state["files"]["/archive.tar.gz"] = b"payload"
+    state["fail"]["/archive.tar.gz"] = [500, 503]                       # fails twice, then serves
+    assert download(url, tmp_path / "a.tar.gz", retry_wait=0).read_bytes() == b"payload"
+    assert state["gets"] == ["/archive.tar.gz"] * 3
+    out = capsys.readouterr().out
+    assert "attempt 1/5 failed: HTTP 500" in out and "attempt 2/5 failed: HTTP 503" in out
+
+
+def test_the_last_failure_names_the_url_the_status_and_what_to_do(tmp_path, server):
+    state, url = server
+    state["fail"]["/archive.tar.gz"] = [503] * 3
+    with pytest.raises(UserError) as caught:
+        download(url, tmp_path / "a.tar.gz", attempts=3, retry_wait=0)
+    assert str(caught.value).startswith(f"{url}: HTTP 503 Service Unavailable, after 3 attempt(s) with User-Agent")
+    assert "download_user_agent" in str(caught.value)
+    state["fail"]["/archive.tar.gz"] = []
+    with pytest.raises(UserError, match=r"HTTP 404 Not Found$"):       # not transient: one request, no retry
+        download(f"{url}.missing", tmp_path / "b.tar.gz", retry_wait=0)
+    assert state["gets"].count("/archive.tar.gz.missing") == 1
 
 
 def test_checksum_mismatch_keeps_nothing(tmp_path, server):

@@ -2,9 +2,13 @@
 (feature order, reduce_holistic, normalisation, prompts, references against hypotheses).
 
 The demo (config/demo.yaml: ten signs, 120 training sentences, test sentences never seen in training, real
-MediaPipe, the tiny backbone, 4000 CPU steps) must clear BLEU 20. The same run with its features broken on
+MediaPipe, the tiny backbone, 2500 CPU steps) must clear BLEU 20. The same run with its features broken on
 purpose, every clip given another clip's poses (`preprocess.control: shuffle`), shares prepare and estimate and
-must stay at or below BLEU 5: a chain that scored well regardless of its inputs would fail here."""
+must stay at or below BLEU 5: a chain that scored well regardless of its inputs would fail here.
+
+The floor keeps a margin: it is at most half the minimum that benchmarks/learnability.py measured over seeds 1-5,
+one and two torch threads, and poses as estimated or perturbed (README: Results), so a CPU that rounds otherwise
+does not fail it."""
 import json
 
 import pytest

@@ -172,11 +172,11 @@ def test_archive_failures_are_one_line_and_leave_nothing_taken_as_done(tmp_path,
     download = next((tmp_path / "data" / "downloads" / "poses").iterdir())
     assert not (download / "tree").exists() and not (download / "tree.partial").exists()
     state["files"][f"/sdpose/{name}"] = body
-    state["cut"][f"/sdpose/{name}"] = len(body) // 3                       # then an interrupted download
-    proc = submit(config, tmp_path, "--until", "preprocess")
-    assert proc.returncode != 0 and "rerun the same command to resume" in log()
-    proc = submit(config, tmp_path, "--until", "preprocess")               # resumes where it stopped
-    assert proc.returncode == 0, log()
+    state["cut"][f"/sdpose/{name}"] = len(body) // 3                       # then an interrupted download:
+    proc = submit(config, tmp_path, "--until", "preprocess", "--profile-set", "download_retry_wait=0")
+    assert proc.returncode == 0, log()                                     # the same job retries and resumes
+    assert "attempt 1/5 failed: interrupted after" in log() and "User-Agent: Mozilla/5.0" in log()
+    assert "retrying in 0 s" in log()                                      # the profile's download_retry_wait
     assert (f"/sdpose/{name}", len(body) // 3) in state["ranges"]
     assert json.loads((output_dir(tmp_path, "poses", "preprocess") / "feat_dim.json").read_text())["feat_dim"] == 266
 

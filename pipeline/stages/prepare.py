@@ -29,7 +29,7 @@ def run(spec: dict) -> dict:
         from pipeline.download import fetch_tree
         from pipeline.stages.datasets import find_annotations
         if not root.is_dir() or find_annotations(root) is None or (root / "tree.json").exists():
-            fetch_tree(ds["url"], root)
+            fetch_tree(ds["url"], root, download_settings=spec.get("download"))
     if not root.exists():
         raise UserError(f"dataset.root {root}: no such folder (set dataset.root to your copy of the data)")
     examples, problems = read_dataset(ds["layout"], root)

@@ -87,7 +87,7 @@ def pose_tree(spec: dict) -> Path:
     poses = Path(spec["poses_dir"])
     if spec.get("pose_source") == "download":
         from pipeline.download import fetch_tree, normalise_splits
-        return fetch_tree(spec["poses"]["url"], poses, spec.get("sha256"), normalise_splits)
+        return fetch_tree(spec["poses"]["url"], poses, spec.get("sha256"), normalise_splits, spec.get("download"))
     if not poses.is_dir():
         raise UserError(f"estimate.folder {poses}: no such folder (expected {{train,dev|validation,test}}/<id>.pose)")
     return poses
