@@ -11,9 +11,9 @@ sentence.
 Why large, held movements: MultimodalHugs layer-normalises each frame's 534 features before its linear mapper, and
 most of a frame is the face's fixed place above the shoulders, the same in every frame. A sign only moves the
 features a little away from that fixed part; the smaller that share, the longer the tiny model takes to find the
-signs at all, and the later and more machine-dependent its learning. Amplitudes as large as MediaPipe still tracks
-on every frame (shifts of 60 px, tilts of 40°; measured: the face is found in every frame) and held signs give
-that share about twice the size of small out-and-back movements (see benchmarks/learnability.py).
+signs at all, and the later and more machine-dependent its learning. Amplitudes about as large as MediaPipe still
+tracks (shifts of 60 px, tilts of 40°: the face is found in 2935 of the demo's 2936 frames) and held signs give
+that share about twice the size of the earlier small out-and-back movements (see benchmarks/learnability.py).
 
 A sentence is 2–5 distinct signs in a row (amplitudes jittered ±10 % per sign, the picture offset a little per
 clip); validation and test sentences are new combinations of the same signs, never seen in training. The text
