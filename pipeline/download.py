@@ -8,9 +8,9 @@ an HTTP Range request. Requests carry a browser-like User-Agent (`USER_AGENT`; a
 replaces it): the host of the pre-estimated poses and annotations answers Python's default one with HTTP 403 (a bot
 challenge), as the original pipeline found. Transient failures (HTTP 5xx, 429, 403, a refused or reset connection,
 a cut transfer) are retried inside the job, up to `ATTEMPTS` times with growing waits, each attempt resuming
-where the last one stopped; the log shows the User-Agent and every retry. With --sha256 the file is verified before extraction (a mismatch keeps nothing). Extraction
-uses tarfile's `data` filter: absolute paths, `..`, links pointing outside and device files are refused (zip
-members are checked the same way). Then point a run at it:
+where the last one stopped; the log shows the User-Agent and every retry. With --sha256 the file is verified before
+extraction (a mismatch keeps nothing). Extraction uses tarfile's `data` filter: absolute paths, `..`, links
+pointing outside and device files are refused (zip members are checked the same way). Then point a run at it:
 `--set dataset.root=<dest>/PHOENIX-2014-T-release-v3/PHOENIX-2014-T`.
 
 `fetch_tree` is what the stages use for pre-estimated poses and annotations: download once, record the archive's
