@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.stages.markers import atomic_path
+
 
 def noise_seed(example_id: str, sigma: float) -> int:
     return int.from_bytes(hashlib.sha256(f"{example_id}:{sigma!r}".encode()).digest()[:8], "little")
@@ -27,8 +29,5 @@ def write_perturbed(pose, target: Path, sigma: float, example_id: str) -> None:
     rng = np.random.default_rng(noise_seed(example_id, sigma))
     noisy = data + rng.normal(0.0, sigma, size=data.shape).astype(np.float32)
     body.data = np.ma.masked_array(np.where(mask, data, noisy), mask=mask)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         pose.write(handle)
-    tmp.rename(target)
