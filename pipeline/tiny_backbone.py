@@ -1,11 +1,11 @@
 """`python -m pipeline.tiny_backbone OUT`: a tiny M2M-100 + tokenizer, built offline, for the demo and tests.
 
-d_model 32, one encoder and one decoder layer, weights drawn with std 0.15 (see INIT_STD), no dropout or layer
-drop, a word-level sentencepiece vocabulary of the sample's sign words and some German, plus M2M-100's language
-tokens (`__de__` ...) marked special as in `facebook/m2m100_418M` (decoded text carries no language code), saved
-with `save_pretrained` so MultimodalHugs loads it like `facebook/m2m100_418M`. Seeded: the same OUT content every
-time. Runs in the trainer image. Configs name it `model.pretrained_backbone: tiny-m2m100`; the train stage builds it
-into the cache on first use.
+d_model 32, one encoder and one decoder layer, weights drawn with std 0.15 (see INIT_STD), dropout 0.1 (see
+DROPOUT), no layer drop, a word-level sentencepiece vocabulary of the sample's sign words and some German, plus
+M2M-100's language tokens (`__de__` ...) marked special as in `facebook/m2m100_418M` (decoded text carries no
+language code), saved with `save_pretrained` so MultimodalHugs loads it like `facebook/m2m100_418M`. Seeded: the
+same OUT content every time. Runs in the trainer image. Configs name it `model.pretrained_backbone: tiny-m2m100`;
+the train stage builds it into the cache on first use.
 """
 from __future__ import annotations
 
@@ -15,11 +15,16 @@ import tempfile
 from pathlib import Path
 
 TINY_NAME = "tiny-m2m100"
-VERSION = 4          # bump when what build() writes changes: the cache folder is named after it
+VERSION = 5          # bump when what build() writes changes: the cache folder is named after it
 # M2M-100's default init_std 0.02 suits its 1024-wide layers; at d_model 32 it leaves every projection near zero,
 # attention uniform and the token embeddings far below the positional ones at the start. 0.15 (about 1/sqrt(d_model))
 # starts the tiny model where a small one should.
 INIT_STD = 0.15
+# Without dropout the tiny model can memorise the demo's 120 training sentences (training loss 0.00 by step 1500)
+# before it learns the signs, and on some seeds and thread counts generalises late: seed 2 with two torch threads
+# reached validation BLEU 50 only at step 2500 (test BLEU 34.4). With dropout 0.1 the same run reached it at step
+# 1000 (test BLEU 96.3); AMD EPYC, 2 cores. benchmarks/learnability.py measures it over seeds (README: Results).
+DROPOUT = 0.1
 EXTRA_TEXT = [  # more German so the tokenizer covers words the sample sentences lack
     "guten abend liebe zuschauer", "und nun die wettervorhersage für morgen", "es gibt regen und sonne",
     "im süden und osten bleibt es trocken", "die temperaturen liegen zwischen zehn und zwanzig grad",
@@ -60,7 +65,7 @@ def build(out: Path, seed: int = 0) -> Path:
     config = M2M100Config(vocab_size=max(ids) + 1, d_model=32, encoder_layers=1, decoder_layers=1,
                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
                           decoder_ffn_dim=64, max_position_embeddings=512, pad_token_id=1, bos_token_id=0,
-                          eos_token_id=2, decoder_start_token_id=2, dropout=0.0, attention_dropout=0.0,
+                          eos_token_id=2, decoder_start_token_id=2, dropout=DROPOUT, attention_dropout=0.0,
                           encoder_layerdrop=0.0, decoder_layerdrop=0.0, scale_embedding=True,
                           init_std=INIT_STD)
     model = M2M100ForConditionalGeneration(config)

@@ -19,7 +19,7 @@ A sentence is 2–5 distinct signs in a row (amplitudes jittered ±10 % per sign
 clip); validation and test sentences are new combinations of the same signs, never seen in training. The text
 of each clip is its words, in order. Deterministic: the same arguments write the same bytes.
 
-    python -m pipeline.stages.sample_data OUT [--per-split 120,12,16]
+    python -m pipeline.stages.sample_data OUT [--per-split 120,12,32]
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ SIGNS = {
 }
 PROFILE = (0.8, 1.0, 1.0, 1.0, 0.8)   # amplitude of each frame of a sign: in, held, out
 FRAMES_PER_SIGN = len(PROFILE)
-DEFAULT_PER_SPLIT = (120, 12, 16)   # the demo's; `dataset.sample_clips` asks for others
+DEFAULT_PER_SPLIT = (120, 12, 32)   # the demo's; `dataset.sample_clips` asks for others
 WIDTH, HEIGHT = 210, 260
 HEAD = (188.0, 108.0)            # centre of the head in the cropped 512×430 photograph
 COMPLETE = ".sample-complete"    # written last, with the generation parameters: anything else is regenerated
