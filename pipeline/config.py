@@ -27,7 +27,7 @@ from pipeline.estimators import POSE_TYPES, SOURCES, check_settings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 STAGES = ("prepare", "estimate", "preprocess", "train", "translate", "evaluate")
-DATASET_LAYOUTS = ("official", "videos", "sample", "annotations")
+DATASET_LAYOUTS = ("official", "videos", "sample", "annotations", "manifest", "how2sign")
 CONTROLS = ("shuffle",)
 RUNTIMES = ("venv", "apptainer", "singularity", "host")
 EXECUTORS = ("local", "slurm")
@@ -41,6 +41,12 @@ class Dataset:
     url: Optional[str] = None       # layout annotations: an archive of the corpus CSVs, fetched into root if absent
     limit: Optional[int] = None     # at most this many examples per split (quick trials)
     sample_clips: Optional[list] = None  # layout sample: clips in [train, validation, test]; None = the default
+    # any corpus (pipeline/stages/corpus.py). Unset, they stay out of the prepare key (older keys still match).
+    splits: Optional[dict] = None   # layout manifest: split -> its TSV/CSV, relative to root
+    columns: Optional[dict] = None  # layout manifest: role (media, text, id, start, end, ...) -> column name
+    time_unit: Optional[str] = None     # layout manifest: start/end in seconds (default), milliseconds or frames
+    fps: Optional[float] = None     # frame rate of frame folders (default 25)
+    media: Optional[str] = None     # layout how2sign: clips (the sentence clips, default) or videos (raw + times)
 
 
 @dataclass
@@ -357,6 +363,30 @@ def _check_pose_source(est: Estimate, where) -> None:
                         f"give the archive's URL")
 
 
+def _check_corpus(ds: Dataset, where) -> None:
+    """The settings of the manifest and how2sign layouts (pipeline/stages/corpus.py)."""
+    from pipeline.stages.corpus import ROLES, TIME_UNITS
+    from pipeline.stages.manifest import SPLITS
+    if ds.layout == "manifest":
+        missing = [s for s in SPLITS if s not in (ds.splits or {})]
+        if missing:
+            raise UserError(f"{where('dataset.splits')}: dataset.splits: layout manifest needs one file per split "
+                            f"({', '.join(SPLITS)}); missing {', '.join(missing)}, e.g. "
+                            f"{{train: train.tsv, validation: dev.tsv, test: test.tsv}}")
+        unknown = [s for s in ds.splits if s not in SPLITS]
+        if unknown:
+            raise UserError(f"{where('dataset.splits')}: dataset.splits.{unknown[0]}: unknown split; allowed: "
+                            f"{', '.join(SPLITS)}")
+    for role in ds.columns or {}:
+        _check_choice(role, ROLES, where(f"dataset.columns.{role}"), f"dataset.columns.{role} (a role)")
+    if ds.time_unit is not None:
+        _check_choice(ds.time_unit, [*TIME_UNITS, "frames"], where("dataset.time_unit"), "dataset.time_unit")
+    if ds.media is not None:
+        _check_choice(ds.media, ("clips", "videos"), where("dataset.media"), "dataset.media")
+    if ds.fps is not None and ds.fps <= 0:
+        raise UserError(f"{where('dataset.fps')}: dataset.fps: expected a frame rate > 0, got {ds.fps}")
+
+
 def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     data = dict(data)
     data.setdefault("name", Path(src).stem)
@@ -389,6 +419,7 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     if clips is not None and (len(clips) != 3 or not all(isinstance(c, int) and c >= 1 for c in clips)):
         raise UserError(f"{where('dataset.sample_clips')}: dataset.sample_clips: expected three counts "
                         f"[train, validation, test], each at least 1, got {clips!r}")
+    _check_corpus(exp.dataset, where)
     if exp.dataset.layout == "annotations" and exp.estimate.source == "estimate":
         raise UserError(f"{where('dataset.layout')}: dataset.layout: annotations has texts but no frames or "
                         f"videos to estimate poses from; set estimate.source to download or folder")
@@ -458,7 +489,18 @@ def stable_hash(obj: Any, length: int = 10) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+# dataset settings that joined after keys were first written: unset, they stay out of keys and hashes
+OPTIONAL_DATASET_KEYS = ("url", "splits", "columns", "time_unit", "fps", "media")
+
+
+def dataset_identity(dataset: Dataset) -> dict:
+    return {k: v for k, v in as_plain(dataset).items() if not (k in OPTIONAL_DATASET_KEYS and v is None)}
+
+
 def config_hash(experiment: Experiment) -> str:
     plain = as_plain(experiment)
     plain.pop("source", None)
+    plain["dataset"] = dataset_identity(experiment.dataset)
+    if experiment.dataset.url is None:     # hashes from before dataset.url still carry it
+        plain["dataset"]["url"] = None
     return stable_hash(plain, 12)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, Resources, as_plain, stable_hash,
+from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, Resources, as_plain, dataset_identity, stable_hash,
                              stage_resources)
 from pipeline.errors import UserError
 from pipeline.estimators import POSE_TYPES, TRAINER_IMAGE, resolved_settings
@@ -85,7 +85,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
 
     # the key hashes the root as configured (relative roots stay relative: the same key in every clone);
     # an unset dataset.url stays out of it, so keys from before that option existed still match
-    dataset = {k: v for k, v in as_plain(exp.dataset).items() if not (k == "url" and v is None)}
+    dataset = dataset_identity(exp.dataset)
     resolved = {**dataset, "root": str(project_path(exp.dataset.root or f"data/datasets/{exp.dataset.name}"))}
     # prepare writes the sample dataset or fetches annotations (read-write); estimate reads frames/videos (read-only)
     root = resolved["root"]

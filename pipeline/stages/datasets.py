@@ -8,6 +8,7 @@
   `<root>/PHOENIX-2014-T.{split}.corpus_poses.tsv` (tab-separated; the basename of `signal` or `video_path` is the
   id, `output` the text).
 - `sample`: the project's generated sample, written in the official layout (see sample_data.py).
+- `manifest` and `how2sign`: any corpus, by one table per split, and the How2Sign release (see corpus.py).
 - `annotations`: only the official corpus CSVs (`annotations/manual/PHOENIX-2014-T.{train,dev,test}.corpus.csv`,
   at `<root>` or anywhere below it, e.g. inside the public annotations archive): texts for pre-estimated poses.
 """
@@ -111,7 +112,12 @@ def read_videos(root: Path) -> tuple[list[Example], list[str]]:
     return examples, problems
 
 
-def read_dataset(layout: str, root: Path) -> tuple[list[Example], list[str]]:
+def read_dataset(ds: dict, root: Path) -> tuple[list[Example], list[str]]:
+    """Examples and problems of the dataset described by the `dataset` settings `ds`, whose tree is at root."""
+    layout = ds["layout"]
+    if layout in ("manifest", "how2sign"):
+        from pipeline.stages.corpus import read_corpus
+        return read_corpus(ds, root)
     if layout in ("official", "sample"):
         return read_official(root)
     if layout == "videos":
@@ -123,4 +129,5 @@ def read_dataset(layout: str, root: Path) -> tuple[list[Example], list[str]]:
                             f"dataset.root at the PHOENIX-2014-T folder or the extracted annotations archive, or "
                             f"set dataset.url to that archive")
         return read_official(found, frames_expected=False)
-    raise UserError(f"dataset.layout: unknown layout {layout!r}; allowed: official, videos, sample, annotations")
+    raise UserError(f"dataset.layout: unknown layout {layout!r}; allowed: official, videos, sample, annotations, "
+                    f"manifest, how2sign")

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -40,6 +41,26 @@ def shard(examples: list[Example], shards: int, index: int) -> list[Example]:
         loads[lightest] += max(ex.frames, 1)
         members[lightest].append(ex)
     return sorted(members[index], key=lambda e: e.id)
+
+
+def media_to_estimate(examples: list[Example]) -> tuple[list[Example], str]:
+    """One example per source media (segments of a long video share its pose file, estimated once), without
+    examples that have a problem (prepare reported it; preprocess leaves them out) or that are pose files already.
+    Returns them and a line for the log when that is not simply every example."""
+    unique: dict[str, Example] = {}
+    problems = poses = 0
+    for ex in examples:
+        if ex.problem:
+            problems += 1
+        elif ex.media.endswith(".pose"):
+            poses += 1
+        else:
+            unique.setdefault(ex.pose_name, replace(ex, id=ex.pose_name))
+    if len(unique) == len(examples):
+        return list(unique.values()), ""
+    return list(unique.values()), (f"{len(examples)} examples: {len(unique)} source media to estimate, "
+                                   f"{poses} given as pose files, {problems} with a problem (see prepare's "
+                                   f"problems.txt)")
 
 
 def pose_path(poses_dir: Path, example_id: str) -> Path:
@@ -161,6 +182,9 @@ def run(spec: dict) -> dict:
     examples = read_all(Path(spec["manifest_dir"]))
     if spec.get("limit"):
         examples = examples[: spec["limit"]]
+    examples, note = media_to_estimate(examples)
+    if note:
+        print(note, flush=True)
     mine = shard(examples, shards, task)
     out = Path(spec["output_dir"])
     started = time.time()

@@ -23,8 +23,9 @@ def read_references(tsv: Path) -> list[str]:
 
 
 def read_hypotheses(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8")
-    return text.split("\n") if text else []   # generate writes lines joined by "\n", no final newline
+    # generate writes the lines joined by "\n", no final newline: an empty file is one empty translation (a
+    # model that has learnt nothing yet, on a one-sentence test split), never zero
+    return path.read_text(encoding="utf-8").split("\n")
 
 
 def score(hyps: list[str], refs: list[str]) -> dict[str, dict]:

@@ -32,7 +32,7 @@ def run(spec: dict) -> dict:
             fetch_tree(ds["url"], root, download_settings=spec.get("download"))
     if not root.exists():
         raise UserError(f"dataset.root {root}: no such folder (set dataset.root to your copy of the data)")
-    examples, problems = read_dataset(ds["layout"], root)
+    examples, problems = read_dataset(ds, root)
     counts = {}
     for split in SPLITS:
         rows = [e for e in examples if e.split == split]
@@ -42,7 +42,9 @@ def run(spec: dict) -> dict:
             raise UserError(f"dataset.root {root}: no {split} examples found")
         write_manifest(out / f"{split}.tsv", rows)
         counts[split] = len(rows)
-        print(f"{split}: {len(rows)} examples, {sum(e.frames for e in rows)} frames", flush=True)
+        media = {e.pose_name: e.frames for e in rows}        # segments of one video share its frames
+        shared = f" in {len(media)} source media" if len(media) < len(rows) else ""
+        print(f"{split}: {len(rows)} examples{shared}, {sum(media.values())} frames", flush=True)
     (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
     for p in problems:
         print(f"warning: {p}", flush=True)

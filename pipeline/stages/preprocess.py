@@ -1,7 +1,10 @@
 """preprocess: manifests + poses → MultimodalHugs TSVs `{train,validation,test}.tsv` and the measured feature dim.
 
 TSV columns: signal (absolute .pose path, valid in every container since paths are bound in place),
-signal_start, signal_end (0/0 = the whole file), encoder_prompt, decoder_prompt, output.
+signal_start, signal_end (milliseconds, MultimodalHugs' default unit; 0/0 = the whole file: examples that are
+segments of a long video carry their times, checked to lie within the pose file), encoder_prompt, decoder_prompt
+(per row `__<lang>__` where the corpus gives languages, else the configured prompts; all used go to prompts.json),
+output.
 Poses come from our estimate job (`<poses_dir>/<id>.pose`), from a downloaded archive (fetched and extracted here,
 once per pose type: pipeline.download.fetch_tree) or from a folder, both `{train,validation|dev,test}/<id>.pose`.
 Every pose file is read: its header is checked against its pose type and its set, and a file with several people
@@ -103,16 +106,66 @@ def split_folder(tree: Path, split: str, source: str) -> Path:
                     f"{{train,dev|validation,test}}/<id>.pose")
 
 
+def pose_file_of(ex, folder: Path, source: str) -> Path:
+    """The pose file of an example: its media when that is a pose file, else the estimated (or given) one."""
+    if source == "estimate" and ex.media.endswith(".pose"):
+        return Path(ex.media)
+    return folder / f"{ex.pose_name if source == 'estimate' else ex.id}.pose"
+
+
+def segment_problem(ex, pose) -> str | None:
+    """Why the example's segment does not lie within its pose file (None when it does)."""
+    fps = float(pose.body.fps) or 1.0
+    duration = pose.body.data.shape[0] / fps
+    if ex.end > duration + 1.0 / fps:
+        return (f"segment {ex.start:.3f}-{ex.end:.3f} s ends after its pose file ({duration:.3f} s, "
+                f"{pose.body.data.shape[0]} frames at {fps:g} fps)")
+    if int(ex.end * fps) <= int(ex.start * fps):
+        return f"segment {ex.start:.3f}-{ex.end:.3f} s holds no frame at {fps:g} fps"
+    return None
+
+
 def run(spec: dict) -> dict:
-    """Write the three TSVs and feat_dim.json."""
+    """Write the three TSVs, prompts.json (the prompts used) and feat_dim.json."""
     from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
     from pipeline.stages.pose_noise import write_perturbed
     out, source = Path(spec["output_dir"]), spec.get("pose_source", "estimate")
     noise = float(spec.get("pose_noise") or 0.0)
     tree = pose_tree(spec)
     failures = read_failures(tree) if source == "estimate" else {}
-    problems, counts, sample_pose, first = [], {}, None, None
+    problems, counts, sample_pose = [], {}, None
+    first: list = []                       # the set's first good file: (id, signature)
     several = {"examples": 0, "frames": 0}
+    prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
+    checked: dict[Path, tuple] = {}         # pose file -> (PoseFile, problem, path to train on): segments share one
+
+    def check_pose(pose: Path, ex, split: str) -> tuple:
+        """Read and check one pose file (once, however many examples are segments of it); reduce several people
+        to the signer and add the noise, writing the copy the TSV will point at."""
+        try:
+            found = read_pose(pose)
+        except Exception as exc:        # pose-format raises many kinds on a damaged file
+            return None, f"unreadable pose file {pose} ({type(exc).__name__}: {exc})", pose
+        reason = header_problem(spec["estimator"], found.signature)
+        if not reason and not first:
+            first.append((ex.id, found.signature))
+        if reason is None and found.signature != first[0][1]:
+            reason = (f"header differs from the set's ({first[0][0]}): {describe(found.signature)} vs "
+                      f"{describe(first[0][1])}")
+        if reason:
+            return found, f"{reason} in {pose}", pose
+        copy = out / "poses" / split / f"{ex.pose_name}.pose"
+        if found.people > 1:
+            several["examples"] += 1
+            several["frames"] += found.frames_with_several
+            write_single_person(found, copy)
+            pose = copy
+            found = read_pose(copy) if noise else found
+        if noise:
+            write_perturbed(found.pose, copy, noise, ex.pose_name)
+            pose = copy
+        return found, None, pose
+
     for split in SPLITS:
         rows, dropped = [], 0
         examples = read_manifest(Path(spec["manifest_dir"]) / f"{split}.tsv")
@@ -125,34 +178,17 @@ def run(spec: dict) -> dict:
             problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
             dropped += 1
         for n, ex in enumerate(examples, 1):
-            pose = folder / f"{ex.id}.pose"
-            reason = None
-            if not pose.exists():
-                reason = f"no pose ({failures.get(ex.id, 'not estimated') if source == 'estimate' else f'no {pose}'})"
-            elif not ex.text.strip():
-                reason = "empty text"
-            else:
-                try:
-                    found = read_pose(pose)
-                except Exception as exc:        # pose-format raises many kinds on a damaged file
-                    found, reason = None, f"unreadable pose file {pose} ({type(exc).__name__}: {exc})"
-                if found is not None:
-                    reason = header_problem(spec["estimator"], found.signature)
-                    first = first or (None if reason else (ex.id, found.signature))   # the set: its first good file
-                    if reason is None and found.signature != first[1]:
-                        reason = (f"header differs from the set's ({first[0]}): {describe(found.signature)} vs "
-                                  f"{describe(first[1])}")
-                    if reason:
-                        reason += f" in {pose}"
-                    elif found.people > 1:
-                        several["examples"] += 1
-                        several["frames"] += found.frames_with_several
-                        pose = out / "poses" / split / f"{ex.id}.pose"
-                        write_single_person(found, pose)
-                        found = read_pose(pose) if noise else found
-                    if reason is None and noise:
-                        pose = out / "poses" / split / f"{ex.id}.pose"
-                        write_perturbed(found.pose, pose, noise, ex.id)
+            reason, pose = ex.problem or None, None
+            if reason is None:
+                pose = pose_file_of(ex, folder, source)
+                missing = failures.get(ex.pose_name, "not estimated") if source == "estimate" else f"no {pose}"
+                reason = f"no pose ({missing})" if not pose.exists() else None if ex.text.strip() else "empty text"
+            if reason is None:
+                if pose not in checked:
+                    checked[pose] = check_pose(pose, ex, split)
+                found, reason, pose = checked[pose]
+                if reason is None and ex.is_segment:
+                    reason = segment_problem(ex, found.pose)
             if n % 1000 == 0:
                 print(f"{split}: {n}/{len(examples)} pose files checked", flush=True)
             if reason:
@@ -160,8 +196,12 @@ def run(spec: dict) -> dict:
                 dropped += 1
                 continue
             sample_pose = sample_pose or pose
-            rows.append({"signal": str(pose), "signal_start": 0, "signal_end": 0,
-                         "encoder_prompt": spec["encoder_prompt"], "decoder_prompt": spec["decoder_prompt"],
+            encoder = f"__{ex.source_lang}__" if ex.source_lang else spec["encoder_prompt"]
+            decoder = f"__{ex.target_lang}__" if ex.target_lang else spec["decoder_prompt"]
+            prompts["encoder"].add(encoder)
+            prompts["decoder"].add(decoder)
+            rows.append({"signal": str(pose), "signal_start": round(ex.start * 1000),
+                         "signal_end": round(ex.end * 1000), "encoder_prompt": encoder, "decoder_prompt": decoder,
                          "output": ex.text.strip()})
         if spec.get("control") == "shuffle":
             derange_signals(rows)
@@ -180,6 +220,7 @@ def run(spec: dict) -> dict:
     (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
     for p in problems:
         print("left out: " + p.replace("\t", ": "), flush=True)
+    (out / "prompts.json").write_text(json.dumps({k: sorted(v) for k, v in prompts.items()}) + "\n")
     if noise:
         print(f"pose noise: every seen point of every kept example moved by N(0, {noise:g}²) (preprocess.pose_noise); "
               f"the TSVs point at the perturbed copies in {out / 'poses'}", flush=True)

@@ -80,12 +80,20 @@ def resolve_backbone(spec: dict) -> str:
     return backbone
 
 
+def new_vocabulary(spec: dict) -> str:
+    """The tokens MultimodalHugs adds to the tokenizer: every encoder prompt preprocess used (a corpus with
+    per-row languages has several; prompts.json), else the configured one."""
+    prompts = Path(spec["preprocess_dir"]) / "prompts.json"
+    used = json.loads(prompts.read_text()).get("encoder") if prompts.exists() else None
+    return ",".join(used) if used else spec["encoder_prompt"]
+
+
 def write_config(spec: dict, out: Path) -> Path:
     feat = json.loads((Path(spec["preprocess_dir"]) / "feat_dim.json").read_text())
     backbone = resolve_backbone(spec)
     tokenizer = spec["model"].get("tokenizer") or backbone
     config = mmh_config(spec, backbone=backbone, tokenizer=tokenizer, feat_dim=feat["feat_dim"],
-                        tsv_dir=spec["preprocess_dir"], encoder_prompt=spec["encoder_prompt"],
+                        tsv_dir=spec["preprocess_dir"], encoder_prompt=new_vocabulary(spec),
                         use_gpu=spec["use_gpu"])
     path = out / "config.yaml"
     path.write_text("# written by pipeline.stages.train for MultimodalHugs v0.5.4\n"
