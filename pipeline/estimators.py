@@ -8,8 +8,8 @@ poses the original pipeline's estimator comparison uses; any type can also come 
 
 The eight types and their numbers are those of the original pipeline's comparison (branch `add-further-pose-types`,
 O'Brien et al. 2026). `components` is the layout our fake poses use: pose-format's own helper where 0.15.0 has one
-(`fake_header` names it), otherwise a split of our choosing with the registry's point count (sapiens, smplest_x:
-only the counts are checked on real files, never the split).
+(`fake_header` names it); for sapiens and smplest_x the header their producing code writes (`header_source`,
+names and points in pipeline/pose_headers.py, which also renames them to names stock pose-format knows).
 
 Adding an estimator we run ourselves = a `containers/<image>.def` + `<image>.requirements.txt`, `image=` here, and
 an adapter module exposing `load(settings)` and `estimate(model, frames, fps) -> Pose`.
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Optional
+
+from pipeline.pose_headers import HEADERS
 
 POSES_URL = "https://datasets.sigma-sign-language.com/poses"
 ANNOTATIONS_URL = "https://datasets.sigma-sign-language.com/public/phoenix/phoenix-annotations.tar.gz"
@@ -40,6 +42,8 @@ class PoseType:
     settings: dict[str, Any] = field(default_factory=dict)   # accepted estimate.settings and their defaults
     download_url: Optional[str] = None   # pre-estimated Phoenix poses (zip, or tar.gz for mediapipe)
     ran_here: bool = False          # run on real video on our CPU machines (README says which)
+    header_source: str = ""         # the producing code our fake headers follow (pipeline/pose_headers.py)
+    accepted_points: tuple = ()     # other point counts real files of this type are known to carry
 
     @property
     def fmt(self) -> str:
@@ -77,13 +81,15 @@ POSE_TYPES: dict[str, PoseType] = {p.name: p for p in [
              fake_header="pose_format.utils.openpose.OpenPose_Components",
              download_url=f"{POSES_URL}/openpose/phoenix.zip"),
     PoseType("sapiens", "Sapiens (Goliath keypoints), 310 points, XYC", 310, 2, 620,
-             (("BODY", 26), ("FACE", 242), ("LEFT_HAND", 21), ("RIGHT_HAND", 21)),
-             download_url=f"{POSES_URL}/sapiens/phoenix.zip"),
+             (("BODY_SAPIENS", 30), ("FACE_SAPIENS", 238), ("LEFT_HAND_SAPIENS", 21), ("RIGHT_HAND_SAPIENS", 21)),
+             header_source=HEADERS["sapiens"][0], download_url=f"{POSES_URL}/sapiens/phoenix.zip"),
     PoseType("sdpose", "COCO-WholeBody 133 via SDPose, XYC", 133, 2, 266, _WHOLEBODY,
              fake_header="pose_format.utils.cocowholebody133_header.cocowholebody_components",
              download_url=f"{POSES_URL}/sdpose/phoenix.zip"),
-    PoseType("smplest_x", "SMPLest-X joints projected to 2D, 139 points, XYC", 139, 2, 278,
-             (("BODY", 25), ("FACE", 72), ("LEFT_HAND", 21), ("RIGHT_HAND", 21)),
+    # the original pipeline's table says 139 points / 278 features (a later version of the producing code)
+    PoseType("smplest_x", "SMPLest-X joints projected to 2D, 137 points, XYC", 137, 2, 274,
+             (("BODY", 25), ("LEFT_HAND", 20), ("RIGHT_HAND", 20), ("FACE", 72)),
+             header_source=HEADERS["smplest_x"][0], accepted_points=(139,),
              download_url=f"{POSES_URL}/smplest_x/phoenix.zip"),
 ]}
 

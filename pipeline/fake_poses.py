@@ -11,8 +11,8 @@ writes `<dest>/poses/{train,validation,test}/<id>.pose` and `<dest>/annotations/
         --set dataset.root=data/fake/openpose
 
 Headers come from pose-format's own helpers where 0.15.0 has one (alphapose_136, the COCO-WholeBody types,
-openpose), otherwise from the registry's components (mediapipe: MediaPipe's point names, so reduce_holistic works;
-sapiens, smplest_x: COCO body names first, so MultimodalHugs' leg hiding and shoulder normalisation find them).
+openpose), from the producing code's definitions for sapiens and smplest_x (pipeline/pose_headers.py: component and
+point names as the real archives carry them), and for mediapipe from MediaPipe's point names (reduce_holistic).
 The values are random: nothing can be learned from them. Needs numpy and pose-format (the trainer venv has both).
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pipeline.errors import UserError, run_cli
 from pipeline.estimators import POSE_TYPES
+from pipeline.pose_headers import HEADERS
 
 HOLISTIC_BODY = ["NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE",
                  "RIGHT_EYE_OUTER", "LEFT_EAR", "RIGHT_EAR", "MOUTH_LEFT", "MOUTH_RIGHT", "LEFT_SHOULDER",
@@ -35,10 +36,6 @@ HOLISTIC_HAND = ["WRIST"] + [f"{finger}_{joint}" for finger, joints in
                              (("THUMB", ("CMC", "MCP", "IP", "TIP")),) for joint in joints] + \
                 [f"{finger}_{joint}" for finger in ("INDEX_FINGER", "MIDDLE_FINGER", "RING_FINGER", "PINKY")
                  for joint in ("MCP", "PIP", "DIP", "TIP")]
-COCO_BODY = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-             "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-             "right_knee", "left_ankle", "right_ankle", "left_big_toe", "left_small_toe", "left_heel",
-             "right_big_toe", "right_small_toe", "right_heel"]
 CORPUS_HEADER = ["name", "video", "start", "end", "speaker", "orth", "translation"]
 
 
@@ -47,14 +44,16 @@ def point_names(pose_type: str, component: str, count: int) -> list[str]:
         if component.endswith("HAND_LANDMARKS"):
             return HOLISTIC_HAND
         return HOLISTIC_BODY if component.startswith("POSE") else [str(i) for i in range(count)]
-    base = COCO_BODY if component == "BODY" else []
-    return (base + [f"{component.lower()}_{i}" for i in range(len(base), count)])[:count]
+    return [f"{component.lower()}_{i}" for i in range(count)]
 
 
 def components(pose_type: str) -> list:
     """pose-format header components for the pose type (a pose-format helper where there is one)."""
     from pose_format.pose_header import PoseHeaderComponent
     entry = POSE_TYPES[pose_type]
+    if pose_type in HEADERS:                  # as the producing code writes it (pipeline/pose_headers.py)
+        return [PoseHeaderComponent(name=name, points=list(points), limbs=[], colors=[(255, 255, 255)],
+                                    point_format=entry.fmt) for name, points in HEADERS[pose_type][1]]
     if entry.fake_header:
         module, name = entry.fake_header.rsplit(".", 1)
         found = getattr(importlib.import_module(module), name)

@@ -104,15 +104,19 @@ def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimensi
         assert json.loads((pre / "feat_dim.json").read_text())["feat_dim"] == POSE_TYPES[pose_type].expected_feat_dim
         signals = [line.split("\t")[0] for line in (pre / "train.tsv").read_text().splitlines()[1:]]
         assert [Path(s).stem for s in signals] == IDS["train"]
-        if pose_type == "openpose":       # two people in every frame: reduced copies beside the TSVs
-            assert all(Path(s).parent == pre / "poses" / "train" for s in signals)
+        if pose_type in ("openpose", "sapiens", "smplest_x"):   # two people in every frame, or headers renamed
+            assert all(Path(s).parent == pre / "poses" / "train" for s in signals)   # copies beside the TSVs
         else:                             # the extracted files themselves
             tree = tmp_path / "data" / "downloads" / "poses"
             assert all(Path(s).is_relative_to(tree) and "/tree/train/" in s for s in signals), signals[:2]
         evaluate = Path(plan["jobs"][stages["evaluate"]]["output_dir"])
         assert json.loads((evaluate / "test_score.bleu").read_text())["score"] >= 0, run
-    log = (tmp_path / "jobs" / "pose_types" / "logs").glob("preprocess-phoenix-openpose-*.out")
+    logs = tmp_path / "jobs" / "pose_types" / "logs"
+    log = logs.glob("preprocess-phoenix-openpose-*.out")
     assert "several people: 120 frame(s) of 10 example(s) had more than one person" in next(log).read_text()
+    for pose_type in ("sapiens", "smplest_x"):
+        log = next(logs.glob(f"preprocess-phoenix-{pose_type}-*.out")).read_text()
+        assert f"header names: 10 pose file(s) of {pose_type} renamed to names pose-format knows" in log
     summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "pose_types")],
                              capture_output=True, text=True, cwd=PROJECT)
     assert summary.returncode == 0, summary.stderr
@@ -218,3 +222,56 @@ def test_fetch_models_prefills_the_downloads_so_the_jobs_fetch_nothing(tmp_path,
     proc = submit(config, tmp_path, "--until", "preprocess")                 # compute nodes: nothing to fetch
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert state["gets"] == fetched
+
+
+HEADER_CHECK = """
+import json, sys
+from pipeline.fake_poses import fake_pose
+from pipeline.pose_headers import rename_to_known
+from pose_format.utils.generic import pose_hide_legs
+out = {}
+for pose_type in ("sapiens", "smplest_x"):
+    pose = fake_pose(pose_type, frames=4)
+    names = {c.name: list(c.points) for c in pose.header.components}
+    try:
+        pose_hide_legs(pose.copy()); pose.copy().normalize(); stock = "ok"
+    except Exception as exc:
+        stock = type(exc).__name__
+    rename_to_known(pose_type, pose.header)
+    body = pose.header.components[0]
+    pose_hide_legs(pose)
+    hidden = [p for i, p in enumerate(body.points) if (pose.body.data[:, :, i] == 0).all()]
+    pose.normalize()
+    out[pose_type] = dict(names=names, stock=stock, renamed=[c.name for c in pose.header.components], hidden=hidden,
+                          points=pose.header.total_points(), fmt=body.format)
+print(json.dumps({"result": out}))
+"""
+
+
+@needs_trainer
+def test_sapiens_and_smplest_x_fakes_carry_the_producing_codes_headers_and_train_with_stock_pose_format():
+    found = run_in("trainer", HEADER_CHECK).result
+    sapiens, smplx = found["sapiens"], found["smplest_x"]
+    # GerrySant/pose sapiens.py @7a54341: four *_SAPIENS components, 310 Goliath points, side-free hand names
+    assert [(n, len(p)) for n, p in sapiens["names"].items()] == [
+        ("BODY_SAPIENS", 30), ("FACE_SAPIENS", 238), ("LEFT_HAND_SAPIENS", 21), ("RIGHT_HAND_SAPIENS", 21)]
+    body = sapiens["names"]["BODY_SAPIENS"]
+    assert body[:7] == ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder"]
+    assert body[-3:] == ["neck", "left_wrist_body", "right_wrist_body"]
+    face = sapiens["names"]["FACE_SAPIENS"]
+    assert len(set(face)) == 238 and face[0] == "center_of_glabella" and face[-1] == "r_border_of_pupil_midpoint_2"
+    assert sapiens["names"]["LEFT_HAND_SAPIENS"] == sapiens["names"]["RIGHT_HAND_SAPIENS"]
+    assert sapiens["names"]["LEFT_HAND_SAPIENS"][0] == "thumb4" and sapiens["names"]["LEFT_HAND_SAPIENS"][-1] == "wrist"
+    # smplest_x.py @d90e720: BODY 25, LEFT_HAND 20, RIGHT_HAND 20, FACE 72, SMPL-X joint names
+    assert [(n, len(p)) for n, p in smplx["names"].items()] == [("BODY", 25), ("LEFT_HAND", 20), ("RIGHT_HAND", 20),
+                                                                ("FACE", 72)]
+    assert smplx["names"]["BODY"][:3] == ["Pelvis", "L_Hip", "R_Hip"] and smplx["names"]["FACE"][-1] == "Face_72"
+    # stock pose-format 0.15.0 cannot hide legs or normalise either as written; after the renaming it can
+    assert sapiens["stock"] == "ValueError" and smplx["stock"] != "ok"
+    legs = ["left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_big_toe",
+            "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel"]
+    for entry, points in ((sapiens, 310), (smplx, 137)):
+        assert entry["renamed"][0] == "BODY" and sorted(entry["hidden"]) == sorted(legs)
+        assert entry["points"] == points and entry["fmt"] == "XYC"
+    assert POSE_TYPES["sapiens"].header_source.endswith("sapiens.py @7a54341")
+    assert POSE_TYPES["smplest_x"].header_source.endswith("smplest_x.py @d90e720")

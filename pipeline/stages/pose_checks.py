@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.estimators import POSE_TYPES
+from pipeline.stages.markers import atomic_path
 
 HOLISTIC_KEPT = {"POSE_LANDMARKS": 33, "FACE_LANDMARKS": 468, "LEFT_HAND_LANDMARKS": 21, "RIGHT_HAND_LANDMARKS": 21}
 
@@ -60,8 +61,9 @@ def header_problem(pose_type: str, signature: tuple) -> str | None:
         if wrong:
             return (f"header is not MediaPipe Holistic: {', '.join(wrong)} (expected "
                     f"{', '.join(f'{k} {v}' for k, v in HOLISTIC_KEPT.items())})")
-    elif points != entry.points:
-        return f"header has {points} points; {pose_type} has {entry.points}"
+    elif points != entry.points and points not in entry.accepted_points:
+        known = " or ".join(str(n) for n in (entry.points, *entry.accepted_points))
+        return f"header has {points} points; {pose_type} has {known}"
     return None
 
 
@@ -103,10 +105,7 @@ def write_single_person(pose_file: PoseFile, target: Path) -> None:
     keep = signer_track(np.where(mask, 0.0, data), confidence)
     rows = np.arange(data.shape[0])
     reduced = np.ma.masked_array(data[rows, keep][:, None], mask=mask[rows, keep][:, None])
-    target.parent.mkdir(parents=True, exist_ok=True)
     pose = Pose(pose_file.pose.header, NumPyPoseBody(fps=body.fps, data=reduced,
                                                      confidence=confidence[rows, keep][:, None]))
-    tmp = target.with_name(target.name + ".tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         pose.write(handle)
-    tmp.rename(target)

@@ -128,6 +128,9 @@ def segment_problem(ex, pose) -> str | None:
 def run(spec: dict) -> dict:
     """Write the three TSVs, prompts.json (the prompts used) and feat_dim.json."""
     from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
+    from copy import deepcopy as copy_of
+
+    from pipeline.pose_headers import rename_to_known
     from pipeline.stages.pose_noise import write_perturbed
     out, source = Path(spec["output_dir"]), spec.get("pose_source", "estimate")
     noise = float(spec.get("pose_noise") or 0.0)
@@ -135,7 +138,7 @@ def run(spec: dict) -> dict:
     failures = read_failures(tree) if source == "estimate" else {}
     problems, counts, sample_pose = [], {}, None
     first: list = []                       # the set's first good file: (id, signature)
-    several = {"examples": 0, "frames": 0}
+    several = {"examples": 0, "frames": 0, "renamed": 0}
     prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
     checked: dict[Path, tuple] = {}         # pose file -> (PoseFile, problem, path to train on): segments share one
 
@@ -155,6 +158,11 @@ def run(spec: dict) -> dict:
         if reason:
             return found, f"{reason} in {pose}", pose
         copy = out / "poses" / split / f"{ex.pose_name}.pose"
+        header = copy_of(found.pose.header)     # pose-format may share one header object between files read
+        renamed = rename_to_known(spec["estimator"], header)     # sapiens, smplest_x: see pose_headers.py
+        if renamed:
+            found.pose.header = header
+        several["renamed"] += renamed
         if found.people > 1:
             several["examples"] += 1
             several["frames"] += found.frames_with_several
@@ -163,6 +171,10 @@ def run(spec: dict) -> dict:
             found = read_pose(copy) if noise else found
         if noise:
             write_perturbed(found.pose, copy, noise, ex.pose_name)
+            pose = copy
+        elif renamed and pose != copy:
+            with atomic_path(copy) as tmp, open(tmp, "wb") as handle:
+                found.pose.write(handle)
             pose = copy
         return found, None, pose
 
@@ -226,6 +238,10 @@ def run(spec: dict) -> dict:
               f"the TSVs point at the perturbed copies in {out / 'poses'}", flush=True)
     print(f"several people: {several['frames']} frame(s) of {several['examples']} example(s) had more than one "
           f"person; reduced to the signer's track", flush=True)
+    if several["renamed"]:
+        print(f"header names: {several['renamed']} pose file(s) of {spec['estimator']} renamed to names pose-format "
+              f"knows, points unchanged (pipeline/pose_headers.py); the TSVs point at the copies in "
+              f"{out / 'poses'}", flush=True)
     feat_dim = measure_feat_dim(sample_pose, spec["reduce_holistic"])
     expected = spec.get("expected_feat_dim")
     declared = None if spec["reduce_holistic"] else spec.get("points", 0) * spec.get("dims", 0)

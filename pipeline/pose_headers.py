@@ -1,0 +1,125 @@
+"""The headers of the pose types that stock pose-format 0.15.0 has no helper for, as their producing code writes
+them, and the renaming that lets stock pose-format and MultimodalHugs v0.5.4 read them.
+
+- sapiens: GerrySant/pose `src/python/pose_format/utils/sapiens.py` at 7a54341 (`get_sapiens_components`):
+  components BODY_SAPIENS (30: the Goliath body points, then the two wrists again as `left_wrist_body`,
+  `right_wrist_body`), FACE_SAPIENS (238), LEFT_HAND_SAPIENS and RIGHT_HAND_SAPIENS (21 each, the same side-free
+  names: `thumb4` ... `wrist`); 310 points, XYC.
+- smplest_x: GerrySant/pose `src/python/pose_format/utils/smplest_x.py` at d90e720 (`smplx_components`):
+  components BODY (25: `Pelvis`, `L_Hip`, ...), LEFT_HAND (20), RIGHT_HAND (20), FACE (72: `Face_1` ...);
+  137 points, XYC. The original pipeline's table gives 139 points (278 features), from a later version of that
+  file that we could not read: the registry accepts both counts, preprocess measures the real dimension.
+
+Stock pose-format detects a layout by component names. On sapiens' names it raises ("Could not detect pose
+format"), so leg hiding and `Pose.normalize` fail; smplest_x's names are taken for COCO-WholeBody, whose leg and
+shoulder points (`left_hip`, `left_shoulder`, ...) SMPL-X spells otherwise, so legs stay and normalisation fails.
+`KNOWN_NAMES` renames, points and values unchanged: sapiens' components to COCO-WholeBody's (BODY, FACE,
+LEFT_HAND, RIGHT_HAND; its body points already carry COCO's names), smplest_x's body points to COCO's. Then
+pose-format 0.15.0 hides the legs and normalises on the shoulders as for COCO-WholeBody. Preprocess applies it to
+the copy it trains on (see stages/preprocess.py).
+"""
+from __future__ import annotations
+
+_GOLIATH_BODY = """nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow right_elbow
+left_hip right_hip left_knee right_knee left_ankle right_ankle left_big_toe left_small_toe left_heel right_big_toe
+right_small_toe right_heel""".split()
+_GOLIATH_ARMS = "left_olecranon right_olecranon left_cubital_fossa right_cubital_fossa left_acromion right_acromion neck"
+_HAND = """thumb4 thumb3 thumb2 thumb_third_joint forefinger4 forefinger3 forefinger2 forefinger_third_joint
+middle_finger4 middle_finger3 middle_finger2 middle_finger_third_joint ring_finger4 ring_finger3 ring_finger2
+ring_finger_third_joint pinky_finger4 pinky_finger3 pinky_finger2 pinky_finger_third_joint wrist""".split()
+
+
+def _eye(side: str, part: str) -> list[str]:
+    return [f"{side}_center_of_{part}"] + [f"{side}_border_of_{part}_{n}" for n in
+                                           ("3", "midpoint_1", "12", "midpoint_4", "9", "midpoint_3", "6", "midpoint_2")]
+
+
+def _numbered(prefix: str, order: str, line: str) -> list[str]:
+    """`<prefix>_<name>_of_<line>` in the order given by a spec such as 'inner_end outer_end centerpoint 2 1'."""
+    return [f"{prefix}_{'midpoint_' + n if n.isdigit() else n}_of_{line}" for n in order.split()]
+
+
+_SAPIENS_FACE = (
+    """center_of_glabella center_of_nose_root tip_of_nose_bridge midpoint_1_of_nose_bridge midpoint_2_of_nose_bridge
+    midpoint_3_of_nose_bridge center_of_labiomental_groove tip_of_chin upper_startpoint_of_r_eyebrow
+    lower_startpoint_of_r_eyebrow end_of_r_eyebrow upper_midpoint_1_of_r_eyebrow lower_midpoint_1_of_r_eyebrow
+    upper_midpoint_2_of_r_eyebrow upper_midpoint_3_of_r_eyebrow lower_midpoint_2_of_r_eyebrow
+    lower_midpoint_3_of_r_eyebrow upper_startpoint_of_l_eyebrow lower_startpoint_of_l_eyebrow end_of_l_eyebrow
+    upper_midpoint_1_of_l_eyebrow lower_midpoint_1_of_l_eyebrow upper_midpoint_2_of_l_eyebrow
+    upper_midpoint_3_of_l_eyebrow lower_midpoint_2_of_l_eyebrow lower_midpoint_3_of_l_eyebrow""".split()
+    + _numbered("l", "inner_end outer_end centerpoint 2 1 6 5 4 3", "upper_lash_line")
+    + _numbered("l", "outer_end 6 2 5 centerpoint 4 1 3", "upper_eyelid_line")
+    + _numbered("l", "6 2 5 centerpoint 4 1 3", "upper_crease_line")
+    + _numbered("r", "inner_end outer_end centerpoint 1 2 3 4 5 6", "upper_lash_line")
+    + _numbered("r", "outer_end 3 1 4 centerpoint 5 2 6", "upper_eyelid_line")
+    + _numbered("r", "3 1 4 centerpoint 5 2 6", "upper_crease_line")
+    + _numbered("l", "inner_end outer_end centerpoint 2 1 6 5 4 3", "lower_lash_line")
+    + _numbered("l", "outer_end 6 2 5 centerpoint 4 1 3", "lower_eyelid_line")
+    + _numbered("r", "inner_end outer_end centerpoint 1 2 3 4 5 6", "lower_lash_line")
+    + _numbered("r", "outer_end 3 1 4 centerpoint 5 2 6", "lower_eyelid_line")
+    + """tip_of_nose bottom_center_of_nose r_outer_corner_of_nose l_outer_corner_of_nose inner_corner_of_r_nostril
+    outer_corner_of_r_nostril upper_corner_of_r_nostril inner_corner_of_l_nostril outer_corner_of_l_nostril
+    upper_corner_of_l_nostril r_outer_corner_of_mouth l_outer_corner_of_mouth center_of_cupid_bow
+    center_of_lower_outer_lip""".split()
+    + [f"midpoint_{n}_of_{lip}_outer_lip" for n, lip in ((1, "upper"), (2, "upper"), (1, "lower"), (2, "lower"))]
+    + [f"midpoint_{n}_of_{lip}_outer_lip" for lip in ("upper", "lower") for n in (3, 4, 5, 6)]
+    + "r_inner_corner_of_mouth l_inner_corner_of_mouth center_of_upper_inner_lip center_of_lower_inner_lip".split()
+    + [f"midpoint_{n}_of_{lip}_inner_lip" for n, lip in ((1, "upper"), (2, "upper"), (1, "lower"), (2, "lower"))]
+    + [f"midpoint_{n}_of_{lip}_inner_lip" for lip in ("upper", "lower") for n in (3, 4, 5, 6)]
+    + [f"{side}_{name}" for side, helix in (("l", "1 2 3 4 5 6 7"), ("r", "1 8 3 4 5 6 7"))
+       for name in ["top_end_of_inferior_crus", "top_end_of_superior_crus", "start_of_antihelix",
+                    "end_of_antihelix", "midpoint_1_of_antihelix", "midpoint_1_of_inferior_crus",
+                    "midpoint_2_of_antihelix", "midpoint_3_of_antihelix"]
+       + [f"point_{n}_of_inner_helix" for n in helix.split()]
+       + ["highest_point_of_antitragus", "bottom_point_of_tragus", "protruding_point_of_tragus",
+          "top_point_of_tragus", "start_point_of_crus_of_helix", "deepest_point_of_concha", "tip_of_ear_lobe",
+          "midpoint_between_22_15", "bottom_connecting_point_of_ear_lobe", "top_connecting_point_of_helix",
+          "point_8_of_inner_helix" if side == "l" else "point_2_of_inner_helix"]]
+    + _eye("l", "iris") + _eye("r", "iris") + _eye("l", "pupil") + _eye("r", "pupil"))
+
+SAPIENS = (("BODY_SAPIENS", _GOLIATH_BODY + _GOLIATH_ARMS.split() + ["left_wrist_body", "right_wrist_body"]),
+           ("FACE_SAPIENS", _SAPIENS_FACE), ("LEFT_HAND_SAPIENS", _HAND), ("RIGHT_HAND_SAPIENS", _HAND))
+
+_SMPLX_BODY = """Pelvis L_Hip R_Hip L_Knee R_Knee L_Ankle R_Ankle Neck L_Shoulder R_Shoulder L_Elbow R_Elbow L_Wrist
+R_Wrist L_Big_toe L_Small_toe L_Heel R_Big_toe R_Small_toe R_Heel L_Ear R_Ear L_Eye R_Eye Nose""".split()
+SMPLEST_X = (("BODY", _SMPLX_BODY),
+             ("LEFT_HAND", [f"L_{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]),
+             ("RIGHT_HAND", [f"R_{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]),
+             ("FACE", [f"Face_{i}" for i in range(1, 73)]))
+
+# pose type -> (where its header comes from, its components as written: ((name, [points]), ...))
+HEADERS = {
+    "sapiens": ("GerrySant/pose src/python/pose_format/utils/sapiens.py @7a54341", SAPIENS),
+    "smplest_x": ("GerrySant/pose src/python/pose_format/utils/smplest_x.py @d90e720", SMPLEST_X),
+}
+
+
+def _smplx_to_coco(name: str) -> str:
+    side = {"L": "left", "R": "right"}.get(name[:1]) if name[1:2] == "_" else None
+    return f"{side}_{name[2:].lower()}" if side else name.lower()
+
+
+# pose type -> (component renames, point renames per component after the component rename)
+KNOWN_NAMES = {
+    "sapiens": ({"BODY_SAPIENS": "BODY", "FACE_SAPIENS": "FACE", "LEFT_HAND_SAPIENS": "LEFT_HAND",
+                 "RIGHT_HAND_SAPIENS": "RIGHT_HAND"}, {}),
+    "smplest_x": ({}, {"BODY": {name: _smplx_to_coco(name) for name in _SMPLX_BODY}}),
+}
+
+
+def rename_to_known(pose_type: str, header) -> bool:
+    """Rename a pose-format header in place to names stock pose-format knows (see the module's doc). Returns
+    whether anything changed. Points, their order and their values stay as they are."""
+    if pose_type not in KNOWN_NAMES:
+        return False
+    components, points = KNOWN_NAMES[pose_type]
+    changed = False
+    for component in header.components:
+        new = components.get(component.name, component.name)
+        changed |= new != component.name
+        component.name = new
+        renames = points.get(new, {})
+        renamed = [renames.get(p, p) for p in component.points]
+        changed |= renamed != list(component.points)
+        component.points = renamed
+    return changed
