@@ -5,7 +5,7 @@ PYTHON ?= python3
 DRIVER := .venvs/driver
 PY := $(DRIVER)/bin/python
 
-.PHONY: setup venvs demo test test-slurm benchmark clean
+.PHONY: setup venvs demo test test-all test-slurm benchmark clean
 
 $(PY):
 	$(PYTHON) -m venv $(DRIVER)
@@ -20,8 +20,11 @@ demo: venvs       ## sample clips -> MediaPipe -> TSVs -> tiny M2M-100 -> transl
 	$(PY) -m pipeline.submit config/demo.yaml
 	$(PY) -m pipeline.summarize jobs/demo
 
-test: venvs       ## the test suite (stages run for real in the venvs; SLURM tests skip without a cluster)
-	$(PY) -m pytest -q
+test: venvs       ## the quick tier (under 10 minutes on 2 cores): everything but the slow chains, stages for real
+	$(PY) -m pytest -q -m "not slow" --durations=10
+
+test-all: venvs   ## the whole suite, slow chains included (learnability, eight pose types, SLURM when a cluster runs)
+	$(PY) -m pytest -q --durations=25
 
 test-slurm: venvs ## start the one-node SLURM cluster and run the SLURM tests on it
 	bash tests/slurm/start_cluster.sh

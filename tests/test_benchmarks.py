@@ -3,6 +3,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir
 
 
@@ -23,6 +25,7 @@ def test_compose_benchmark_counts_the_54_point_search():
     assert "165 jobs" in proc.stdout and "'train': 54" in proc.stdout
 
 
+@pytest.mark.slow
 @needs_mediapipe
 @needs_trainer
 def test_learnability_benchmark_runs_each_axis_and_reports_the_spread(tmp_path):

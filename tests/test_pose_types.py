@@ -14,6 +14,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 import yaml
 
 from conftest import PROJECT, needs_trainer, output_dir, plan_of, run_in, submit, tar_gz_bytes
@@ -80,6 +82,7 @@ def experiment(tmp: Path, base_url: str, **over) -> Path:
     return path
 
 
+@pytest.mark.slow
 @needs_trainer
 def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimension(tmp_path, http_files):
     state, base = http_files

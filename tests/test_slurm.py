@@ -10,7 +10,7 @@ import pytest
 from conftest import (PROJECT, first_progress, needs_mediapipe, needs_slurm, needs_trainer, output_dir, plan_of,
                       submit, wait_for)
 
-pytestmark = [pytest.mark.slurm, needs_slurm, needs_mediapipe, needs_trainer]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, needs_slurm, needs_mediapipe, needs_trainer]
 SLURM = ("--profile", "local-slurm")
 
 

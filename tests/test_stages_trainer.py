@@ -85,6 +85,7 @@ def test_deleting_the_evaluation_reruns_only_evaluate(demo):
     assert (output_dir(demo, "smoke", "evaluate") / "test_score.bleu").exists()
 
 
+@pytest.mark.slow
 def test_repeatability_sweep_gives_identical_weights_predictions_and_bleu(demo):
     proc = submit("config/sweeps/smoke_repeatability.yaml", demo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -148,6 +149,7 @@ def test_summary_shows_failed_runs(demo):
     assert summary.stdout.splitlines()[1].split()[-1] == "failed"
 
 
+@pytest.mark.slow
 def test_preempted_train_job_resumes_from_its_last_checkpoint(demo):
     train = output_dir(demo, "smoke", "train")
     shutil.rmtree(train / "train" / "checkpoint-20")
@@ -255,6 +257,7 @@ def test_gpu_check_runs_its_cpu_path(demo, tmp_path):
     assert result["model"][0]["examples_per_s"] > 0 and "input-bound with 2 workers (CPU)" in proc.stdout
 
 
+@pytest.mark.slow
 def test_usr1_to_the_job_script_saves_a_checkpoint_and_the_rerun_resumes_from_it(demo, tmp_path):
     """SLURM's warning before the time limit (B:USR1@90) reaches the batch shell; it passes it on, training saves
     a checkpoint mid-way and stops (exit 75, no marker); the job run again resumes from that checkpoint."""

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir, plan_of, run_in, submit
 
 MAKE_TREE = """
@@ -30,6 +32,7 @@ def test_trial_on_a_gpu_cluster_asks_for_no_gpu_and_says_what_the_real_run_needs
     assert "the real run will ask for 6 job(s)" in proc.stdout and "36 GPU hours requested" in proc.stdout
 
 
+@pytest.mark.slow
 @needs_mediapipe
 @needs_trainer
 def test_trial_runs_for_real_apart_from_the_real_run(tmp_path):
