@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pipeline.config import PROJECT_ROOT, load_profile
 from pipeline.errors import UserError, run_cli
-from pipeline.estimators import ALL_IMAGES, ESTIMATORS, TRAINER_IMAGE
+from pipeline.pose_types import ALL_IMAGES, ESTIMATORS, TRAINER_IMAGE, VENV_IMAGES
 from pipeline.plan import project_path
 from pipeline.runtime import image_path, venv_python
 
@@ -30,8 +30,6 @@ CONTAINERS = PROJECT_ROOT / "containers"
 MMH_PIN = "multimodalhugs==0.5.4"
 MMH_GIT = "git+https://github.com/GerrySant/multimodalhugs@v0.5.4"   # tag v0.5.4 = commit 41329ba
 SHARED_WHEELS = PROJECT_ROOT.parent / "shared" / "wheels"
-# Images we build and run on CPU-only machines; the others need the cluster (CUDA wheels, model downloads).
-VENV_IMAGES = ("mediapipe", TRAINER_IMAGE)
 
 
 def sources(image: str) -> list[Path]:

@@ -22,7 +22,7 @@ from typing import Any, Optional
 import yaml
 
 from pipeline.errors import UserError
-from pipeline.estimators import POSE_TYPES, SOURCES, check_settings
+from pipeline.pose_types import POSE_TYPES, SOURCES, check_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -51,14 +51,14 @@ class Dataset:
 
 @dataclass
 class Estimate:
-    estimator: str = "mediapipe"    # the pose type (pipeline/estimators.py): one of the eight
+    estimator: str = "mediapipe"    # the pose type (pipeline/pose_types.py): one of the eight
     # where the poses come from: "estimate" (our own estimation job), "download" (the pose type's pre-estimated
     # archive, fetched once into data/downloads) or "folder" (a tree {train,dev|validation,test}/<id>.pose)
     source: str = "estimate"
     folder: str = ""                # source folder: the tree
     url: Optional[str] = None       # source download: the archive (default: the registry's for the pose type)
     sha256: Optional[str] = None    # source download: the archive's checksum (default: recorded on first download)
-    settings: dict = field(default_factory=dict)  # estimator-specific, see pipeline/estimators.py
+    settings: dict = field(default_factory=dict)  # estimator-specific, see pipeline/pose_types.py
     shards: int = 4                 # array tasks
     # processes per array task, each loading the model once; "auto": from the task's CPUs (see stages/estimate.py)
     workers: Any = "auto"
@@ -186,7 +186,7 @@ class Profile:
 # ---------------------------------------------------------------- loading
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path) -> dict:
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -222,7 +222,7 @@ def load_layers(path: Path, sources: dict, _seen: tuple = ()) -> dict:
     path = Path(path)
     if path.resolve() in _seen:
         raise UserError(f"{path}: extends: cycle through {' -> '.join(str(p) for p in _seen)}")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     parent = data.pop("extends", None)
     merged: dict = {}
     if parent is not None:

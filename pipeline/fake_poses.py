@@ -23,7 +23,7 @@ import importlib
 from pathlib import Path
 
 from pipeline.errors import UserError, run_cli
-from pipeline.estimators import POSE_TYPES
+from pipeline.pose_types import POSE_TYPES
 from pipeline.pose_headers import HEADERS
 
 HOLISTIC_BODY = ["NOSE", "LEFT_EYE_INNER", "LEFT_EYE", "LEFT_EYE_OUTER", "RIGHT_EYE_INNER", "RIGHT_EYE",
@@ -40,7 +40,7 @@ CORPUS_HEADER = ["name", "video", "start", "end", "speaker", "orth", "translatio
 
 
 def point_names(pose_type: str, component: str, count: int) -> list[str]:
-    if pose_type == "mediapipe":
+    if POSE_TYPES[pose_type].reduce_holistic:      # MediaPipe's point names, so reduce_holistic finds them
         if component.endswith("HAND_LANDMARKS"):
             return HOLISTIC_HAND
         return HOLISTIC_BODY if component.startswith("POSE") else [str(i) for i in range(count)]

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import (apply_overrides, display_path, experiment_from_dict, load_layers, _read_yaml,
+from pipeline.config import (apply_overrides, display_path, experiment_from_dict, load_layers, read_yaml,
                              Experiment)
 from pipeline.errors import UserError
 
@@ -37,7 +37,7 @@ class Sweep:
 
 
 def is_sweep(path: str | Path) -> bool:
-    return "sweep" in _read_yaml(Path(path))
+    return "sweep" in read_yaml(Path(path))
 
 
 def format_value(value) -> str:
@@ -68,7 +68,7 @@ def _points(spec: dict, src: str) -> list[dict]:
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     path = Path(path)
     src = display_path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     spec = raw.get("sweep")
     if not isinstance(spec, dict) or "base" not in spec:
         raise UserError(f"{src}: sweep: expected a mapping with at least 'base: <experiment.yaml>'")

@@ -11,7 +11,7 @@ import pytest
 from spython.main.parse.parsers import SingularityParser
 
 from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir, run_in, submit
-from pipeline.estimators import ALL_IMAGES, ESTIMATORS
+from pipeline.pose_types import ALL_IMAGES, ESTIMATORS
 
 STANDIN = PROJECT / "tests" / "apptainer"
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed (apt-get install "

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT, needs_trainer, output_dir, plan_of, run_in, submit, tar_gz_bytes
-from pipeline.estimators import POSE_TYPES
+from pipeline.pose_types import POSE_TYPES
 
 CLIPS = {"train": 6, "validation": 2, "test": 2}
 IDS = {split: [f"{split}-{i:02d}" for i in range(n)] for split, n in CLIPS.items()}

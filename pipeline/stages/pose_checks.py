@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.estimators import POSE_TYPES
+from pipeline.pose_types import HOLISTIC_KEPT, POSE_TYPES
 from pipeline.stages.markers import atomic_path
 
-HOLISTIC_KEPT = {"POSE_LANDMARKS": 33, "FACE_LANDMARKS": 468, "LEFT_HAND_LANDMARKS": 21, "RIGHT_HAND_LANDMARKS": 21}
 
 
 @dataclass

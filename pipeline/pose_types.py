@@ -97,6 +97,11 @@ POSE_TYPES: dict[str, PoseType] = {p.name: p for p in [
 ESTIMATORS: dict[str, PoseType] = {n: p for n, p in POSE_TYPES.items() if p.image}
 TRAINER_IMAGE = "trainer"
 ALL_IMAGES = sorted({p.image for p in ESTIMATORS.values()} | {TRAINER_IMAGE})
+# images whose venvs build on CPU-only machines from PyPI alone; the GPU estimators need the cluster (CUDA wheels,
+# model downloads)
+VENV_IMAGES = sorted({p.image for p in ESTIMATORS.values() if not p.wants_gpu} | {TRAINER_IMAGE})
+# MediaPipe Holistic: the components reduce_holistic keeps, with their sizes (the world landmarks are optional)
+HOLISTIC_KEPT = dict(_HOLISTIC[:4])
 
 
 def check_settings(pose_type: str, settings: dict[str, Any]) -> list[str]:
