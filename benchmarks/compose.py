@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_profile, stable_hash  # noqa: E402
 from pipeline.plan import build_plan  # noqa: E402
-from pipeline.submit import compose_run  # noqa: E402
+from pipeline.compose import compose_run  # noqa: E402
 from pipeline.sweep import load_sweep  # noqa: E402
 
 

@@ -1,4 +1,5 @@
-"""The job composer: one stage job + a profile → the text of a readable sbatch script. No I/O here.
+"""The job composer: one stage job + a profile → the text of a readable sbatch script (`script_for`, no I/O), and
+a whole plan → its run folder's specs, scripts and plan.json (`compose_run`).
 
 `make_sbatch_script` follows submitit's `_make_sbatch_string`: typed keyword parameters in, script text out.
 Directives are the sbatch manual's (https://slurm.schedmd.com/sbatch.html); what we add:
@@ -17,9 +18,11 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from pipeline.config import Profile
-from pipeline.plan import StageJob
+from pipeline.config import PROJECT_ROOT, Profile
+from pipeline.plan import Plan, StageJob, project_path
+from pipeline.rundir import JobFiles, job_files, plan_record
 from pipeline.runtime import Bind, cache_env, stage_command, wrap
+from pipeline.stages.markers import write_json
 
 REQUEUEABLE = ("train", "translate")      # long GPU jobs: they requeue themselves (see requeueing)
 
@@ -131,3 +134,24 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
         account=profile.account, qos=profile.qos, extra=list(profile.sbatch_extra), modules=list(profile.modules),
         setup=setup + list(profile.setup), exports=exports, header=header,
         requeue_limit=job.spec.get("max_requeues") if job.stage in REQUEUEABLE else None, **partition_opts)
+
+
+def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path,
+                chash: str) -> dict[str, JobFiles]:
+    """Write specs, scripts and plan.json for every job of the plan. Returns the file names per job."""
+    files = job_files(plan, run_dir)
+    dirs = dict(src_dir=PROJECT_ROOT, data_dir=project_path(profile.data_dir), jobs_dir=jobs_dir,
+                cache_dir=project_path(profile.cache_dir), image_dir=project_path(profile.image_dir),
+                venv_dir=project_path(profile.venv_dir))
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    for job_id, job in plan.jobs.items():
+        f = files[job_id]
+        write_json(f.spec, job.spec)
+        text = script_for(job, profile, run=run, config_hash=chash, script_path=f.script, spec_path=f.spec,
+                          log_dir=run_dir / "logs", **dirs)
+        f.script.write_text(text)
+        f.script.chmod(0o755)
+    write_json(run_dir / "plan.json", {"run": run, "config_hash": chash, "profile": profile.name,
+                                       "executor": profile.executor, "runtime": profile.runtime,
+                                       **plan_record(plan, files)})
+    return files

@@ -21,7 +21,7 @@ from pathlib import Path
 from pipeline.config import load_profile
 from pipeline.errors import UserError, run_cli
 from pipeline.plan import build_plan, project_path
-from pipeline.submit import TRIAL_OVERRIDES, load_experiments
+from pipeline.sweep import TRIAL_OVERRIDES, load_experiments
 
 
 def hub_ids(experiments) -> list[str]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, Resources, as_plain, dataset_identity, stable_hash,
-                             stage_resources)
+from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, Resources, as_plain, dataset_identity,
+                             stable_hash, stage_resources)
 from pipeline.errors import UserError
 from pipeline.pose_types import POSE_TYPES, TRAINER_IMAGE, resolved_settings
 from pipeline.stages.sample_data import VERSION as SAMPLE_VERSION

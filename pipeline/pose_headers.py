@@ -23,15 +23,18 @@ from __future__ import annotations
 _GOLIATH_BODY = """nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow right_elbow
 left_hip right_hip left_knee right_knee left_ankle right_ankle left_big_toe left_small_toe left_heel right_big_toe
 right_small_toe right_heel""".split()
-_GOLIATH_ARMS = "left_olecranon right_olecranon left_cubital_fossa right_cubital_fossa left_acromion right_acromion neck"
+_GOLIATH_ARMS = ("left_olecranon right_olecranon left_cubital_fossa right_cubital_fossa left_acromion right_acromion "
+                 "neck")
 _HAND = """thumb4 thumb3 thumb2 thumb_third_joint forefinger4 forefinger3 forefinger2 forefinger_third_joint
 middle_finger4 middle_finger3 middle_finger2 middle_finger_third_joint ring_finger4 ring_finger3 ring_finger2
 ring_finger_third_joint pinky_finger4 pinky_finger3 pinky_finger2 pinky_finger_third_joint wrist""".split()
 
 
+_BORDER = ("3", "midpoint_1", "12", "midpoint_4", "9", "midpoint_3", "6", "midpoint_2")
+
+
 def _eye(side: str, part: str) -> list[str]:
-    return [f"{side}_center_of_{part}"] + [f"{side}_border_of_{part}_{n}" for n in
-                                           ("3", "midpoint_1", "12", "midpoint_4", "9", "midpoint_3", "6", "midpoint_2")]
+    return [f"{side}_center_of_{part}"] + [f"{side}_border_of_{part}_{n}" for n in _BORDER]
 
 
 def _numbered(prefix: str, order: str, line: str) -> list[str]:

@@ -20,18 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.compose import script_for
-from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, config_hash, display_path,
-                             load_experiment, load_profile, stable_hash)
+from pipeline.compose import compose_run
+from pipeline.config import PROJECT_ROOT, STAGES, Profile, config_hash, display_path, load_profile, stable_hash
 from pipeline.errors import UserError, run_cli
 from pipeline.executor_local import run_local
 from pipeline.executor_slurm import submit_slurm
 from pipeline.plan import Plan, build_plan, project_path
 from pipeline.provenance import write_provenance
-from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_json, save_submission
+from pipeline.rundir import JobFiles, git_commit, read_json, save_submission
 from pipeline.runtime import needed_artifact
-from pipeline.stages.markers import missing_tasks, write_json
-from pipeline.sweep import is_sweep, load_sweep
+from pipeline.stages.markers import missing_tasks
+from pipeline.sweep import TRIAL_OVERRIDES, TRIAL_SUFFIX, load_experiments, sweep_max_parallel
 from pipeline.tables import format_table
 
 
@@ -64,20 +63,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# The original pipeline's dry run (`dry_run="true"`): real data and backbone, tiny and on the CPU.
-TRIAL_SUFFIX = ".trial"
-TRIAL_OVERRIDES = [
-    "dataset.limit=10", "estimate.shards=2", "training.max_steps=10", "training.eval_steps=5", "training.batch_size=1",
-    "training.gradient_accumulation_steps=1", "training.warmup_steps=0", "training.fp16=false",
-    "training.dataloader_num_workers=0", "translate.batch_size=1",
-    "evaluate.bleurt_checkpoint=lucadiliello/bleurt-tiny-128",     # the original's dry run scores with bleurt-tiny
-    "resources.estimate={time: '01:00:00', mem: 8G}", "resources.preprocess={time: '00:30:00', mem: 8G}",
-    "resources.train={gpu: false, time: '01:00:00', cpus: 2, mem: 16G}",
-    "resources.translate={gpu: false, time: '00:30:00', cpus: 2, mem: 16G}",
-    "resources.evaluate={time: '00:30:00', mem: 8G}",
-]
-
-
 def hours(time_limit: str) -> float:
     """sbatch's [D-]HH:MM:SS (or MM:SS) in hours."""
     days, _, clock = time_limit.rpartition("-")
@@ -100,47 +85,6 @@ def print_real_request(args: argparse.Namespace, profile: Profile, lead: str) ->
     """After a trial: what the same command without --trial would ask of the cluster."""
     real = build_plan(load_experiments(args.config, args.overrides)[1], profile, args.until)
     print(f"{lead} {requested(real)}")
-
-
-def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experiment], list[str]]:
-    """(run name, experiments, varied keys) from an experiment or sweep file."""
-    if not Path(path).exists():
-        raise UserError(f"{path}: no such file (experiments live in config/, sweeps in config/sweeps/)")
-    if is_sweep(path):
-        sweep = load_sweep(path, overrides)
-        return sweep.name, sweep.experiments, sweep.varied
-    exp = load_experiment(path, overrides)
-    return exp.name, [exp], []
-
-
-def sweep_max_parallel(path: str, given: int | None) -> int | None:
-    """--max-parallel, else the sweep's max_parallel, else no limit."""
-    if given is not None:
-        if given < 1:
-            raise UserError(f"--max-parallel {given}: expected a whole number >= 1")
-        return given
-    return load_sweep(path).max_parallel if is_sweep(path) else None
-
-
-def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path,
-                chash: str) -> dict[str, JobFiles]:
-    """Write specs, scripts and plan.json for every job of the plan. Returns the file names per job."""
-    files = job_files(plan, run_dir)
-    dirs = dict(src_dir=PROJECT_ROOT, data_dir=project_path(profile.data_dir), jobs_dir=jobs_dir,
-                cache_dir=project_path(profile.cache_dir), image_dir=project_path(profile.image_dir),
-                venv_dir=project_path(profile.venv_dir))
-    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    for job_id, job in plan.jobs.items():
-        f = files[job_id]
-        write_json(f.spec, job.spec)
-        text = script_for(job, profile, run=run, config_hash=chash, script_path=f.script, spec_path=f.spec,
-                          log_dir=run_dir / "logs", **dirs)
-        f.script.write_text(text)
-        f.script.chmod(0o755)
-    write_json(run_dir / "plan.json", {"run": run, "config_hash": chash, "profile": profile.name,
-                                       "executor": profile.executor, "runtime": profile.runtime,
-                                       **plan_record(plan, files)})
-    return files
 
 
 def print_plan(plan: Plan, files: dict[str, JobFiles], run: str, profile: Profile) -> None:

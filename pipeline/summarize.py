@@ -19,7 +19,7 @@ from pipeline.errors import UserError, run_cli
 from pipeline.rundir import load_run
 from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.stages.markers import missing_tasks
-from pipeline.status import job_rows, marker_seconds
+from pipeline.run_state import job_rows, marker_seconds
 from pipeline.tables import format_table
 
 

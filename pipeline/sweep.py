@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import (apply_overrides, display_path, experiment_from_dict, load_layers, read_yaml,
+from pipeline.config import (apply_overrides, display_path, experiment_from_dict, load_experiment, load_layers,
+                             read_yaml,
                              Experiment)
 from pipeline.errors import UserError
 
@@ -113,3 +114,37 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
     if repeat > 1:
         varied.append("replicate")
     return Sweep(spec.get("name") or path.stem, experiments, varied, max_parallel)
+
+
+# The original pipeline's dry run (`dry_run="true"`): real data and backbone, tiny and on the CPU.
+TRIAL_SUFFIX = ".trial"
+TRIAL_OVERRIDES = [
+    "dataset.limit=10", "estimate.shards=2", "training.max_steps=10", "training.eval_steps=5", "training.batch_size=1",
+    "training.gradient_accumulation_steps=1", "training.warmup_steps=0", "training.fp16=false",
+    "training.dataloader_num_workers=0", "translate.batch_size=1",
+    "evaluate.bleurt_checkpoint=lucadiliello/bleurt-tiny-128",     # the original's dry run scores with bleurt-tiny
+    "resources.estimate={time: '01:00:00', mem: 8G}", "resources.preprocess={time: '00:30:00', mem: 8G}",
+    "resources.train={gpu: false, time: '01:00:00', cpus: 2, mem: 16G}",
+    "resources.translate={gpu: false, time: '00:30:00', cpus: 2, mem: 16G}",
+    "resources.evaluate={time: '00:30:00', mem: 8G}",
+]
+
+
+def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experiment], list[str]]:
+    """(run name, experiments, varied keys) from an experiment or sweep file."""
+    if not Path(path).exists():
+        raise UserError(f"{path}: no such file (experiments live in config/, sweeps in config/sweeps/)")
+    if is_sweep(path):
+        sweep = load_sweep(path, overrides)
+        return sweep.name, sweep.experiments, sweep.varied
+    exp = load_experiment(path, overrides)
+    return exp.name, [exp], []
+
+
+def sweep_max_parallel(path: str, given: int | None) -> int | None:
+    """--max-parallel, else the sweep's max_parallel, else no limit."""
+    if given is not None:
+        if given < 1:
+            raise UserError(f"--max-parallel {given}: expected a whole number >= 1")
+        return given
+    return load_sweep(path).max_parallel if is_sweep(path) else None

@@ -42,7 +42,7 @@ def resolve_bleurt(checkpoint: str, cache_dir: str) -> str:
     """`tiny-bleurt` → the tiny offline BLEURT, built into the cache on first use; anything else as given."""
     if checkpoint != "tiny-bleurt":
         return checkpoint
-    from pipeline.tiny_bleurt import VERSION, build
+    from pipeline.stages.tiny_bleurt import VERSION, build
     return str(build_once(Path(cache_dir) / f"tiny-bleurt-v{VERSION}", build))
 
 

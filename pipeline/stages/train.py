@@ -72,7 +72,7 @@ def run_mmh(argv: list[str], log_name: str) -> None:
 def resolve_backbone(spec: dict) -> str:
     backbone = spec["model"]["pretrained_backbone"]
     if backbone == "tiny-m2m100":
-        from pipeline.tiny_backbone import VERSION, build
+        from pipeline.stages.tiny_backbone import VERSION, build
         return str(build_once(Path(spec["cache_dir"]) / f"tiny-m2m100-v{VERSION}", build))
     local = Path(backbone)
     if backbone.startswith(("/", "./", "../")) and not local.exists():

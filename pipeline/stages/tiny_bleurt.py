@@ -1,4 +1,5 @@
-"""`python -m pipeline.tiny_bleurt OUT`: a tiny BLEURT (bleurt-pytorch layout) with random weights, built offline.
+"""`python -m pipeline.stages.tiny_bleurt OUT`: a tiny BLEURT (bleurt-pytorch layout) with random weights, built
+offline.
 
 For tests and for users without the hub: it exercises the BLEURT code path (tokenizer, model, scores per
 sentence) but its numbers mean nothing. A word-piece vocabulary of the sample's words and the letters, one layer of
@@ -36,7 +37,7 @@ def build(out: Path, seed: int = 0) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.tiny_bleurt",
+    parser = argparse.ArgumentParser(prog="python -m pipeline.stages.tiny_bleurt",
                                      description="Build a tiny random BLEURT offline (tests; numbers mean nothing).")
     parser.add_argument("out", type=Path, help="folder to write (save_pretrained layout)")
     args = parser.parse_args(argv)

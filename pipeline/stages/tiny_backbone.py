@@ -1,4 +1,4 @@
-"""`python -m pipeline.tiny_backbone OUT`: a tiny M2M-100 + tokenizer, built offline, for the demo and tests.
+"""`python -m pipeline.stages.tiny_backbone OUT`: a tiny M2M-100 + tokenizer, built offline, for the demo and tests.
 
 d_model 32, one encoder and one decoder layer, weights drawn with std 0.15 (see INIT_STD), dropout 0.1 (see
 DROPOUT), no layer drop, a word-level sentencepiece vocabulary of the sample's sign words and some German, plus
@@ -77,7 +77,7 @@ def build(out: Path, seed: int = 0) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.tiny_backbone",
+    parser = argparse.ArgumentParser(prog="python -m pipeline.stages.tiny_backbone",
                                      description="Build a tiny M2M-100 and its tokenizer offline.")
     parser.add_argument("out", type=Path, help="folder to write (save_pretrained layout)")
     parser.add_argument("--seed", type=int, default=0)
