@@ -22,9 +22,9 @@ from pipeline.config import PROJECT_ROOT, Profile
 from pipeline.plan import Plan, StageJob, project_path
 from pipeline.rundir import JobFiles, job_files, plan_record
 from pipeline.runtime import Bind, cache_env, stage_command, wrap
+from pipeline.stage_registry import STAGE
 from pipeline.stages.markers import write_json
 
-REQUEUEABLE = ("train", "translate")      # long GPU jobs: they requeue themselves (see requeueing)
 
 
 def make_sbatch_script(command: str, *, job_name: str, log_dir: str, time: str, cpus: int, mem: str,
@@ -112,7 +112,8 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
     """The script for one stage job under a profile."""
     env = cache_env(cache_dir, profile.offline)
     binds = job_binds(job, src_dir=src_dir, data_dir=data_dir, jobs_dir=jobs_dir, cache_dir=cache_dir)
-    command = wrap(profile.runtime, stage_command(job.stage, spec_path), image=job.image, gpu=job.resources.gpu,
+    command = wrap(profile.runtime, stage_command(STAGE[job.stage].module, spec_path), image=job.image,
+                   gpu=job.resources.gpu,
                    binds=binds, src_dir=src_dir, image_dir=image_dir, venv_dir=venv_dir, env=env)
     containerised = profile.runtime in ("apptainer", "singularity")
     exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
@@ -133,7 +134,7 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
         cpus=job.resources.cpus, mem=job.resources.mem, array=job.array,
         account=profile.account, qos=profile.qos, extra=list(profile.sbatch_extra), modules=list(profile.modules),
         setup=setup + list(profile.setup), exports=exports, header=header,
-        requeue_limit=job.spec.get("max_requeues") if job.stage in REQUEUEABLE else None, **partition_opts)
+        requeue_limit=job.spec.get("max_requeues") if STAGE[job.stage].requeues else None, **partition_opts)
 
 
 def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path,

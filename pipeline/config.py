@@ -23,10 +23,10 @@ import yaml
 
 from pipeline.errors import UserError
 from pipeline.pose_types import POSE_TYPES, SOURCES, check_settings
+from pipeline.stage_registry import DEFAULT_RESOURCES, STAGES, Resources  # noqa: F401 (re-exported)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
-STAGES = ("prepare", "estimate", "preprocess", "train", "translate", "evaluate")
 DATASET_LAYOUTS = ("official", "videos", "sample", "annotations", "manifest", "how2sign")
 CONTROLS = ("shuffle",)
 RUNTIMES = ("venv", "apptainer", "singularity", "host")
@@ -113,26 +113,6 @@ class Evaluate:
     # BLEURT-20 through its PyTorch port (bleurt-pytorch), as the original pipeline scores; a hub id, a local
     # folder, `tiny-bleurt` (built offline: tests) or null (off). Unreachable: evaluate says so, BLEU/chrF still come.
     bleurt_checkpoint: Optional[str] = "lucadiliello/BLEURT-20"
-
-
-@dataclass
-class Resources:
-    time: str = "01:00:00"
-    cpus: int = 1
-    mem: str = "4G"
-    gpu: bool = False
-
-
-# The original pipeline's requests: preprocess (with pose estimation) 24h/8 cpu/16G, train 24h/GPU/32G,
-# translate 12h/GPU/16G, evaluate 1h. Estimation here is one array task per shard, so each task asks for less.
-DEFAULT_RESOURCES: dict[str, Resources] = {
-    "prepare": Resources(time="01:00:00", cpus=1, mem="4G"),
-    "estimate": Resources(time="24:00:00", cpus=4, mem="16G"),   # gpu from the estimator registry
-    "preprocess": Resources(time="04:00:00", cpus=2, mem="16G"),
-    "train": Resources(time="24:00:00", cpus=4, mem="32G", gpu=True),
-    "translate": Resources(time="12:00:00", cpus=2, mem="16G", gpu=True),
-    "evaluate": Resources(time="01:00:00", cpus=1, mem="4G"),
-}
 
 
 @dataclass

@@ -19,6 +19,7 @@ from pathlib import Path
 from pipeline.errors import UserError
 from pipeline.rundir import jobs_to_run, save_submission
 from pipeline.slurm_query import ACTIVE, query_states
+from pipeline.stage_registry import STAGE
 
 
 def sbatch(script: str, dependency: list[str], array: list[int] | None, after_any: str | None = None) -> str:
@@ -52,16 +53,16 @@ def submit_slurm(run_dir: Path, plan: dict, record: dict, max_parallel: int | No
         old = previous.get(job_id)
         if old and live.get(old) in ACTIVE:
             submitted[job_id] = old
-            if job["stage"] == "train":
+            if STAGE[job["stage"]].throttled:
                 trains.append(old)
             print(f"  {job_id}: already {live[old].lower()} as job {old}, not resubmitted", flush=True)
             continue
         deps = [submitted[d] for d in job["deps"] if d in submitted]
         array = tasks if job["array"] else None
-        lane = trains[-max_parallel] if job["stage"] == "train" and max_parallel and len(trains) >= max_parallel \
-            else None
+        throttled = STAGE[job["stage"]].throttled
+        lane = trains[-max_parallel] if throttled and max_parallel and len(trains) >= max_parallel else None
         slurm_id = sbatch(job["script"], deps, array, after_any=lane)
-        if job["stage"] == "train":
+        if throttled:
             trains.append(slurm_id)
         submitted[job_id] = slurm_id
         states[job_id] = {"slurm_id": slurm_id, "tasks": array, "submitted": time.time(),
