@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -37,7 +38,7 @@ TINY = dict(vocab_size=1000, d_model=32, encoder_layers=1, decoder_layers=1, enc
             decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=1024)
 
 
-def demo_spec(stage: str, work: Path, steps: int, fp16: bool, device: str) -> dict:
+def demo_spec(stage: str, work: Path, steps: int, fp16: bool, device: str):
     """The demo's spec for `stage`, as the planner writes it, with this check's steps and precision."""
     from pipeline.config import load_experiment, load_profile
     from pipeline.plan import build_plan
@@ -48,7 +49,7 @@ def demo_spec(stage: str, work: Path, steps: int, fp16: bool, device: str) -> di
                                      f"cache_dir={work / 'cache'}"])
     plan = build_plan([exp], profile)
     spec = plan.jobs[plan.runs["demo"][stage]].spec
-    spec["use_gpu"] = gpu
+    spec.use_gpu = gpu
     return spec
 
 
@@ -86,7 +87,8 @@ def train_and_translate(tsv_dir: Path, work: Path, fp16: bool, steps: int, devic
 
     out = work / ("fp16" if fp16 else "fp32")
     out.mkdir(parents=True, exist_ok=True)
-    spec = {**demo_spec("train", work, steps, fp16, device), "preprocess_dir": str(tsv_dir), "output_dir": str(out)}
+    spec = dataclasses.replace(demo_spec("train", work, steps, fp16, device), preprocess_dir=str(tsv_dir),
+                               output_dir=str(out))
     config = write_config(spec, out)
     cwd = os.getcwd()
     os.chdir(METRICS_DIR)                       # the local sacrebleu/chrf modules, as the stages run them

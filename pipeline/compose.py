@@ -24,6 +24,7 @@ from pipeline.rundir import JobFiles, job_files, plan_record
 from pipeline.runtime import Bind, cache_env, stage_command, wrap
 from pipeline.stage_registry import STAGE
 from pipeline.stages.markers import write_json
+from pipeline.stages.specs import as_json
 
 
 
@@ -134,7 +135,7 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
         cpus=job.resources.cpus, mem=job.resources.mem, array=job.array,
         account=profile.account, qos=profile.qos, extra=list(profile.sbatch_extra), modules=list(profile.modules),
         setup=setup + list(profile.setup), exports=exports, header=header,
-        requeue_limit=job.spec.get("max_requeues") if STAGE[job.stage].requeues else None, **partition_opts)
+        requeue_limit=getattr(job.spec, "max_requeues", None) if STAGE[job.stage].requeues else None, **partition_opts)
 
 
 def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path,
@@ -147,7 +148,7 @@ def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir:
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     for job_id, job in plan.jobs.items():
         f = files[job_id]
-        write_json(f.spec, job.spec)
+        write_json(f.spec, as_json(job.spec))
         text = script_for(job, profile, run=run, config_hash=chash, script_path=f.script, spec_path=f.spec,
                           log_dir=run_dir / "logs", **dirs)
         f.script.write_text(text)

@@ -298,6 +298,13 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
             allowed = ", ".join(k for k in fields if k != "source" or cls not in (Experiment, Profile))
             raise UserError(f"{src}: {path}: unknown key; allowed here: {allowed}")
         tp = hints[key]
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(inner) == 1 \
+                and dataclasses.is_dataclass(inner[0]):
+            if value is None:           # Optional[a dataclass]: None, or a mapping for it
+                kwargs[key] = None
+                continue
+            tp = inner[0]
         if dataclasses.is_dataclass(tp):
             _coerce(value, tp, f"{src}: {path}")
             kwargs[key] = from_dict(tp, value, sources, path + ".", src)

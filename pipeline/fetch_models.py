@@ -37,17 +37,19 @@ def hub_ids(experiments) -> list[str]:
 def fetch_pose_downloads(experiments, profile) -> int:
     """Fetch every annotations and pose archive the runs' jobs would fetch, into the same folders."""
     from pipeline.download import fetch_tree, normalise_splits
+    from pipeline.stages.specs import PrepareSpec, PreprocessSpec, download_kwargs
     plan, done = build_plan(experiments, profile, until="preprocess"), 0
     for job in plan.jobs.values():
-        dataset = job.spec.get("dataset", {})
-        if job.stage == "prepare" and dataset.get("layout") == "annotations" and dataset.get("url"):
-            tree = fetch_tree(dataset["url"], Path(dataset["root"]), download_settings=job.spec.get("download"))
+        spec = job.spec
+        if isinstance(spec, PrepareSpec) and spec.dataset.layout == "annotations" and spec.dataset.url:
+            tree = fetch_tree(spec.dataset.url, Path(spec.dataset.root),
+                              download_settings=download_kwargs(spec.download))
             print(f"annotations for {', '.join(job.runs)}: {tree}")
             done += 1
-        if job.stage == "preprocess" and job.spec.get("pose_source") == "download":
-            tree = fetch_tree(job.spec["poses"]["url"], Path(job.spec["poses_dir"]), job.spec.get("sha256"),
-                              normalise_splits, job.spec.get("download"))
-            print(f"{job.spec['estimator']} poses: {tree}", flush=True)
+        if isinstance(spec, PreprocessSpec) and spec.pose_source == "download" and spec.poses:
+            tree = fetch_tree(spec.poses.url, Path(spec.poses_dir), spec.sha256, normalise_splits,
+                              download_kwargs(spec.download))
+            print(f"{spec.estimator} poses: {tree}", flush=True)
             done += 1
     return done
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from pipeline.config import (PROJECT_ROOT, STAGES, Experiment, Profile, Resources, as_plain, dataset_identity,
                              stable_hash, stage_resources)
 from pipeline.errors import UserError
+from pipeline.stages.specs import StageSpec, load_spec
 from pipeline.pose_types import POSE_TYPES, TRAINER_IMAGE, resolved_settings
 from pipeline.stages.sample_data import VERSION as SAMPLE_VERSION
 
@@ -24,7 +25,7 @@ class StageJob:
     stage: str
     key: str                    # "<readable label>-<hash>", unique within its stage
     image: str
-    spec: dict                  # everything the stage reads: inputs, outputs, parameters
+    spec: StageSpec             # everything the stage reads: inputs, outputs, parameters (stages/specs.py)
     output_dir: str
     deps: list[str]             # ids (stage/key) of the jobs this one needs
     resources: Resources
@@ -63,8 +64,9 @@ def _add(plan: Plan, run: str, stage: str, label: str, identity: dict, image: st
     job = plan.jobs.get(job_id)
     if job is None:
         out = data_dir / stage / key
-        full_spec = {"stage": stage, "key": key, "output_dir": str(out), **spec}
-        job = StageJob(stage, key, image, full_spec, str(out), deps, resources, array, mounts=list(mounts))
+        # the typed spec the job reads (pipeline/stages/specs.py): a key unknown or missing fails here, at submit
+        typed = load_spec({"stage": stage, "key": key, "output_dir": str(out), **spec}, f"{stage} job {key}: spec")
+        job = StageJob(stage, key, image, typed, str(out), deps, resources, array, mounts=list(mounts))
         plan.jobs[job_id] = job
     if run not in job.runs:
         job.runs.append(run)

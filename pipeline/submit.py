@@ -129,7 +129,7 @@ def check_paths(plan: Plan, profile: Profile) -> None:
                             f"this machine); it should hold {{train,dev|validation,test}}/<id>.pose")
         if exp.dataset.layout == "sample" or exp.dataset.url or not missing_tasks(prepare.output_dir, 0):
             continue                # generated or fetched by prepare, or prepared already: not read again
-        root = Path(prepare.spec["dataset"]["root"])
+        root = Path(prepare.spec.dataset.root)
         if not root.is_dir():
             raise UserError(f"{exp.source}: dataset.root: {root} does not exist (on this machine); point it at your "
                             f"copy, e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T")

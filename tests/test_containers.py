@@ -1,5 +1,6 @@
 """Container definitions, the estimator registry and adapters, the build/submit guards, and the apptainer
 runtime exercised through a bubblewrap stand-in (tests/apptainer/apptainer) that binds like Apptainer."""
+import json
 import os
 import re
 import shutil
@@ -127,7 +128,9 @@ def standin_images(folder: Path) -> Path:
 def test_unbound_paths_fail_with_a_clear_message(tmp_path):
     images = standin_images(tmp_path / "images")
     spec = tmp_path / "spec.json"
-    spec.write_text('{"stage": "evaluate", "key": "k", "output_dir": "' + str(PROJECT / "unbound") + '"}')
+    spec.write_text(json.dumps({"stage": "evaluate", "key": "k", "output_dir": str(PROJECT / "unbound"),
+                                "translate": "t", "evaluate": {}, "translate_dir": "/t", "references": "/r",
+                                "cache_dir": "/c"}))
     base = [str(STANDIN / "apptainer"), "exec", "--cleanenv", "--env", f"PYTHONPATH={PROJECT}",
             "--bind", f"{PROJECT}:{PROJECT}:ro"]
     argv = [str(images / "trainer.sif"), "python", "-m", "pipeline.stages.evaluate", "--spec", str(spec)]

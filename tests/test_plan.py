@@ -55,8 +55,8 @@ def test_switching_estimator_changes_image_output_and_everything_downstream():
     assert est_mp.output_dir != est_mm.output_dir
     assert est_mm.resources.gpu and not est_mp.resources.gpu
     pre_mp, pre_mm = mp.jobs[mp.runs["demo"]["preprocess"]], mm.jobs[mm.runs["demo"]["preprocess"]]
-    assert (pre_mp.spec["expected_feat_dim"], pre_mm.spec["expected_feat_dim"]) == (534, 266)
-    assert (pre_mp.spec["reduce_holistic"], pre_mm.spec["reduce_holistic"]) == (True, False)
+    assert (pre_mp.spec.expected_feat_dim, pre_mm.spec.expected_feat_dim) == (534, 266)
+    assert (pre_mp.spec.reduce_holistic, pre_mm.spec.reduce_holistic) == (True, False)
 
 
 def test_until_stops_the_graph():
@@ -108,3 +108,16 @@ def test_estimator_sweep_runs_each_estimation_in_its_own_image():
     assert images == ["mediapipe", "mmposewholebody", "openpifpaf"]
     assert plan.count_by_stage() == {"prepare": 1, "estimate": 3, "preprocess": 3, "train": 9, "translate": 9,
                                      "evaluate": 9}
+
+
+def test_a_misspelt_spec_key_fails_at_submit_in_one_line(monkeypatch):
+    """The plan builds typed specs (pipeline/stages/specs.py): a key the stage does not know never reaches a job."""
+    from pipeline import plan as plan_module
+    real = plan_module.preprocess_checks
+    monkeypatch.setattr(plan_module, "preprocess_checks",
+                        lambda exp: {**real(exp), "max_mising_fraction": 0.1})
+    with pytest.raises(UserError) as caught:
+        build_plan([load_experiment(PROJECT / "config/demo.yaml")], load_profile("local"))
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("preprocess job sample-mediapipe-")
+    assert message.endswith("max_mising_fraction: unknown key; allowed here: " + message.split("allowed here: ")[1])

@@ -172,7 +172,8 @@ def test_evaluate_fails_loudly_when_counts_differ(tmp_path):
     (tmp_path / "test.tsv").write_text("signal\tsignal_start\tsignal_end\tencoder_prompt\tdecoder_prompt\toutput\n"
                                        "x\t0\t0\t__dgs__\t__de__\ta\n")
     spec = {"stage": "evaluate", "key": "k", "output_dir": str(tmp_path / "e"), "translate_dir": str(tmp_path / "t"),
-            "references": str(tmp_path / "test.tsv"), "evaluate": {"bleurt_checkpoint": None}}
+            "references": str(tmp_path / "test.tsv"), "evaluate": {"bleurt_checkpoint": None}, "translate": "t",
+            "cache_dir": str(tmp_path / "cache")}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     proc = run_in("trainer", "from pipeline.stages.evaluate import run; from pipeline.stages.entry import stage_main;"
                   "stage_main(run)", "--spec", str(tmp_path / "spec.json"), check=False)
@@ -182,12 +183,16 @@ def test_evaluate_fails_loudly_when_counts_differ(tmp_path):
 
 
 def test_mmh_config_has_v054_layout_and_the_hyperparameters():
-    spec = {"run_name": "r", "reduce_holistic": True,
-            "model": {"mapper_dropout": 0.1, "backbone_type": "m2m_100", "max_frames": 300},
-            "training": {"early_stopping_patience": 10, "eval_steps": 128, "batch_size": 8,
-                         "label_smoothing_factor": 0.1, "gradient_accumulation_steps": 3, "learning_rate": 1e-5,
-                         "dataloader_num_workers": 2, "max_steps": 500000, "warmup_steps": 500,
-                         "save_total_limit": 10, "seed": 42, "fp16": True, "extra": {"weight_decay": 0.01}}}
+    from pipeline.stages.specs import load_spec
+    spec = load_spec({"stage": "train", "key": "k", "output_dir": "/o", "run_name": "r", "reduce_holistic": True,
+                      "model": {"mapper_dropout": 0.1, "backbone_type": "m2m_100", "max_frames": 300},
+                      "training": {"early_stopping_patience": 10, "eval_steps": 128, "batch_size": 8,
+                                   "label_smoothing_factor": 0.1, "gradient_accumulation_steps": 3,
+                                   "learning_rate": 1e-5, "dataloader_num_workers": 2, "max_steps": 500000,
+                                   "warmup_steps": 500, "save_total_limit": 10, "seed": 42, "fp16": True,
+                                   "extra": {"weight_decay": 0.01}},
+                      "preprocess": "p", "replicate": 0, "preprocess_dir": "/d", "cache_dir": "/c", "use_gpu": True,
+                      "max_requeues": 5, "encoder_prompt": "__dgs__"}, "test")
     cfg = mmh_config(spec, backbone="facebook/m2m100_418M", tokenizer="facebook/m2m100_418M", feat_dim=534,
                      tsv_dir="/d", encoder_prompt="__dgs__", use_gpu=True)
     assert cfg["data"]["dataset_type"] == "pose2text" and cfg["data"]["test_metadata_file"] == "/d/test.tsv"
@@ -208,14 +213,16 @@ def test_mmh_config_has_v054_layout_and_the_hyperparameters():
 EVALUATE = """
 import json, sys
 from pipeline.stages.evaluate import run
-spec = json.loads(sys.argv[1])
+from pipeline.stages.specs import load_spec
+spec = load_spec(json.loads(sys.argv[1]), "test")
 print(json.dumps({"result": run(spec)}))
 """
 
 
 @pytest.mark.parametrize("checkpoint", ["tiny-bleurt", "/nowhere/BLEURT-20"])
 def test_evaluate_writes_bleurt_or_says_in_one_line_why_not(demo, tmp_path, checkpoint):
-    spec = {"output_dir": str(tmp_path), "translate_dir": str(output_dir(demo, "smoke", "translate")),
+    spec = {"stage": "evaluate", "key": "k", "translate": "t", "output_dir": str(tmp_path),
+            "translate_dir": str(output_dir(demo, "smoke", "translate")),
             "references": str(output_dir(demo, "smoke", "preprocess") / "test.tsv"),
             "evaluate": {"bleurt_checkpoint": checkpoint}, "cache_dir": str(tmp_path / "cache")}
     proc = run_in("trainer", EVALUATE, json.dumps(spec))

@@ -1,6 +1,7 @@
 """The shared entry point of every stage: read the spec, skip finished work, run, write the marker.
 
-`python -m pipeline.stages.<name> --spec FILE` calls `stage_main(run)`: `run(spec)` does the work and returns
+`python -m pipeline.stages.<name> --spec FILE` calls `stage_main(run)`: the spec is loaded into its typed
+dataclass (stages/specs.py; a key unknown or missing fails in one line), `run(spec)` does the work and returns
 facts for the marker. Set `PIPELINE_FAIL_STAGE=<stage>` to make a stage fail on purpose (tests of failure paths).
 
 A stage interrupted by its job script (SIGUSR1 before the time limit, or preemption: see compose.py) raises
@@ -16,10 +17,11 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from pipeline.errors import UserError
 from pipeline.stages.markers import DONE, shard_marker, write_marker
+from pipeline.stages.specs import EstimateSpec, load_spec
 
 
 REQUEUE_EXIT = 75          # EX_TEMPFAIL: saved, stopped on a signal; the job script requeues the job
@@ -43,30 +45,32 @@ def write_environment(path: Path) -> None:
     path.write_text(f"# python {sys.version.split()[0]} at {sys.executable}\n" + "\n".join(packages) + "\n")
 
 
-def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None, array: bool = False) -> None:
+def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None, array: bool = False) -> None:
     parser = argparse.ArgumentParser(description=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None)
     parser.add_argument("--spec", required=True, help="the stage's JSON spec, written by pipeline.submit")
     parser.add_argument("--force", action="store_true", help="run even if the completion marker exists")
     parser.add_argument("--limit", type=int, help="only the first N examples (trial runs of estimate)")
     args = parser.parse_args(argv)
     try:
-        spec = json.loads(Path(args.spec).read_text())
+        spec = load_spec(json.loads(Path(args.spec).read_text()), args.spec)
     except FileNotFoundError:
         sys.exit(f"error: spec file {args.spec} not found (in a container only bound paths exist: is the jobs "
                  f"folder bound? pipeline.submit binds it; a hand-written command must too)")
-    if args.limit:
-        spec["limit"] = args.limit
-    out = Path(spec["output_dir"])
-    if array:
+    except UserError as exc:
+        sys.exit(f"error: {exc}")
+    if args.limit and isinstance(spec, EstimateSpec):
+        spec.limit = args.limit
+    out = Path(spec.output_dir)
+    if array and isinstance(spec, EstimateSpec):
         task = array_task()
-        marker = shard_marker(out, task, spec["shards"])
+        marker = shard_marker(out, task, spec.shards)
     else:
         marker = out / DONE
     if marker.exists() and not args.force:
-        print(f"{spec['stage']} {spec['key']}: already complete ({marker}); nothing to do", flush=True)
+        print(f"{spec.stage} {spec.key}: already complete ({marker}); nothing to do", flush=True)
         return
-    if os.environ.get("PIPELINE_FAIL_STAGE") == spec["stage"]:
-        print(f"{spec['stage']}: failing on purpose (PIPELINE_FAIL_STAGE={spec['stage']})", file=sys.stderr)
+    if os.environ.get("PIPELINE_FAIL_STAGE") == spec.stage:
+        print(f"{spec.stage}: failing on purpose (PIPELINE_FAIL_STAGE={spec.stage})", file=sys.stderr)
         sys.exit(3)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -74,7 +78,7 @@ def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        sys.exit(f"error: {spec['stage']}: cannot write its output folder {out}: {exc.strerror}. In a container only "
+        sys.exit(f"error: {spec.stage}: cannot write its output folder {out}: {exc.strerror}. In a container only "
                  f"bound paths are writable: keep outputs under the profile's data_dir (bound by pipeline.submit)")
     started = time.time()
 
@@ -86,14 +90,14 @@ def stage_main(run: Callable[[dict], dict | None], argv: list[str] | None = None
     try:
         info = run(spec) or {}
     except UserError as exc:
-        print(f"error: {spec['stage']}: {exc}", file=sys.stderr, flush=True)
+        print(f"error: {spec.stage}: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
     except Interrupted as exc:
-        print(f"{spec['stage']} {spec['key']}: interrupted ({exc}); not complete, run again to carry on",
+        print(f"{spec.stage} {spec.key}: interrupted ({exc}); not complete, run again to carry on",
               flush=True)
         sys.exit(REQUEUE_EXIT)
     write_environment(out / "environment.txt")
-    write_marker(marker, started, stage=spec["stage"], key=spec["key"], python=sys.executable,
+    write_marker(marker, started, stage=spec.stage, key=spec.key, python=sys.executable,
                  container=os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"),
                  **info)
-    print(f"{spec['stage']} {spec['key']}: done in {time.time() - started:.1f}s -> {out}", flush=True)
+    print(f"{spec.stage} {spec.key}: done in {time.time() - started:.1f}s -> {out}", flush=True)

@@ -27,6 +27,7 @@ from pipeline.stages.estimators import adapter
 from pipeline.stages.frames import MediaError, read_frames
 from pipeline.stages.manifest import Example, read_all
 from pipeline.stages.markers import atomic_path
+from pipeline.stages.specs import EstimateSpec
 
 _worker: dict = {}
 CHUNK = 8   # at most this many examples per pool task: >1 so decoding overlaps estimation, small for progress
@@ -173,25 +174,25 @@ def resolve_workers(workers) -> int:
     return int(workers)
 
 
-def run(spec: dict) -> dict:
+def run(spec: EstimateSpec) -> dict:
     """Estimate the poses of this array task's shard."""
     task = array_task()
-    shards = spec["shards"]
+    shards = spec.shards
     if not 0 <= task < shards:
         raise UserError(f"SLURM_ARRAY_TASK_ID={task} outside 0..{shards - 1}")
-    examples = read_all(Path(spec["manifest_dir"]))
-    if spec.get("limit"):
-        examples = examples[: spec["limit"]]
+    examples = read_all(Path(spec.manifest_dir))
+    if spec.limit:
+        examples = examples[: spec.limit]
     examples, note = media_to_estimate(examples)
     if note:
         print(note, flush=True)
     mine = shard(examples, shards, task)
-    out = Path(spec["output_dir"])
+    out = Path(spec.output_dir)
     started = time.time()
-    workers = resolve_workers(spec.get("workers", 1))
-    if spec.get("workers") == "auto":
+    workers = resolve_workers(spec.workers)
+    if spec.workers == "auto":
         print(f"estimate.workers auto: {workers} worker(s) for {task_cpus()} CPU(s)", flush=True)
-    frames, failures = run_shard(mine, out, spec["estimator"], spec["settings"], workers,
+    frames, failures = run_shard(mine, out, spec.estimator, spec.settings, workers,
                                  f"estimate shard {task + 1}/{shards}")
     elapsed = time.time() - started
     failures_file = out / f"failures.shard-{task}.tsv"
@@ -201,7 +202,7 @@ def run(spec: dict) -> dict:
     rate = frames / elapsed if elapsed > 0 else 0.0
     print(f"shard {task + 1}/{shards}: {frames} frames in {elapsed:.1f}s ({rate:.1f} frames/s), "
           f"{len(failures)} failure(s)", flush=True)
-    allowed = spec.get("max_failure_fraction", 0.0) * len(mine)
+    allowed = spec.max_failure_fraction * len(mine)
     if len(failures) > allowed:
         raise UserError(f"{len(failures)} of {len(mine)} examples failed (allowed: {allowed:g}; "
                         f"estimate.max_failure_fraction); see {failures_file}")

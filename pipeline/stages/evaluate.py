@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
+from pipeline.stages.specs import EvaluateSpec
 from pipeline.stages.markers import build_once
 
 
@@ -68,11 +69,11 @@ def bleurt(hyps: list[str], refs: list[str], checkpoint: str, cache_dir: str, ba
     return result
 
 
-def run(spec: dict) -> dict:
+def run(spec: EvaluateSpec) -> dict:
     """Score the test translations."""
-    out = Path(spec["output_dir"])
-    hyp_file = Path(spec["translate_dir"]) / "generated_predictions.txt"
-    ref_file = Path(spec["references"])
+    out = Path(spec.output_dir)
+    hyp_file = Path(spec.translate_dir) / "generated_predictions.txt"
+    ref_file = Path(spec.references)
     hyps, refs = read_hypotheses(hyp_file), read_references(ref_file)
     if len(hyps) != len(refs):
         raise UserError(f"{hyp_file} has {len(hyps)} hypotheses but {ref_file} has {len(refs)} references")
@@ -81,9 +82,9 @@ def run(spec: dict) -> dict:
         (out / f"test_score.{name}").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
         print(f"{result['name']} = {result['score']}   ({result.get('signature', '')})", flush=True)
     facts = {name: r["score"] for name, r in results.items()}
-    checkpoint = spec["evaluate"].get("bleurt_checkpoint")
+    checkpoint = spec.evaluate.bleurt_checkpoint
     if checkpoint:
-        result = bleurt(hyps, refs, checkpoint, spec.get("cache_dir", str(out)))
+        result = bleurt(hyps, refs, checkpoint, spec.cache_dir or str(out))
         (out / "test_score.bleurt").write_text(json.dumps(result, indent=1) + "\n")
         if result["score"] is None:
             print(f"BLEURT missing: cannot load {checkpoint} ({result['missing']}); BLEU and chrF are written. "

@@ -8,7 +8,10 @@ text_tokenizer_path` keys of the original pipeline's MMH commit are rejected by 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.stages.specs import TrainSpec
 
 
 def processor_slots(tokenizer: str, new_vocabulary: str, reduce_holistic: bool) -> list[dict]:
@@ -34,29 +37,29 @@ def processor_slots(tokenizer: str, new_vocabulary: str, reduce_holistic: bool) 
     ]
 
 
-def mmh_config(spec: dict, *, backbone: str, tokenizer: str, feat_dim: int, tsv_dir: str,
+def mmh_config(spec: TrainSpec, *, backbone: str, tokenizer: str, feat_dim: int, tsv_dir: str,
                encoder_prompt: str, use_gpu: bool) -> dict:
     """The config dict for `multimodalhugs-setup` / `-train` / `-generate`."""
-    model, train = spec["model"], spec["training"]
-    workers = train["dataloader_num_workers"]
+    model, train = spec.model, spec.training
+    workers = train.dataloader_num_workers
     training = {
-        "run_name": spec["run_name"],
-        "early_stopping_patience": train["early_stopping_patience"],
+        "run_name": spec.run_name,
+        "early_stopping_patience": train.early_stopping_patience,
         "do_train": True, "do_eval": True, "predict_with_generate": True,
         "save_strategy": "steps", "eval_strategy": "steps",
-        "eval_steps": train["eval_steps"], "logging_steps": train["eval_steps"], "save_steps": train["eval_steps"],
-        "per_device_train_batch_size": train["batch_size"], "per_device_eval_batch_size": train["batch_size"],
-        "label_smoothing_factor": train["label_smoothing_factor"],
-        "gradient_accumulation_steps": train["gradient_accumulation_steps"],
-        "learning_rate": train["learning_rate"],
+        "eval_steps": train.eval_steps, "logging_steps": train.eval_steps, "save_steps": train.eval_steps,
+        "per_device_train_batch_size": train.batch_size, "per_device_eval_batch_size": train.batch_size,
+        "label_smoothing_factor": train.label_smoothing_factor,
+        "gradient_accumulation_steps": train.gradient_accumulation_steps,
+        "learning_rate": train.learning_rate,
         "load_best_model_at_end": True,
         "dataloader_num_workers": workers,
         "metric_name": "sacrebleu,chrf", "metric_for_best_model": "sacrebleu", "greater_is_better": True,
-        "num_train_epochs": 1, "max_steps": train["max_steps"], "warmup_steps": train["warmup_steps"],
-        "save_total_limit": train["save_total_limit"], "seed": train["seed"],
-        "fp16": bool(train["fp16"] and use_gpu),   # fp16 needs a GPU; the CPU runs in fp32
+        "num_train_epochs": 1, "max_steps": train.max_steps, "warmup_steps": train.warmup_steps,
+        "save_total_limit": train.save_total_limit, "seed": train.seed,
+        "fp16": bool(train.fp16 and use_gpu),   # fp16 needs a GPU; the CPU runs in fp32
         "report_to": "none",
-        **train.get("extra", {}),
+        **(train.extra or {}),
     }
     if workers > 0:
         training["dataloader_prefetch_factor"] = 2
@@ -65,8 +68,8 @@ def mmh_config(spec: dict, *, backbone: str, tokenizer: str, feat_dim: int, tsv_
             "type": "multimodal_embedder",
             "multimodal_mapper_type": "linear",
             "multimodal_mapper_layer_norm_before": True,
-            "multimodal_mapper_dropout": model["mapper_dropout"],
-            "backbone_type": model["backbone_type"],
+            "multimodal_mapper_dropout": model.mapper_dropout,
+            "backbone_type": model.backbone_type,
             "pretrained_backbone": backbone,
             "feat_dim": feat_dim,
         },
@@ -77,7 +80,7 @@ def mmh_config(spec: dict, *, backbone: str, tokenizer: str, feat_dim: int, tsv_
             "validation_metadata_file": f"{tsv_dir}/validation.tsv",
             "test_metadata_file": f"{tsv_dir}/test.tsv",
             "shuffle": True,
-            "max_frames": model["max_frames"],
+            "max_frames": model.max_frames,
         },
-        "processor": {"slots": processor_slots(tokenizer, encoder_prompt, spec["reduce_holistic"])},
+        "processor": {"slots": processor_slots(tokenizer, encoder_prompt, spec.reduce_holistic)},
     }

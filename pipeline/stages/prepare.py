@@ -7,37 +7,39 @@ so that estimate and preprocess report them again with their own outcome, never 
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.stages.datasets import read_dataset
 from pipeline.stages.entry import stage_main
 from pipeline.stages.manifest import SPLITS, write_manifest
+from pipeline.stages.specs import PrepareSpec, download_kwargs
 
 
-def run(spec: dict) -> dict:
+def run(spec: PrepareSpec) -> dict:
     """Write the manifests of the dataset named in the spec."""
-    ds = spec["dataset"]
-    root, out = Path(ds["root"]), Path(spec["output_dir"])
-    if ds["layout"] == "sample":
+    ds = spec.dataset
+    root, out = Path(ds.root), Path(spec.output_dir)
+    if ds.layout == "sample":
         from pipeline.stages.sample_data import DEFAULT_PER_SPLIT, generate, is_complete
-        clips = tuple(ds.get("sample_clips") or DEFAULT_PER_SPLIT)
+        clips = tuple(ds.sample_clips or DEFAULT_PER_SPLIT)
         if not is_complete(root, clips):        # absent, interrupted, older, or of another size
             print(f"generating the sample dataset in {root} ({', '.join(map(str, clips))} clips)", flush=True)
             generate(root, clips)
-    if ds["layout"] == "annotations" and ds.get("url"):
+    if ds.layout == "annotations" and ds.url:
         from pipeline.download import fetch_tree
         from pipeline.stages.datasets import find_annotations
         if not root.is_dir() or find_annotations(root) is None or (root / "tree.json").exists():
-            fetch_tree(ds["url"], root, download_settings=spec.get("download"))
+            fetch_tree(ds.url, root, download_settings=download_kwargs(spec.download))
     if not root.exists():
         raise UserError(f"dataset.root {root}: no such folder (set dataset.root to your copy of the data)")
-    examples, problems = read_dataset(ds, root)
+    examples, problems = read_dataset(dataclasses.asdict(ds), root)
     counts = {}
     for split in SPLITS:
         rows = [e for e in examples if e.split == split]
-        if ds.get("limit"):
-            rows = rows[: ds["limit"]]
+        if ds.limit:
+            rows = rows[: ds.limit]
         if not rows:
             raise UserError(f"dataset.root {root}: no {split} examples found")
         write_manifest(out / f"{split}.tsv", rows)

@@ -29,6 +29,7 @@ from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
 from pipeline.stages.manifest import SPLITS, read_manifest
 from pipeline.stages.markers import atomic_path
+from pipeline.stages.specs import PreprocessSpec, download_kwargs
 
 TSV_COLUMNS = ["signal", "signal_start", "signal_end", "encoder_prompt", "decoder_prompt", "output"]
 
@@ -85,12 +86,12 @@ def read_failures(poses_dir: Path) -> dict[str, str]:
     return reasons
 
 
-def pose_tree(spec: dict) -> Path:
+def pose_tree(spec: PreprocessSpec) -> Path:
     """The folder holding the poses: the estimate job's output, the extracted download, or the user's folder."""
-    poses = Path(spec["poses_dir"])
-    if spec.get("pose_source") == "download":
+    poses = Path(spec.poses_dir)
+    if spec.pose_source == "download":
         from pipeline.download import fetch_tree, normalise_splits
-        return fetch_tree(spec["poses"]["url"], poses, spec.get("sha256"), normalise_splits, spec.get("download"))
+        return fetch_tree(spec.poses.url, poses, spec.sha256, normalise_splits, download_kwargs(spec.download))
     if not poses.is_dir():
         raise UserError(f"estimate.folder {poses}: no such folder (expected {{train,dev|validation,test}}/<id>.pose)")
     return poses
@@ -125,15 +126,15 @@ def segment_problem(ex, pose) -> str | None:
     return None
 
 
-def run(spec: dict) -> dict:
+def run(spec: PreprocessSpec) -> dict:
     """Write the three TSVs, prompts.json (the prompts used) and feat_dim.json."""
     from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
     from copy import deepcopy as copy_of
 
     from pipeline.pose_headers import rename_to_known
     from pipeline.stages.pose_noise import write_perturbed
-    out, source = Path(spec["output_dir"]), spec.get("pose_source", "estimate")
-    noise = float(spec.get("pose_noise") or 0.0)
+    out, source = Path(spec.output_dir), spec.pose_source
+    noise = float(spec.pose_noise or 0.0)
     tree = pose_tree(spec)
     failures = read_failures(tree) if source == "estimate" else {}
     problems, counts, sample_pose = [], {}, None
@@ -149,7 +150,7 @@ def run(spec: dict) -> dict:
             found = read_pose(pose)
         except Exception as exc:        # pose-format raises many kinds on a damaged file
             return None, f"unreadable pose file {pose} ({type(exc).__name__}: {exc})", pose
-        reason = header_problem(spec["estimator"], found.signature)
+        reason = header_problem(spec.estimator, found.signature)
         if not reason and not first:
             first.append((ex.id, found.signature))
         if reason is None and found.signature != first[0][1]:
@@ -159,7 +160,7 @@ def run(spec: dict) -> dict:
             return found, f"{reason} in {pose}", pose
         copy = out / "poses" / split / f"{ex.pose_name}.pose"
         header = copy_of(found.pose.header)     # pose-format may share one header object between files read
-        renamed = rename_to_known(spec["estimator"], header)     # sapiens, smplest_x: see pose_headers.py
+        renamed = rename_to_known(spec.estimator, header)     # sapiens, smplest_x: see pose_headers.py
         if renamed:
             found.pose.header = header
         several["renamed"] += renamed
@@ -180,11 +181,11 @@ def run(spec: dict) -> dict:
 
     for split in SPLITS:
         rows, dropped = [], 0
-        examples = read_manifest(Path(spec["manifest_dir"]) / f"{split}.tsv")
+        examples = read_manifest(Path(spec.manifest_dir) / f"{split}.tsv")
         folder = split_folder(tree, split, source)
         texts = {ex.id for ex in examples}
         # with dataset.limit the manifest holds only the first N: the other poses have texts we did not read
-        check_orphans = source != "estimate" and not spec.get("dataset_limit")
+        check_orphans = source != "estimate" and not spec.dataset_limit
         orphans = sorted(p for p in folder.glob("*.pose") if p.stem not in texts) if check_orphans else []
         for orphan in orphans:             # a pose nobody gave a text for: reported, never trained on empty
             problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
@@ -208,21 +209,21 @@ def run(spec: dict) -> dict:
                 dropped += 1
                 continue
             sample_pose = sample_pose or pose
-            encoder = f"__{ex.source_lang}__" if ex.source_lang else spec["encoder_prompt"]
-            decoder = f"__{ex.target_lang}__" if ex.target_lang else spec["decoder_prompt"]
+            encoder = f"__{ex.source_lang}__" if ex.source_lang else spec.encoder_prompt
+            decoder = f"__{ex.target_lang}__" if ex.target_lang else spec.decoder_prompt
             prompts["encoder"].add(encoder)
             prompts["decoder"].add(decoder)
             rows.append({"signal": str(pose), "signal_start": round(ex.start * 1000),
                          "signal_end": round(ex.end * 1000), "encoder_prompt": encoder, "decoder_prompt": decoder,
                          "output": ex.text.strip()})
-        if spec.get("control") == "shuffle":
+        if spec.control == "shuffle":
             derange_signals(rows)
             print(f"{split}: control shuffle: every example got another example's pose", flush=True)
         write_tsv(out / f"{split}.tsv", rows)
         counts[split] = {"kept": len(rows), "left_out": dropped}
         print(f"{split}: {len(rows)} examples kept, {dropped} left out", flush=True)
         total = len(examples) + len(orphans)
-        allowed = spec.get("max_missing_fraction", 0.0) * total
+        allowed = spec.max_missing_fraction * total
         if dropped > allowed or not rows:
             (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
             for p in problems[:20]:
@@ -239,18 +240,18 @@ def run(spec: dict) -> dict:
     print(f"several people: {several['frames']} frame(s) of {several['examples']} example(s) had more than one "
           f"person; reduced to the signer's track", flush=True)
     if several["renamed"]:
-        print(f"header names: {several['renamed']} pose file(s) of {spec['estimator']} renamed to names pose-format "
+        print(f"header names: {several['renamed']} pose file(s) of {spec.estimator} renamed to names pose-format "
               f"knows, points unchanged (pipeline/pose_headers.py); the TSVs point at the copies in "
               f"{out / 'poses'}", flush=True)
-    feat_dim = measure_feat_dim(sample_pose, spec["reduce_holistic"])
-    expected = spec.get("expected_feat_dim")
-    declared = None if spec["reduce_holistic"] else spec.get("points", 0) * spec.get("dims", 0)
+    feat_dim = measure_feat_dim(sample_pose, spec.reduce_holistic)
+    expected = spec.expected_feat_dim
+    declared = None if spec.reduce_holistic else spec.points * spec.dims
     (out / "feat_dim.json").write_text(json.dumps({"feat_dim": feat_dim, "measured_from": str(sample_pose),
-                                                    "reduce_holistic": spec["reduce_holistic"],
+                                                    "reduce_holistic": spec.reduce_holistic,
                                                     "expected": expected}) + "\n")
     if declared and feat_dim != declared:
         raise UserError(f"{sample_pose}: the trainer sees {feat_dim} features per frame but the header declares "
-                        f"{spec['points']} points x {spec['dims']} dims = {declared}; the file stores something else "
+                        f"{spec.points} points x {spec.dims} dims = {declared}; the file stores something else "
                         f"than its header says")
     note = "" if feat_dim == expected else f" (the registry expected {expected}: check the pose type's layout)"
     print(f"feature dimension: {feat_dim}, measured from {sample_pose}{note}", flush=True)

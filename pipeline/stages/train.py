@@ -28,6 +28,7 @@ from pipeline.stages.entry import Interrupted, stage_main
 from pipeline.stages.markers import build_once
 from pipeline.stages.metrics import METRICS_DIR
 from pipeline.stages.mmh_config import mmh_config
+from pipeline.stages.specs import TrainSpec
 
 SETUP_DONE = ".setup-done"
 
@@ -69,42 +70,42 @@ def run_mmh(argv: list[str], log_name: str) -> None:
         raise UserError(f"{log_name} exited with {returncode}; its output is above in this log")
 
 
-def resolve_backbone(spec: dict) -> str:
-    backbone = spec["model"]["pretrained_backbone"]
+def resolve_backbone(spec: TrainSpec) -> str:
+    backbone = spec.model.pretrained_backbone
     if backbone == "tiny-m2m100":
         from pipeline.stages.tiny_backbone import VERSION, build
-        return str(build_once(Path(spec["cache_dir"]) / f"tiny-m2m100-v{VERSION}", build))
+        return str(build_once(Path(spec.cache_dir) / f"tiny-m2m100-v{VERSION}", build))
     local = Path(backbone)
     if backbone.startswith(("/", "./", "../")) and not local.exists():
         raise UserError(f"model.pretrained_backbone: {backbone} does not exist")
     return backbone
 
 
-def new_vocabulary(spec: dict) -> str:
+def new_vocabulary(spec: TrainSpec) -> str:
     """The tokens MultimodalHugs adds to the tokenizer: every encoder prompt preprocess used (a corpus with
     per-row languages has several; prompts.json), else the configured one."""
-    prompts = Path(spec["preprocess_dir"]) / "prompts.json"
+    prompts = Path(spec.preprocess_dir) / "prompts.json"
     used = json.loads(prompts.read_text()).get("encoder") if prompts.exists() else None
-    return ",".join(used) if used else spec["encoder_prompt"]
+    return ",".join(used) if used else spec.encoder_prompt
 
 
-def write_config(spec: dict, out: Path) -> Path:
-    feat = json.loads((Path(spec["preprocess_dir"]) / "feat_dim.json").read_text())
+def write_config(spec: TrainSpec, out: Path) -> Path:
+    feat = json.loads((Path(spec.preprocess_dir) / "feat_dim.json").read_text())
     backbone = resolve_backbone(spec)
-    tokenizer = spec["model"].get("tokenizer") or backbone
+    tokenizer = spec.model.tokenizer or backbone
     config = mmh_config(spec, backbone=backbone, tokenizer=tokenizer, feat_dim=feat["feat_dim"],
-                        tsv_dir=spec["preprocess_dir"], encoder_prompt=new_vocabulary(spec),
-                        use_gpu=spec["use_gpu"])
+                        tsv_dir=spec.preprocess_dir, encoder_prompt=new_vocabulary(spec),
+                        use_gpu=spec.use_gpu)
     path = out / "config.yaml"
     path.write_text("# written by pipeline.stages.train for MultimodalHugs v0.5.4\n"
                     + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     return path
 
 
-def run(spec: dict) -> dict:
+def run(spec: TrainSpec) -> dict:
     """Set up and train one model."""
-    out = Path(spec["output_dir"])
-    seed = str(spec["training"]["seed"])
+    out = Path(spec.output_dir)
+    seed = str(spec.training.seed)
     config = write_config(spec, out)
     setup = out / "setup"
     if not (setup / SETUP_DONE).exists():
@@ -114,7 +115,7 @@ def run(spec: dict) -> dict:
         (setup / SETUP_DONE).write_text("")
     else:
         print(f"setup already done in {setup}", flush=True)
-    threads = spec["training"].get("torch_threads")
+    threads = spec.training.torch_threads
     if threads:                       # torch reads it when MultimodalHugs imports it (training.torch_threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)
     print(f"torch threads: {os.environ.get('OMP_NUM_THREADS', f'torch default ({os.cpu_count()} CPUs)')}",
@@ -122,7 +123,7 @@ def run(spec: dict) -> dict:
     train_dir = out / "train"
     argv = [sys.executable, "-m", "pipeline.stages.mmh_train", "--task", "translation", "--config_path", str(config),
             "--setup_path", str(setup), "--output_dir", str(train_dir), "--seed", seed, "--report_to", "none"]
-    if not spec["use_gpu"]:
+    if not spec.use_gpu:
         argv.append("--use_cpu")
     run_mmh(argv, "multimodalhugs-train")
     state = json.loads((train_dir / "trainer_state.json").read_text()) if (train_dir / "trainer_state.json").exists() \

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
+from pipeline.stages.specs import TranslateSpec
 from pipeline.stages.train import mmh_command, run_mmh
 
 
@@ -29,16 +30,16 @@ def best_checkpoint(train_dir: Path) -> Path:
     return checkpoints[-1]
 
 
-def run(spec: dict) -> dict:
+def run(spec: TranslateSpec) -> dict:
     """Translate the test split."""
-    out, model_dir = Path(spec["output_dir"]), Path(spec["train_dir"])
+    out, model_dir = Path(spec.output_dir), Path(spec.train_dir)
     checkpoint = best_checkpoint(model_dir / "train")
     argv = [mmh_command("multimodalhugs-generate"), "--task", "translation",
             "--config_path", str(model_dir / "config.yaml"), "--metric_name", "sacrebleu",
             "--generate_output_dir", str(out), "--output_dir", str(out), "--setup_path", str(model_dir / "setup"),
-            "--model_name_or_path", str(checkpoint), "--num_beams", str(spec["translate"]["num_beams"]),
-            "--per_device_eval_batch_size", str(spec["translate"]["batch_size"]), "--report_to", "none"]
-    if not spec["use_gpu"]:
+            "--model_name_or_path", str(checkpoint), "--num_beams", str(spec.translate.num_beams),
+            "--per_device_eval_batch_size", str(spec.translate.batch_size), "--report_to", "none"]
+    if not spec.use_gpu:
         argv.append("--use_cpu")
     run_mmh(argv, "multimodalhugs-generate")
     hyps = (out / "generated_predictions.txt")
