@@ -5,6 +5,7 @@
 Loads config/sweeps/hyperparam_search.yaml, builds the plan for the uzh profile and writes every script of a dry
 run into a temporary folder, three times; prints the best time and the job counts.
 """
+
 import sys
 import tempfile
 import time
@@ -13,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pipeline.compose import compose_run  # noqa: E402
 from pipeline.config import load_profile, stable_hash  # noqa: E402
 from pipeline.plan import build_plan  # noqa: E402
-from pipeline.compose import compose_run  # noqa: E402
 from pipeline.sweep import load_sweep  # noqa: E402
 
 
@@ -35,8 +36,10 @@ def main() -> None:
             seconds, counts = once(Path(tmp))
             times.append(seconds)
     verdict = "ok" if min(times) < 1.0 else "MISSED"
-    print(f"54-point search: {sum(counts.values())} jobs {counts}; best of 3: {min(times):.3f} s "
-          f"(target < 1 s: {verdict})")
+    print(
+        f"54-point search: {sum(counts.values())} jobs {counts}; best of 3: {min(times):.3f} s "
+        f"(target < 1 s: {verdict})"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 Prints frames/s and ratios. Runs in .venvs/mediapipe (re-executes itself there when needed).
 Targets: (b) with one worker >= 0.9 x (c); (b) on the whole machine >= 2 x (a).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,9 @@ VENV = ROOT / ".venvs" / "mediapipe" / "bin"
 
 def make_clips(folder: Path, clips: int, frames: int) -> list[Path]:
     import cv2
+
     from pipeline.stages.sample_data import clip_frames
+
     paths = []
     for i in range(clips):
         path = folder / f"clip{i:03d}.mp4"
@@ -40,8 +43,19 @@ def make_clips(folder: Path, clips: int, frames: int) -> list[Path]:
 def original(paths: list[Path], out: Path) -> float:
     start = time.perf_counter()
     for path in paths:
-        subprocess.run([str(VENV / "video_to_pose"), "--format", "mediapipe", "-i", str(path),
-                        "-o", str(out / f"{path.stem}.pose")], check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(VENV / "video_to_pose"),
+                "--format",
+                "mediapipe",
+                "-i",
+                str(path),
+                "-o",
+                str(out / f"{path.stem}.pose"),
+            ],
+            check=True,
+            capture_output=True,
+        )
     return time.perf_counter() - start
 
 
@@ -49,6 +63,7 @@ def ours(paths: list[Path], out: Path, workers: int) -> float:
     from pipeline.stages.estimate import run_shard
     from pipeline.stages.frames import video_info
     from pipeline.stages.manifest import Example
+
     examples = [Example(p.stem, "train", str(p), video_info(p)[0], 25.0, "x") for p in paths]
     start = time.perf_counter()
     _, failures = run_shard(examples, out, "mediapipe", {"model_complexity": 1}, workers, "benchmark")
@@ -58,7 +73,9 @@ def ours(paths: list[Path], out: Path, workers: int) -> float:
 
 def limit(paths: list[Path]) -> float:
     import mediapipe as mp
+
     from pipeline.stages.frames import read_frames
+
     decoded = [read_frames(p) for p in paths]
     holistic = mp.solutions.holistic.Holistic(model_complexity=1, static_image_mode=False)
     start = time.perf_counter()
@@ -79,18 +96,19 @@ def main() -> None:
     except ImportError:
         if not (VENV / "python").exists():
             sys.exit("needs .venvs/mediapipe: python -m pipeline.build --runtime venv mediapipe")
-        os.execve(str(VENV / "python"), [str(VENV / "python"), *sys.argv],
-                  {**os.environ, "PYTHONPATH": str(ROOT)})
+        os.execve(str(VENV / "python"), [str(VENV / "python"), *sys.argv], {**os.environ, "PYTHONPATH": str(ROOT)})
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         paths = make_clips(tmp, args.clips, args.frames)
         total = args.clips * args.frames
         rows = []
-        for label, run in [("(a) original: video_to_pose per clip", lambda o: original(paths, o)),
-                           ("(b) ours, 1 worker", lambda o: ours(paths, o, 1)),
-                           (f"(b) ours, {args.workers} workers", lambda o: ours(paths, o, args.workers)),
-                           ("(c) MediaPipe alone, pre-decoded", lambda o: limit(paths))]:
+        for label, run in [
+            ("(a) original: video_to_pose per clip", lambda o: original(paths, o)),
+            ("(b) ours, 1 worker", lambda o: ours(paths, o, 1)),
+            (f"(b) ours, {args.workers} workers", lambda o: ours(paths, o, args.workers)),
+            ("(c) MediaPipe alone, pre-decoded", lambda o: limit(paths)),
+        ]:
             out = tmp / label.split()[0].strip("()") / str(len(rows))
             out.mkdir(parents=True)
             rows.append((label, total / run(out)))
@@ -99,8 +117,10 @@ def main() -> None:
     print(f"| {'method':<40} | frames/s | vs (a) | vs (c) |\n|{'-' * 42}|---------:|-------:|-------:|")
     for label, fps in rows:
         print(f"| {label:<40} | {fps:8.1f} | {fps / a:5.2f}x | {fps / c:5.2f}x |")
-    print(f"\ntargets: (b) 1 worker >= 0.9 x (c): {b1 / c:.2f}  {'ok' if b1 >= 0.9 * c else 'MISSED'};  "
-          f"(b) whole machine >= 2 x (a): {bn / a:.2f}  {'ok' if bn >= 2 * a else 'MISSED'}")
+    print(
+        f"\ntargets: (b) 1 worker >= 0.9 x (c): {b1 / c:.2f}  {'ok' if b1 >= 0.9 * c else 'MISSED'};  "
+        f"(b) whole machine >= 2 x (a): {bn / a:.2f}  {'ok' if bn >= 2 * a else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

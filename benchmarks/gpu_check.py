@@ -1,4 +1,5 @@
-"""`python benchmarks/gpu_check.py`: do train and translate run on this GPU, and would Phoenix on one GPU be input-bound?
+"""`python benchmarks/gpu_check.py`: do train and translate run on this GPU, and would Phoenix on one GPU be
+input-bound?
 
 1. The demo's train and translate stages (its TSVs and poses, the tiny backbone, MultimodalHugs' own CLIs) on the
    GPU in fp16 and in fp32: steps/s, peak GPU memory, and whether each produced a prediction per test example.
@@ -13,6 +14,7 @@
 
 Run it with the trainer environment (.venvs/trainer/bin/python, or inside the trainer image with --nv).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,22 +33,48 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # facebook/m2m100_418M's dimensions (its config.json), built with random weights
-M2M100_418M = dict(vocab_size=128112, d_model=1024, encoder_layers=12, decoder_layers=12,
-                   encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096,
-                   decoder_ffn_dim=4096, max_position_embeddings=1024)
-TINY = dict(vocab_size=1000, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=1024)
+M2M100_418M = dict(
+    vocab_size=128112,
+    d_model=1024,
+    encoder_layers=12,
+    decoder_layers=12,
+    encoder_attention_heads=16,
+    decoder_attention_heads=16,
+    encoder_ffn_dim=4096,
+    decoder_ffn_dim=4096,
+    max_position_embeddings=1024,
+)
+TINY = dict(
+    vocab_size=1000,
+    d_model=32,
+    encoder_layers=1,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    max_position_embeddings=1024,
+)
 
 
 def demo_spec(stage: str, work: Path, steps: int, fp16: bool, device: str):
     """The demo's spec for `stage`, as the planner writes it, with this check's steps and precision."""
     from pipeline.config import load_experiment, load_profile
     from pipeline.plan import build_plan
-    exp = load_experiment(ROOT / "config/demo.yaml", [f"training.max_steps={steps}", f"training.fp16={fp16}",
-                                                      f"training.eval_steps={steps}", "training.save_total_limit=1"])
+
+    exp = load_experiment(
+        ROOT / "config/demo.yaml",
+        [
+            f"training.max_steps={steps}",
+            f"training.fp16={fp16}",
+            f"training.eval_steps={steps}",
+            "training.save_total_limit=1",
+        ],
+    )
     gpu = device != "cpu"
-    profile = load_profile("local", [f"gpu_available={str(gpu).lower()}", f"data_dir={work}",
-                                     f"cache_dir={work / 'cache'}"])
+    profile = load_profile(
+        "local", [f"gpu_available={str(gpu).lower()}", f"data_dir={work}", f"cache_dir={work / 'cache'}"]
+    )
     plan = build_plan([exp], profile)
     spec = plan.jobs[plan.runs["demo"][stage]].spec
     spec.use_gpu = gpu
@@ -72,6 +100,7 @@ def relocate_tsvs(preprocess: Path, poses: Path, out: Path) -> Path:
 def in_process(module: str, argv: list[str]) -> None:
     """Run a MultimodalHugs CLI (or our train wrapper) in this process, so that its GPU memory is ours to read."""
     import importlib
+
     saved = sys.argv
     sys.argv = [module, *argv]
     try:
@@ -82,51 +111,108 @@ def in_process(module: str, argv: list[str]) -> None:
 
 def train_and_translate(tsv_dir: Path, work: Path, fp16: bool, steps: int, device: str) -> dict:
     import torch
+
     from pipeline.stages.metrics import METRICS_DIR
     from pipeline.stages.train import write_config
 
     out = work / ("fp16" if fp16 else "fp32")
     out.mkdir(parents=True, exist_ok=True)
-    spec = dataclasses.replace(demo_spec("train", work, steps, fp16, device), preprocess_dir=str(tsv_dir),
-                               output_dir=str(out))
+    spec = dataclasses.replace(
+        demo_spec("train", work, steps, fp16, device), preprocess_dir=str(tsv_dir), output_dir=str(out)
+    )
     config = write_config(spec, out)
     cwd = os.getcwd()
-    os.chdir(METRICS_DIR)                       # the local sacrebleu/chrf modules, as the stages run them
+    os.chdir(METRICS_DIR)  # the local sacrebleu/chrf modules, as the stages run them
     try:
-        subprocess.run([sys.executable, "-c", "from multimodalhugs.multimodalhugs_cli.training_setup import main; "
-                        "main()", "--modality", "pose2text", "--config_path", str(config), "--output_dir",
-                        str(out / "setup"), "--seed", "42"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from multimodalhugs.multimodalhugs_cli.training_setup import main; main()",
+                "--modality",
+                "pose2text",
+                "--config_path",
+                str(config),
+                "--output_dir",
+                str(out / "setup"),
+                "--seed",
+                "42",
+            ],
+            check=True,
+            capture_output=True,
+        )
         cpu = ["--use_cpu"] if device == "cpu" else []
         if device != "cpu":
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
-        in_process("pipeline.stages.mmh_train", ["--task", "translation", "--config_path", str(config),
-                                                 "--setup_path", str(out / "setup"), "--output_dir",
-                                                 str(out / "train"), "--seed", "42", "--report_to", "none", *cpu])
+        in_process(
+            "pipeline.stages.mmh_train",
+            [
+                "--task",
+                "translation",
+                "--config_path",
+                str(config),
+                "--setup_path",
+                str(out / "setup"),
+                "--output_dir",
+                str(out / "train"),
+                "--seed",
+                "42",
+                "--report_to",
+                "none",
+                *cpu,
+            ],
+        )
         train_s = time.perf_counter() - started
         train_peak = torch.cuda.max_memory_allocated() if device != "cpu" else 0
         state = json.loads((out / "train" / "trainer_state.json").read_text())
-        rate = next((h["train_steps_per_second"] for h in state["log_history"] if "train_steps_per_second" in h),
-                    None)
+        rate = next((h["train_steps_per_second"] for h in state["log_history"] if "train_steps_per_second" in h), None)
         if device != "cpu":
             torch.cuda.reset_peak_memory_stats()
         checkpoint = sorted((out / "train").glob("checkpoint-[0-9]*"))[-1]
-        in_process("multimodalhugs.multimodalhugs_cli.generate",
-                   ["--task", "translation", "--config_path", str(config), "--metric_name", "sacrebleu",
-                    "--generate_output_dir", str(out / "translate"), "--output_dir", str(out / "translate"),
-                    "--setup_path", str(out / "setup"), "--model_name_or_path", str(checkpoint), "--num_beams", "2",
-                    "--per_device_eval_batch_size", "8", "--report_to", "none", *cpu])
+        in_process(
+            "multimodalhugs.multimodalhugs_cli.generate",
+            [
+                "--task",
+                "translation",
+                "--config_path",
+                str(config),
+                "--metric_name",
+                "sacrebleu",
+                "--generate_output_dir",
+                str(out / "translate"),
+                "--output_dir",
+                str(out / "translate"),
+                "--setup_path",
+                str(out / "setup"),
+                "--model_name_or_path",
+                str(checkpoint),
+                "--num_beams",
+                "2",
+                "--per_device_eval_batch_size",
+                "8",
+                "--report_to",
+                "none",
+                *cpu,
+            ],
+        )
         translate_peak = torch.cuda.max_memory_allocated() if device != "cpu" else 0
     finally:
         os.chdir(cwd)
     hyps = (out / "translate" / "generated_predictions.txt").read_text().split("\n")
     with open(tsv_dir / "test.tsv", newline="") as f:
         expected = sum(1 for _ in csv.DictReader(f, delimiter="\t"))
-    return {"precision": "fp16" if fp16 else "fp32", "steps": state["global_step"], "train_s": round(train_s, 1),
-            "steps_per_s": rate, "train_peak_gib": round(train_peak / 2**30, 3),
-            "translate_peak_gib": round(translate_peak / 2**30, 3),
-            "predictions": len([h for h in hyps if h.strip()]), "test_examples": expected,
-            "produced_predictions": len(hyps) == expected and any(h.strip() for h in hyps)}
+    return {
+        "precision": "fp16" if fp16 else "fp32",
+        "steps": state["global_step"],
+        "train_s": round(train_s, 1),
+        "steps_per_s": rate,
+        "train_peak_gib": round(train_peak / 2**30, 3),
+        "translate_peak_gib": round(translate_peak / 2**30, 3),
+        "predictions": len([h for h in hyps if h.strip()]),
+        "test_examples": expected,
+        "produced_predictions": len(hyps) == expected and any(h.strip() for h in hyps),
+    }
 
 
 def phoenix_sized_poses(template: Path, folder: Path, count: int, frames: int) -> list[Path]:
@@ -156,6 +242,7 @@ class PoseFiles:
 
     def __init__(self, paths: list[Path]):
         from multimodalhugs.processors import PoseModalityProcessor
+
         self.paths, self.processor = paths, PoseModalityProcessor(reduce_holistic_poses=True)
 
     def __len__(self) -> int:
@@ -167,24 +254,35 @@ class PoseFiles:
 
 def pad(batch: list):
     import torch
+
     return torch.nn.utils.rnn.pad_sequence([b.float() for b in batch], batch_first=True)
 
 
 def loader_rate(paths: list[Path], workers: int, batch: int = 8) -> float:
     """Examples/s through MMH's pose processing in a DataLoader (one pass after a warm-up batch)."""
     from torch.utils.data import DataLoader
-    loader = DataLoader(PoseFiles(paths), batch_size=batch, num_workers=workers, collate_fn=pad,
-                        persistent_workers=workers > 0)
+
+    loader = DataLoader(
+        PoseFiles(paths), batch_size=batch, num_workers=workers, collate_fn=pad, persistent_workers=workers > 0
+    )
     iterator = iter(loader)
-    next(iterator)                              # workers started, first batch
+    next(iterator)  # workers started, first batch
     started, seen = time.perf_counter(), 0
     for tensor in iterator:
         seen += tensor.shape[0]
     return seen / (time.perf_counter() - started)
 
 
-def model_rate(device: str, fp16: bool, dims: dict, batch: int = 8, frames: int = 300, feat: int = 534,
-               target: int = 32, steps: int = 10) -> dict:
+def model_rate(
+    device: str,
+    fp16: bool,
+    dims: dict,
+    batch: int = 8,
+    frames: int = 300,
+    feat: int = 534,
+    target: int = 32,
+    steps: int = 10,
+) -> dict:
     """Examples/s of full training steps (forward, backward, AdamW) at these sizes, random weights."""
     import torch
     from transformers import M2M100Config, M2M100ForConditionalGeneration
@@ -201,8 +299,7 @@ def model_rate(device: str, fp16: bool, dims: dict, batch: int = 8, frames: int 
     mask = torch.ones(batch, frames, dtype=torch.long, device=device)
 
     def step():
-        with torch.autocast(device_type="cuda" if device != "cpu" else "cpu", dtype=torch.float16,
-                            enabled=use_amp):
+        with torch.autocast(device_type="cuda" if device != "cpu" else "cpu", dtype=torch.float16, enabled=use_amp):
             loss = model(inputs_embeds=mapper(x), attention_mask=mask, labels=labels).loss
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -210,7 +307,7 @@ def model_rate(device: str, fp16: bool, dims: dict, batch: int = 8, frames: int 
         optimizer.zero_grad(set_to_none=True)
 
     for _ in range(2):
-        step()                                  # warm-up: kernels chosen, optimizer state allocated
+        step()  # warm-up: kernels chosen, optimizer state allocated
     if device != "cpu":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -221,16 +318,26 @@ def model_rate(device: str, fp16: bool, dims: dict, batch: int = 8, frames: int 
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - started) / steps
     peak = torch.cuda.max_memory_allocated() / 2**30 if device != "cpu" else 0.0
-    return {"precision": "fp16" if use_amp else "fp32", "step_s": round(seconds, 4),
-            "examples_per_s": round(batch / seconds, 1), "peak_gib": round(peak, 2),
-            "parameters_m": round(sum(p.numel() for p in params) / 1e6, 1)}
+    return {
+        "precision": "fp16" if use_amp else "fp32",
+        "step_s": round(seconds, 4),
+        "examples_per_s": round(batch / seconds, 1),
+        "peak_gib": round(peak, 2),
+        "parameters_m": round(sum(p.numel() for p in params) / 1e6, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python benchmarks/gpu_check.py", description=__doc__.split("\n\n")[0]
-                                     .split(": ", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preprocess", type=Path, help="the demo's preprocess folder (TSVs); default: the newest "
-                        "data/preprocess/sample-mediapipe-*")
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/gpu_check.py",
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--preprocess",
+        type=Path,
+        help="the demo's preprocess folder (TSVs); default: the newest data/preprocess/sample-mediapipe-*",
+    )
     parser.add_argument("--poses", type=Path, help="where its pose files are now (default: where the TSVs say)")
     parser.add_argument("--steps", type=int, default=200, help="training steps per precision (default 200)")
     parser.add_argument("--device", default="auto", help="cuda, cpu or auto (cuda when available)")
@@ -239,10 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
+
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     card = torch.cuda.get_device_name(0) if device == "cuda" else "CPU"
-    preprocess = args.preprocess or max((ROOT / "data/preprocess").glob("sample-mediapipe-*"),
-                                        key=lambda p: p.stat().st_mtime, default=None)
+    preprocess = args.preprocess or max(
+        (ROOT / "data/preprocess").glob("sample-mediapipe-*"), key=lambda p: p.stat().st_mtime, default=None
+    )
     if preprocess is None or not (preprocess / "test.tsv").exists():
         print("error: no demo TSVs: run `make demo` first or give --preprocess", file=sys.stderr)
         return 2
@@ -253,25 +362,33 @@ def main(argv: list[str] | None = None) -> int:
             first = Path(next(csv.DictReader(f, delimiter="\t"))["signal"])
         poses = args.poses or first.parent
         tsvs = relocate_tsvs(preprocess, poses, work / "tsv")
-        results["demo"] = [train_and_translate(tsvs, work, fp16, args.steps, device)
-                           for fp16 in ((True, False) if device != "cpu" else (False,))]
+        results["demo"] = [
+            train_and_translate(tsvs, work, fp16, args.steps, device)
+            for fp16 in ((True, False) if device != "cpu" else (False,))
+        ]
         count, frames = (24, 30) if args.quick else (96, 300)
         files = phoenix_sized_poses(poses / first.name, work / "phoenix", count, frames)
         results["loader_examples_per_s"] = {w: round(loader_rate(files, w), 1) for w in (0, 2, 4)}
     dims = TINY if args.quick else M2M100_418M
-    results["model"] = [model_rate(device, fp16, dims, frames=30 if args.quick else 300, steps=2 if args.quick
-                                   else 10) for fp16 in ((True, False) if device != "cpu" else (False,))]
+    results["model"] = [
+        model_rate(device, fp16, dims, frames=30 if args.quick else 300, steps=2 if args.quick else 10)
+        for fp16 in ((True, False) if device != "cpu" else (False,))
+    ]
     fastest = max(m["examples_per_s"] for m in results["model"])
-    best_loader = results["loader_examples_per_s"][2]          # the default: dataloader_num_workers 2
+    best_loader = results["loader_examples_per_s"][2]  # the default: dataloader_num_workers 2
     results["input_bound_with_2_workers"] = best_loader < fastest
     print(json.dumps(results, indent=1))
     for run in results["demo"]:
-        print(f"demo {run['precision']}: {run['steps_per_s']} steps/s, peak {run['train_peak_gib']} GiB (train), "
-              f"{run['translate_peak_gib']} GiB (translate), predictions {run['predictions']}/{run['test_examples']}")
-    print(f"loader (examples/s, workers 0/2/4): {results['loader_examples_per_s']}; model at Phoenix size: "
-          + ", ".join(f"{m['precision']} {m['examples_per_s']} examples/s" for m in results["model"])
-          + f" -> {'input-bound' if results['input_bound_with_2_workers'] else 'not input-bound'} with 2 workers "
-          f"({card})")
+        print(
+            f"demo {run['precision']}: {run['steps_per_s']} steps/s, peak {run['train_peak_gib']} GiB (train), "
+            f"{run['translate_peak_gib']} GiB (translate), predictions {run['predictions']}/{run['test_examples']}"
+        )
+    print(
+        f"loader (examples/s, workers 0/2/4): {results['loader_examples_per_s']}; model at Phoenix size: "
+        + ", ".join(f"{m['precision']} {m['examples_per_s']} examples/s" for m in results["model"])
+        + f" -> {'input-bound' if results['input_bound_with_2_workers'] else 'not input-bound'} with 2 workers "
+        f"({card})"
+    )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
     return 0 if all(r["produced_predictions"] for r in results["demo"]) else 1

@@ -15,6 +15,7 @@ never), then min / median / max over the learning runs and the maximum of the co
 `<workdir>/learnability.json` and `learnability.md` (with the commit and the CPU it ran on). Runs the pipeline's
 own `python -m pipeline.submit` with the local executor, so it measures exactly what `make demo` runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GOAL = 50.0                           # validation BLEU that counts as "has learnt"
+GOAL = 50.0  # validation BLEU that counts as "has learnt"
 
 
 @dataclass
@@ -39,9 +40,9 @@ class Result:
     run: str
     seed: int
     threads: int
-    poses: str                        # "estimated" | "noisy" | "shuffled" (the control)
+    poses: str  # "estimated" | "noisy" | "shuffled" (the control)
     test_bleu: float | None
-    first_step_at_goal: int | None    # first evaluation step with validation BLEU >= GOAL
+    first_step_at_goal: int | None  # first evaluation step with validation BLEU >= GOAL
     seconds: float
 
 
@@ -61,18 +62,32 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def submit(config: str, work: Path, name: str, sets: list[str], threads: int | None = None,
-           until: str | None = None) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "pipeline.submit", config, "--jobs-dir", str(work / "jobs"),
-            "--profile-set", f"data_dir={work / 'data'}", "--profile-set", f"cache_dir={work / 'cache'}",
-            "--set", f"dataset.root={work / 'datasets' / 'sample'}", "--set", f"name={name}"]
+def submit(
+    config: str, work: Path, name: str, sets: list[str], threads: int | None = None, until: str | None = None
+) -> subprocess.CompletedProcess:
+    argv = [
+        sys.executable,
+        "-m",
+        "pipeline.submit",
+        config,
+        "--jobs-dir",
+        str(work / "jobs"),
+        "--profile-set",
+        f"data_dir={work / 'data'}",
+        "--profile-set",
+        f"cache_dir={work / 'cache'}",
+        "--set",
+        f"dataset.root={work / 'datasets' / 'sample'}",
+        "--set",
+        f"name={name}",
+    ]
     for item in sets:
         argv += ["--set", item]
     if until:
         argv += ["--until", until]
     env = dict(os.environ)
     if threads:
-        env["OMP_NUM_THREADS"] = str(threads)     # torch's intra-op threads in the stage processes
+        env["OMP_NUM_THREADS"] = str(threads)  # torch's intra-op threads in the stage processes
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
 
 
@@ -103,59 +118,88 @@ def one_run(config: str, work: Path, seed: int, threads: int, poses: str, noise:
     start = time.monotonic()
     proc = submit(config, work, name, sets, threads)
     if proc.returncode != 0:
-        sys.exit(f"error: {name} failed ({proc.returncode}); see {work / 'jobs' / name}\n{proc.stdout[-2000:]}"
-                 f"{proc.stderr[-2000:]}")
+        sys.exit(
+            f"error: {name} failed ({proc.returncode}); see {work / 'jobs' / name}\n{proc.stdout[-2000:]}"
+            f"{proc.stderr[-2000:]}"
+        )
     bleu, first = read_result(work, name)
     return Result(name, seed, threads, poses, bleu, first, round(time.monotonic() - start, 1))
 
 
 def spread(values: list[float]) -> str:
-    return (f"min {min(values):.3f} / median {statistics.median(values):.3f} / max {max(values):.3f}"
-            if values else "no runs")
+    return (
+        f"min {min(values):.3f} / median {statistics.median(values):.3f} / max {max(values):.3f}"
+        if values
+        else "no runs"
+    )
 
 
 def report(results: list[Result], args: argparse.Namespace, commit: str) -> str:
     learning = [r for r in results if r.poses != "shuffled"]
     controls = [r for r in results if r.poses == "shuffled"]
-    lines = [f"learnability of {args.config} at commit {commit}, on {cpu_model()} ({os.cpu_count()} cores); "
-             f"noise {args.noise} px", "",
-             "| run | seed | threads | poses | test BLEU | first step with validation BLEU >= 50 | seconds |",
-             "| --- | ---: | ---: | --- | ---: | ---: | ---: |"]
+    lines = [
+        f"learnability of {args.config} at commit {commit}, on {cpu_model()} ({os.cpu_count()} cores); "
+        f"noise {args.noise} px",
+        "",
+        "| run | seed | threads | poses | test BLEU | first step with validation BLEU >= 50 | seconds |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
     for r in results:
         bleu = "-" if r.test_bleu is None else f"{r.test_bleu:.3f}"
-        lines.append(f"| {r.run} | {r.seed} | {r.threads} | {r.poses} | {bleu} | {r.first_step_at_goal or '-'} "
-                     f"| {r.seconds:.0f} |")
+        lines.append(
+            f"| {r.run} | {r.seed} | {r.threads} | {r.poses} | {bleu} | {r.first_step_at_goal or '-'} "
+            f"| {r.seconds:.0f} |"
+        )
     scores = [r.test_bleu for r in learning if r.test_bleu is not None]
     steps = [float(r.first_step_at_goal) for r in learning if r.first_step_at_goal is not None]
-    lines += ["", f"test BLEU over {len(learning)} learning runs: {spread(scores)}",
-              f"first step with validation BLEU >= {GOAL:g}: {spread(steps)} "
-              f"({len(learning) - len(steps)} run(s) never)"]
+    lines += [
+        "",
+        f"test BLEU over {len(learning)} learning runs: {spread(scores)}",
+        f"first step with validation BLEU >= {GOAL:g}: {spread(steps)} ({len(learning) - len(steps)} run(s) never)",
+    ]
     if controls:
-        lines.append(f"shuffled control over {len(controls)} seeds: max test BLEU "
-                     f"{max(r.test_bleu or 0.0 for r in controls):.3f}")
+        lines.append(
+            f"shuffled control over {len(controls)} seeds: max test BLEU "
+            f"{max(r.test_bleu or 0.0 for r in controls):.3f}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python benchmarks/learnability.py", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/learnability.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", default="config/demo.yaml")
     parser.add_argument("--seeds", default="1-5", help="training seeds, e.g. 1-5 or 1,7 (default %(default)s)")
     parser.add_argument("--threads", default="1,2", help="torch thread counts (default %(default)s)")
-    parser.add_argument("--noise", type=float, default=0.5,
-                        help="Gaussian noise in pixels for the perturbed poses; 0 skips them (default %(default)s)")
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.5,
+        help="Gaussian noise in pixels for the perturbed poses; 0 skips them (default %(default)s)",
+    )
     parser.add_argument("--no-control", action="store_true", help="skip the shuffled control runs")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs at a time, at most as many as the cores hold at their thread count "
-                             "(default %(default)s)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where data, jobs and results go (default: a new temporary folder); reusing one "
-                             "skips what is finished")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at a time, at most as many as the cores hold at their thread count (default %(default)s)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where data, jobs and results go (default: a new temporary folder); reusing one skips what is finished",
+    )
     args = parser.parse_args(argv)
     work = (args.workdir or Path(tempfile.mkdtemp(prefix="learnability-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip() or "unknown"
+    commit = (
+        subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        or "unknown"
+    )
     print(f"workdir {work}; estimating once", flush=True)
     start = time.monotonic()
     # the data stages every run shares, made before any run starts (runs in parallel must not race to make them)
@@ -183,22 +227,35 @@ def main(argv: list[str] | None = None) -> int:
         result = one_run(args.config, work, *item, args.noise)
         done.append(result)
         bleu = "-" if result.test_bleu is None else f"{result.test_bleu:.3f}"
-        print(f"[{len(done)}/{len(plan)}] {result.run}: test BLEU {bleu}, validation BLEU >= {GOAL:g} first at "
-              f"step {result.first_step_at_goal or '-'} ({result.seconds:.0f} s)", flush=True)
+        print(
+            f"[{len(done)}/{len(plan)}] {result.run}: test BLEU {bleu}, validation BLEU >= {GOAL:g} first at "
+            f"step {result.first_step_at_goal or '-'} ({result.seconds:.0f} s)",
+            flush=True,
+        )
         return result
 
     results = []
-    for threads in sorted({t for _, t, _ in plan}):   # as many at a time as the cores hold: torch threads that
-        group = [item for item in plan if item[1] == threads]   # share a core spin and slow each other badly
+    for threads in sorted({t for _, t, _ in plan}):  # as many at a time as the cores hold: torch threads that
+        group = [item for item in plan if item[1] == threads]  # share a core spin and slow each other badly
         width = max(1, min(args.jobs, (os.cpu_count() or 1) // threads))
         with ThreadPoolExecutor(max_workers=width) as pool:
             results += list(pool.map(run_and_say, group))
     text = report(results, args, commit)
     print("\n" + text)
     (work / "learnability.md").write_text(text)
-    (work / "learnability.json").write_text(json.dumps({"commit": commit, "cpu": cpu_model(),
-                                                        "cores": os.cpu_count(), "noise": args.noise,
-                                                        "runs": [asdict(r) for r in results]}, indent=1) + "\n")
+    (work / "learnability.json").write_text(
+        json.dumps(
+            {
+                "commit": commit,
+                "cpu": cpu_model(),
+                "cores": os.cpu_count(),
+                "noise": args.noise,
+                "runs": [asdict(r) for r in results],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ RUN_A/RUN_B: a train stage folder (data/train/<key>), its `setup/model` folder, 
 the largest and mean absolute difference (the original pipeline's debug_reproducibility table). Exit code 0 when
 identical, 1 when not. Needs safetensors + numpy: without them here, it re-runs itself with the trainer venv.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,6 +32,7 @@ def model_dir(target: Path) -> Path:
 
 def load_tensors(folder: Path) -> dict:
     from safetensors.numpy import load_file
+
     tensors = {}
     for f in sorted(folder.glob("*.safetensors")):
         tensors.update(load_file(str(f)))
@@ -40,6 +42,7 @@ def load_tensors(folder: Path) -> dict:
 def compare(a: dict, b: dict) -> list[tuple[str, str]]:
     """(key, what differs) for every tensor that is not identical."""
     import numpy as np
+
     rows = []
     for key in sorted(set(a) | set(b)):
         if key not in a or key not in b:
@@ -53,8 +56,9 @@ def compare(a: dict, b: dict) -> list[tuple[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.compare_weights", description=__doc__.split("\n\n")[0]
-                                     .split(": ", 1)[1])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.compare_weights", description=__doc__.split("\n\n")[0].split(": ", 1)[1]
+    )
     parser.add_argument("run_a", type=Path)
     parser.add_argument("run_b", type=Path)
     args = parser.parse_args(argv)
@@ -67,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         trainer = root / ".venvs" / "trainer" / "bin" / "python"
         if not trainer.exists():
             raise UserError("needs safetensors and numpy: pip install safetensors numpy, or build the trainer venv")
-        os.execve(str(trainer), [str(trainer), "-m", "pipeline.compare_weights", str(a_dir), str(b_dir)],
-                  {**os.environ, "PYTHONPATH": str(root)})
+        os.execve(
+            str(trainer),
+            [str(trainer), "-m", "pipeline.compare_weights", str(a_dir), str(b_dir)],
+            {**os.environ, "PYTHONPATH": str(root)},
+        )
     a, b = load_tensors(a_dir), load_tensors(b_dir)
     rows = compare(a, b)
     print(f"A: {a_dir}\nB: {b_dir}\n{len(a)} tensors in A, {len(b)} in B; {len(rows)} differ")

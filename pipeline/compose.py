@@ -13,6 +13,7 @@ Directives are the sbatch manual's (https://slurm.schedmd.com/sbatch.html); what
 - logs are `<log_dir>/%x-%A_%a.out` for arrays and `<log_dir>/%x-%j.out` otherwise (stdout and stderr together).
 The same script runs under the local executor, which sets the SLURM_* variables a stage reads.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -27,23 +28,51 @@ from pipeline.stages.markers import write_json
 from pipeline.stages.specs import as_json
 
 
-
-def make_sbatch_script(command: str, *, job_name: str, log_dir: str, time: str, cpus: int, mem: str,
-                       array: int = 0, partition: str | None = None, account: str | None = None,
-                       qos: str | None = None, gpus: str | None = None, gres: str | None = None,
-                       constraint: str | None = None, extra: list[str] = (), modules: list[str] = (),
-                       setup: list[str] = (), exports: dict[str, str] | None = None,
-                       header: list[str] = (), requeue_limit: int | None = None) -> str:
+def make_sbatch_script(
+    command: str,
+    *,
+    job_name: str,
+    log_dir: str,
+    time: str,
+    cpus: int,
+    mem: str,
+    array: int = 0,
+    partition: str | None = None,
+    account: str | None = None,
+    qos: str | None = None,
+    gpus: str | None = None,
+    gres: str | None = None,
+    constraint: str | None = None,
+    extra: list[str] = (),
+    modules: list[str] = (),
+    setup: list[str] = (),
+    exports: dict[str, str] | None = None,
+    header: list[str] = (),
+    requeue_limit: int | None = None,
+) -> str:
     """An sbatch script running `command` (one shell line). `extra` holds raw `--option=value` strings.
     With `requeue_limit`, the job requeues itself (at most that many times) when its stage exits with 75."""
     log = f"{log_dir}/%x-%A_%a.out" if array else f"{log_dir}/%x-%j.out"
     directives = {
-        "job-name": job_name, "time": time, "cpus-per-task": str(cpus), "mem": mem, "ntasks": "1",
-        "output": log, "error": log, "signal": "USR1@90" if requeue_limit is None else "B:USR1@90",
+        "job-name": job_name,
+        "time": time,
+        "cpus-per-task": str(cpus),
+        "mem": mem,
+        "ntasks": "1",
+        "output": log,
+        "error": log,
+        "signal": "USR1@90" if requeue_limit is None else "B:USR1@90",
         "open-mode": "append",
     }
-    optional = {"partition": partition, "account": account, "qos": qos, "gpus": gpus, "gres": gres,
-                "constraint": constraint, "array": f"0-{array - 1}" if array else None}
+    optional = {
+        "partition": partition,
+        "account": account,
+        "qos": qos,
+        "gpus": gpus,
+        "gres": gres,
+        "constraint": constraint,
+        "array": f"0-{array - 1}" if array else None,
+    }
     directives.update({k: v for k, v in optional.items() if v})
     lines = ["#!/bin/bash"]
     lines += [f"#SBATCH --{k}={v}" for k, v in sorted(directives.items())]
@@ -56,8 +85,10 @@ def make_sbatch_script(command: str, *, job_name: str, log_dir: str, time: str, 
     for name, value in (exports or {}).items():
         lines.append(f"export {name}={shlex.quote(value)}")
     lines += list(setup)
-    lines += ["", 'echo "[$(date -Is)] start ${SLURM_JOB_NAME:-' + job_name + '} on $(hostname)'
-              ' task ${SLURM_ARRAY_TASK_ID:--}"']
+    lines += [
+        "",
+        'echo "[$(date -Is)] start ${SLURM_JOB_NAME:-' + job_name + '} on $(hostname) task ${SLURM_ARRAY_TASK_ID:--}"',
+    ]
     lines += [command] if requeue_limit is None else requeueing(command, requeue_limit)
     lines += ['echo "[$(date -Is)] done"', ""]
     return "\n".join(lines)
@@ -66,11 +97,12 @@ def make_sbatch_script(command: str, *, job_name: str, log_dir: str, time: str, 
 def requeueing(command: str, limit: int) -> list[str]:
     """Shell lines running `command` in the background so that this shell can pass SLURM's signals on to it, then
     requeueing the job when the stage saved and stopped (exit 75), at most `limit` times."""
-    give_up = f'it was requeued $restarts times already (training.max_requeues: {limit}): giving up'
+    give_up = f"it was requeued $restarts times already (training.max_requeues: {limit}): giving up"
     return [
         "restarts=${SLURM_RESTART_COUNT:-0}",
         f'if [ "$restarts" -gt {limit} ]; then echo "error: {give_up}" >&2; exit 1; fi',
-        "# USR1: SLURM's warning 90 s before the time limit (B:USR1@90); TERM: preemption. The stage saves and exits 75.",
+        "# USR1: SLURM's warning 90 s before the time limit (B:USR1@90); TERM: preemption. "
+        "The stage saves and exits 75.",
         "trap 'kill -USR1 \"$stage\" 2>/dev/null || true' USR1 TERM",
         f"{command} &",
         "stage=$!",
@@ -81,7 +113,8 @@ def requeueing(command: str, limit: int) -> list[str]:
         "done",
         'if [ "$rc" -eq 75 ]; then',
         f'  if [ "$restarts" -ge {limit} ]; then echo "error: stopped to be requeued, but {give_up}" >&2; exit 1; fi',
-        f'  echo "[$(date -Is)] saved; requeueing job ${{SLURM_JOB_ID:-}} (restart $((restarts + 1)) of at most {limit})"',
+        f'  echo "[$(date -Is)] saved; requeueing job ${{SLURM_JOB_ID:-}} '
+        f'(restart $((restarts + 1)) of at most {limit})"',
         '  if [ "${SLURM_JOB_ID:-local}" != local ] && scontrol requeue "$SLURM_JOB_ID"; then exit 0; fi',
         '  echo "could not requeue (not a SLURM job): submit again to carry on from the checkpoint" >&2',
         "fi",
@@ -93,8 +126,12 @@ def gpu_options(profile: Profile, wants_gpu: bool) -> dict[str, str | None]:
     if not wants_gpu:
         return {}
     partition = profile.gpu.partition or profile.partition
-    return {"gpus": profile.gpu.gpus, "gres": profile.gpu.gres, "constraint": profile.gpu.constraint,
-            "partition": partition}
+    return {
+        "gpus": profile.gpu.gpus,
+        "gres": profile.gpu.gres,
+        "constraint": profile.gpu.constraint,
+        "partition": partition,
+    }
 
 
 def job_binds(job: StageJob, *, src_dir: Path, data_dir: Path, jobs_dir: Path, cache_dir: Path) -> list[Bind]:
@@ -107,15 +144,36 @@ def job_binds(job: StageJob, *, src_dir: Path, data_dir: Path, jobs_dir: Path, c
     return binds
 
 
-def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, script_path: Path,
-               spec_path: Path, log_dir: Path, src_dir: Path, data_dir: Path, jobs_dir: Path, cache_dir: Path,
-               image_dir: Path, venv_dir: Path) -> str:
+def script_for(
+    job: StageJob,
+    profile: Profile,
+    *,
+    run: str,
+    config_hash: str,
+    script_path: Path,
+    spec_path: Path,
+    log_dir: Path,
+    src_dir: Path,
+    data_dir: Path,
+    jobs_dir: Path,
+    cache_dir: Path,
+    image_dir: Path,
+    venv_dir: Path,
+) -> str:
     """The script for one stage job under a profile."""
     env = cache_env(cache_dir, profile.offline)
     binds = job_binds(job, src_dir=src_dir, data_dir=data_dir, jobs_dir=jobs_dir, cache_dir=cache_dir)
-    command = wrap(profile.runtime, stage_command(STAGE[job.stage].module, spec_path), image=job.image,
-                   gpu=job.resources.gpu,
-                   binds=binds, src_dir=src_dir, image_dir=image_dir, venv_dir=venv_dir, env=env)
+    command = wrap(
+        profile.runtime,
+        stage_command(STAGE[job.stage].module, spec_path),
+        image=job.image,
+        gpu=job.resources.gpu,
+        binds=binds,
+        src_dir=src_dir,
+        image_dir=image_dir,
+        venv_dir=venv_dir,
+        env=env,
+    )
     containerised = profile.runtime in ("apptainer", "singularity")
     exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
     # bind sources must exist before `apptainer exec` (the sample dataset's root is created by prepare)
@@ -123,37 +181,72 @@ def script_for(job: StageJob, profile: Profile, *, run: str, config_hash: str, s
     setup = ["mkdir -p " + " ".join(shlex.quote(p) for p in writable)]
     if not containerised:
         setup.append(f"cd {shlex.quote(str(src_dir))}")
-    header = [f"run: {run}   stage: {job.stage}   key: {job.key}   config hash: {config_hash}",
-              f"runs sharing this job: {', '.join(job.runs)}",
-              f"image: {job.image}   runtime: {profile.runtime}   profile: {profile.name}",
-              f"output: {job.output_dir}",
-              f"resubmit by hand: sbatch {script_path}"
-              + ("   (one task: sbatch --array=N ...)" if job.array else "")]
+    header = [
+        f"run: {run}   stage: {job.stage}   key: {job.key}   config hash: {config_hash}",
+        f"runs sharing this job: {', '.join(job.runs)}",
+        f"image: {job.image}   runtime: {profile.runtime}   profile: {profile.name}",
+        f"output: {job.output_dir}",
+        f"resubmit by hand: sbatch {script_path}" + ("   (one task: sbatch --array=N ...)" if job.array else ""),
+    ]
     partition_opts = {"partition": profile.partition, **gpu_options(profile, job.resources.gpu)}
     return make_sbatch_script(
-        command, job_name=f"{job.stage}-{job.key}", log_dir=str(log_dir), time=job.resources.time,
-        cpus=job.resources.cpus, mem=job.resources.mem, array=job.array,
-        account=profile.account, qos=profile.qos, extra=list(profile.sbatch_extra), modules=list(profile.modules),
-        setup=setup + list(profile.setup), exports=exports, header=header,
-        requeue_limit=getattr(job.spec, "max_requeues", None) if STAGE[job.stage].requeues else None, **partition_opts)
+        command,
+        job_name=f"{job.stage}-{job.key}",
+        log_dir=str(log_dir),
+        time=job.resources.time,
+        cpus=job.resources.cpus,
+        mem=job.resources.mem,
+        array=job.array,
+        account=profile.account,
+        qos=profile.qos,
+        extra=list(profile.sbatch_extra),
+        modules=list(profile.modules),
+        setup=setup + list(profile.setup),
+        exports=exports,
+        header=header,
+        requeue_limit=getattr(job.spec, "max_requeues", None) if STAGE[job.stage].requeues else None,
+        **partition_opts,
+    )
 
 
-def compose_run(plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path,
-                chash: str) -> dict[str, JobFiles]:
+def compose_run(
+    plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path, chash: str
+) -> dict[str, JobFiles]:
     """Write specs, scripts and plan.json for every job of the plan. Returns the file names per job."""
     files = job_files(plan, run_dir)
-    dirs = dict(src_dir=PROJECT_ROOT, data_dir=project_path(profile.data_dir), jobs_dir=jobs_dir,
-                cache_dir=project_path(profile.cache_dir), image_dir=project_path(profile.image_dir),
-                venv_dir=project_path(profile.venv_dir))
+    dirs = dict(
+        src_dir=PROJECT_ROOT,
+        data_dir=project_path(profile.data_dir),
+        jobs_dir=jobs_dir,
+        cache_dir=project_path(profile.cache_dir),
+        image_dir=project_path(profile.image_dir),
+        venv_dir=project_path(profile.venv_dir),
+    )
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     for job_id, job in plan.jobs.items():
         f = files[job_id]
         write_json(f.spec, as_json(job.spec))
-        text = script_for(job, profile, run=run, config_hash=chash, script_path=f.script, spec_path=f.spec,
-                          log_dir=run_dir / "logs", **dirs)
+        text = script_for(
+            job,
+            profile,
+            run=run,
+            config_hash=chash,
+            script_path=f.script,
+            spec_path=f.spec,
+            log_dir=run_dir / "logs",
+            **dirs,
+        )
         f.script.write_text(text)
         f.script.chmod(0o755)
-    write_json(run_dir / "plan.json", {"run": run, "config_hash": chash, "profile": profile.name,
-                                       "executor": profile.executor, "runtime": profile.runtime,
-                                       **plan_record(plan, files)})
+    write_json(
+        run_dir / "plan.json",
+        {
+            "run": run,
+            "config_hash": chash,
+            "profile": profile.name,
+            "executor": profile.executor,
+            "runtime": profile.runtime,
+            **plan_record(plan, files),
+        },
+    )
     return files

@@ -8,6 +8,7 @@ extending file winning. `--set key.path=value` overrides come last (values parse
 Defaults below are the original pipeline's best Phoenix settings (BLEU 10.69), so `config/phoenix.yaml` only
 has to say where the data is.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,30 +37,30 @@ EXECUTORS = ("local", "slurm")
 @dataclass
 class Dataset:
     name: str = "phoenix"
-    layout: str = "official"        # official | videos | sample | annotations (corpus CSVs only: pre-estimated poses)
-    root: str = ""                  # the tree for that layout; relative paths are relative to the project
-    url: Optional[str] = None       # layout annotations: an archive of the corpus CSVs, fetched into root if absent
-    limit: Optional[int] = None     # at most this many examples per split (quick trials)
+    layout: str = "official"  # official | videos | sample | annotations (corpus CSVs only: pre-estimated poses)
+    root: str = ""  # the tree for that layout; relative paths are relative to the project
+    url: Optional[str] = None  # layout annotations: an archive of the corpus CSVs, fetched into root if absent
+    limit: Optional[int] = None  # at most this many examples per split (quick trials)
     sample_clips: Optional[list] = None  # layout sample: clips in [train, validation, test]; None = the default
     # any corpus (pipeline/stages/corpus.py). Unset, they stay out of the prepare key (older keys still match).
-    splits: Optional[dict] = None   # layout manifest: split -> its TSV/CSV, relative to root
+    splits: Optional[dict] = None  # layout manifest: split -> its TSV/CSV, relative to root
     columns: Optional[dict] = None  # layout manifest: role (media, text, id, start, end, ...) -> column name
-    time_unit: Optional[str] = None     # layout manifest: start/end in seconds (default), milliseconds or frames
-    fps: Optional[float] = None     # frame rate of frame folders (default 25)
-    media: Optional[str] = None     # layout how2sign: clips (the sentence clips, default) or videos (raw + times)
+    time_unit: Optional[str] = None  # layout manifest: start/end in seconds (default), milliseconds or frames
+    fps: Optional[float] = None  # frame rate of frame folders (default 25)
+    media: Optional[str] = None  # layout how2sign: clips (the sentence clips, default) or videos (raw + times)
 
 
 @dataclass
 class Estimate:
-    estimator: str = "mediapipe"    # the pose type (pipeline/pose_types.py): one of the eight
+    estimator: str = "mediapipe"  # the pose type (pipeline/pose_types.py): one of the eight
     # where the poses come from: "estimate" (our own estimation job), "download" (the pose type's pre-estimated
     # archive, fetched once into data/downloads) or "folder" (a tree {train,dev|validation,test}/<id>.pose)
     source: str = "estimate"
-    folder: str = ""                # source folder: the tree
-    url: Optional[str] = None       # source download: the archive (default: the registry's for the pose type)
-    sha256: Optional[str] = None    # source download: the archive's checksum (default: recorded on first download)
+    folder: str = ""  # source folder: the tree
+    url: Optional[str] = None  # source download: the archive (default: the registry's for the pose type)
+    sha256: Optional[str] = None  # source download: the archive's checksum (default: recorded on first download)
     settings: dict = field(default_factory=dict)  # estimator-specific, see pipeline/pose_types.py
-    shards: int = 4                 # array tasks
+    shards: int = 4  # array tasks
     # processes per array task, each loading the model once; "auto": from the task's CPUs (see stages/estimate.py)
     workers: Any = "auto"
     max_failure_fraction: float = 0.0
@@ -69,16 +70,16 @@ class Estimate:
 class Preprocess:
     encoder_prompt: str = "__dgs__"
     decoder_prompt: str = "__de__"
-    max_missing_fraction: float = 0.0   # examples without a pose or text, per split, before the stage fails
-    control: Optional[str] = None       # "shuffle": poses permuted across examples (a control that must not learn)
-    pose_noise: float = 0.0             # > 0: Gaussian noise (pose units, pixels for MediaPipe) on every seen point
+    max_missing_fraction: float = 0.0  # examples without a pose or text, per split, before the stage fails
+    control: Optional[str] = None  # "shuffle": poses permuted across examples (a control that must not learn)
+    pose_noise: float = 0.0  # > 0: Gaussian noise (pose units, pixels for MediaPipe) on every seen point
 
 
 @dataclass
 class Model:
     backbone_type: str = "m2m_100"
     pretrained_backbone: str = "facebook/m2m100_418M"
-    tokenizer: Optional[str] = None     # default: the backbone
+    tokenizer: Optional[str] = None  # default: the backbone
     max_frames: int = 300
     mapper_dropout: float = 0.1
 
@@ -94,10 +95,10 @@ class Training:
     seed: int = 42
     dataloader_num_workers: int = 2
     early_stopping_patience: int = 10
-    eval_steps: int = 128           # also save_steps and logging_steps
+    eval_steps: int = 128  # also save_steps and logging_steps
     max_steps: int = 500000
     save_total_limit: int = 10
-    max_requeues: int = 5           # train/translate jobs requeue themselves on preemption or near the time limit
+    max_requeues: int = 5  # train/translate jobs requeue themselves on preemption or near the time limit
     torch_threads: Optional[int] = None  # torch's intra-op threads in training (None: torch's default, the CPUs)
     extra: dict = field(default_factory=dict)  # passed through to Seq2SeqTrainingArguments
 
@@ -125,17 +126,17 @@ class Experiment:
     training: Training = field(default_factory=Training)
     translate: Translate = field(default_factory=Translate)
     evaluate: Evaluate = field(default_factory=Evaluate)
-    resources: dict = field(default_factory=dict)   # stage -> partial Resources, over the profile's
-    replicate: int = 0          # repeatability sweeps: same config trained again as a separate model
-    source: str = ""            # the file it came from (not part of any key)
+    resources: dict = field(default_factory=dict)  # stage -> partial Resources, over the profile's
+    replicate: int = 0  # repeatability sweeps: same config trained again as a separate model
+    source: str = ""  # the file it came from (not part of any key)
 
 
 @dataclass
 class Gpu:
-    gpus: Optional[str] = None          # --gpus=VALUE, e.g. "V100:1" or "1"
-    gres: Optional[str] = None          # --gres=VALUE, e.g. "gpu:1"
-    constraint: Optional[str] = None    # --constraint=VALUE, e.g. "GPUMEM32GB"
-    partition: Optional[str] = None     # a GPU partition, if the cluster has one
+    gpus: Optional[str] = None  # --gpus=VALUE, e.g. "V100:1" or "1"
+    gres: Optional[str] = None  # --gres=VALUE, e.g. "gpu:1"
+    constraint: Optional[str] = None  # --constraint=VALUE, e.g. "GPUMEM32GB"
+    partition: Optional[str] = None  # a GPU partition, if the cluster has one
 
 
 @dataclass
@@ -147,19 +148,19 @@ class Profile:
     account: Optional[str] = None
     qos: Optional[str] = None
     gpu: Gpu = field(default_factory=Gpu)
-    gpu_available: bool = False     # False: stages that would want a GPU run on the CPU (local machines)
-    modules: list = field(default_factory=list)     # `module load X` lines
-    setup: list = field(default_factory=list)       # extra shell lines before the stage command
+    gpu_available: bool = False  # False: stages that would want a GPU run on the CPU (local machines)
+    modules: list = field(default_factory=list)  # `module load X` lines
+    setup: list = field(default_factory=list)  # extra shell lines before the stage command
     sbatch_extra: list = field(default_factory=list)  # extra `#SBATCH` options, e.g. "--mail-type=FAIL"
-    image_dir: str = "images"       # apptainer/singularity .sif files
-    venv_dir: str = ".venvs"        # venv runtime
+    image_dir: str = "images"  # apptainer/singularity .sif files
+    venv_dir: str = ".venvs"  # venv runtime
     data_dir: str = "data"
-    cache_dir: str = "data/cache"   # HF_HOME etc.; bound into containers
-    offline: bool = False           # compute nodes without internet: HF_HUB_OFFLINE=1
-    download_user_agent: Optional[str] = None   # None: pipeline.download.USER_AGENT (a browser's; see there)
-    download_attempts: int = 5      # pose/annotation archives: attempts on transient failures, inside the job
-    download_retry_wait: float = 15.0   # seconds before the second attempt, doubled before each later one
-    resources: dict = field(default_factory=dict)   # stage -> partial Resources
+    cache_dir: str = "data/cache"  # HF_HOME etc.; bound into containers
+    offline: bool = False  # compute nodes without internet: HF_HUB_OFFLINE=1
+    download_user_agent: Optional[str] = None  # None: pipeline.download.USER_AGENT (a browser's; see there)
+    download_attempts: int = 5  # pose/annotation archives: attempts on transient failures, inside the job
+    download_retry_wait: float = 15.0  # seconds before the second attempt, doubled before each later one
+    resources: dict = field(default_factory=dict)  # stage -> partial Resources
     source: str = ""
 
 
@@ -244,8 +245,14 @@ def display_path(path: Path) -> str:
 
 
 def _type_name(tp: Any) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             dict: "a mapping", list: "a list"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        dict: "a mapping",
+        list: "a list",
+    }
     return names.get(tp, getattr(tp, "__name__", str(tp)))
 
 
@@ -293,15 +300,18 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
     for key, value in data.items():
         path = f"{prefix}{key}"
         src = sources.get(path) or fallback_src
-        provenance = key == "source" and cls in (Experiment, Profile)   # set by the loader, not by files
+        provenance = key == "source" and cls in (Experiment, Profile)  # set by the loader, not by files
         if key not in fields or provenance:
             allowed = ", ".join(k for k in fields if k != "source" or cls not in (Experiment, Profile))
             raise UserError(f"{src}: {path}: unknown key; allowed here: {allowed}")
         tp = hints[key]
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(inner) == 1 \
-                and dataclasses.is_dataclass(inner[0]):
-            if value is None:           # Optional[a dataclass]: None, or a mapping for it
+        if (
+            typing.get_origin(tp) in (typing.Union, types.UnionType)
+            and len(inner) == 1
+            and dataclasses.is_dataclass(inner[0])
+        ):
+            if value is None:  # Optional[a dataclass]: None, or a mapping for it
                 kwargs[key] = None
                 continue
             tp = inner[0]
@@ -310,8 +320,11 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
             kwargs[key] = from_dict(tp, value, sources, path + ".", src)
         else:
             kwargs[key] = _coerce(value, tp, f"{src}: {path}")
-    missing = [n for n, f in fields.items() if n not in kwargs and f.default is dataclasses.MISSING
-               and f.default_factory is dataclasses.MISSING]
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     if missing:
         raise UserError(f"{fallback_src}: {prefix}{missing[0]}: required key is missing")
     return cls(**kwargs)
@@ -339,31 +352,40 @@ def _check_pose_source(est: Estimate, where) -> None:
     _check_choice(est.source, SOURCES, where("estimate.source"), "estimate.source")
     pose_type = POSE_TYPES[est.estimator]
     if est.source == "estimate" and not pose_type.image:
-        raise UserError(f"{where('estimate.estimator')}: estimate.estimator: we cannot estimate {est.estimator} "
-                        f"here (no image); set estimate.source to download (its pre-estimated Phoenix poses) or "
-                        f"folder (poses you estimated elsewhere)")
+        raise UserError(
+            f"{where('estimate.estimator')}: estimate.estimator: we cannot estimate {est.estimator} "
+            f"here (no image); set estimate.source to download (its pre-estimated Phoenix poses) or "
+            f"folder (poses you estimated elsewhere)"
+        )
     if est.source == "folder" and not est.folder:
-        raise UserError(f"{where('estimate.source')}: estimate.folder: required with source folder: a tree "
-                        f"{{train,dev|validation,test}}/<id>.pose")
+        raise UserError(
+            f"{where('estimate.source')}: estimate.folder: required with source folder: a tree "
+            f"{{train,dev|validation,test}}/<id>.pose"
+        )
     if est.source == "download" and not (est.url or pose_type.download_url):
-        raise UserError(f"{where('estimate.source')}: estimate.url: {est.estimator} has no known download; "
-                        f"give the archive's URL")
+        raise UserError(
+            f"{where('estimate.source')}: estimate.url: {est.estimator} has no known download; give the archive's URL"
+        )
 
 
 def _check_corpus(ds: Dataset, where) -> None:
     """The settings of the manifest and how2sign layouts (pipeline/stages/corpus.py)."""
     from pipeline.stages.corpus import ROLES, TIME_UNITS
     from pipeline.stages.manifest import SPLITS
+
     if ds.layout == "manifest":
         missing = [s for s in SPLITS if s not in (ds.splits or {})]
         if missing:
-            raise UserError(f"{where('dataset.splits')}: dataset.splits: layout manifest needs one file per split "
-                            f"({', '.join(SPLITS)}); missing {', '.join(missing)}, e.g. "
-                            f"{{train: train.tsv, validation: dev.tsv, test: test.tsv}}")
+            raise UserError(
+                f"{where('dataset.splits')}: dataset.splits: layout manifest needs one file per split "
+                f"({', '.join(SPLITS)}); missing {', '.join(missing)}, e.g. "
+                f"{{train: train.tsv, validation: dev.tsv, test: test.tsv}}"
+            )
         unknown = [s for s in ds.splits if s not in SPLITS]
         if unknown:
-            raise UserError(f"{where('dataset.splits')}: dataset.splits.{unknown[0]}: unknown split; allowed: "
-                            f"{', '.join(SPLITS)}")
+            raise UserError(
+                f"{where('dataset.splits')}: dataset.splits.{unknown[0]}: unknown split; allowed: {', '.join(SPLITS)}"
+            )
     for role in ds.columns or {}:
         _check_choice(role, ROLES, where(f"dataset.columns.{role}"), f"dataset.columns.{role} (a role)")
     if ds.time_unit is not None:
@@ -384,35 +406,51 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     unknown = check_settings(exp.estimate.estimator, exp.estimate.settings)
     if unknown:
         allowed = ", ".join(POSE_TYPES[exp.estimate.estimator].settings) or "none"
-        raise UserError(f"{where('estimate.settings')}: estimate.settings.{unknown[0]}: unknown setting for "
-                        f"{exp.estimate.estimator}; allowed: {allowed}")
+        raise UserError(
+            f"{where('estimate.settings')}: estimate.settings.{unknown[0]}: unknown setting for "
+            f"{exp.estimate.estimator}; allowed: {allowed}"
+        )
     workers = exp.estimate.workers
     if workers != "auto" and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-        raise UserError(f"{where('estimate.workers')}: estimate.workers: expected a whole number >= 1 or 'auto', "
-                        f"got {workers!r}")
+        raise UserError(
+            f"{where('estimate.workers')}: estimate.workers: expected a whole number >= 1 or 'auto', got {workers!r}"
+        )
     if exp.preprocess.pose_noise < 0:
-        raise UserError(f"{where('preprocess.pose_noise')}: preprocess.pose_noise: expected a number >= 0 (pixels), "
-                        f"got {exp.preprocess.pose_noise}")
+        raise UserError(
+            f"{where('preprocess.pose_noise')}: preprocess.pose_noise: expected a number >= 0 (pixels), "
+            f"got {exp.preprocess.pose_noise}"
+        )
     if exp.training.torch_threads is not None and exp.training.torch_threads < 1:
-        raise UserError(f"{where('training.torch_threads')}: training.torch_threads: expected at least 1, got "
-                        f"{exp.training.torch_threads}")
-    for key, value in (("estimate.shards", exp.estimate.shards),
-                       ("training.batch_size", exp.training.batch_size), ("translate.num_beams", exp.translate.num_beams)):
+        raise UserError(
+            f"{where('training.torch_threads')}: training.torch_threads: expected at least 1, got "
+            f"{exp.training.torch_threads}"
+        )
+    for key, value in (
+        ("estimate.shards", exp.estimate.shards),
+        ("training.batch_size", exp.training.batch_size),
+        ("translate.num_beams", exp.translate.num_beams),
+    ):
         if value < 1:
             raise UserError(f"{where(key)}: {key}: expected at least 1, got {value}")
     if exp.preprocess.control is not None:
         _check_choice(exp.preprocess.control, CONTROLS, where("preprocess.control"), "preprocess.control")
     clips = exp.dataset.sample_clips
     if clips is not None and (len(clips) != 3 or not all(isinstance(c, int) and c >= 1 for c in clips)):
-        raise UserError(f"{where('dataset.sample_clips')}: dataset.sample_clips: expected three counts "
-                        f"[train, validation, test], each at least 1, got {clips!r}")
+        raise UserError(
+            f"{where('dataset.sample_clips')}: dataset.sample_clips: expected three counts "
+            f"[train, validation, test], each at least 1, got {clips!r}"
+        )
     _check_corpus(exp.dataset, where)
     if exp.dataset.layout == "annotations" and exp.estimate.source == "estimate":
-        raise UserError(f"{where('dataset.layout')}: dataset.layout: annotations has texts but no frames or "
-                        f"videos to estimate poses from; set estimate.source to download or folder")
+        raise UserError(
+            f"{where('dataset.layout')}: dataset.layout: annotations has texts but no frames or "
+            f"videos to estimate poses from; set estimate.source to download or folder"
+        )
     if not exp.dataset.root and exp.dataset.layout != "sample":
-        raise UserError(f"{where('dataset')}: dataset.root: required for layout {exp.dataset.layout!r}; "
-                        f"e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T")
+        raise UserError(
+            f"{where('dataset')}: dataset.root: required for layout {exp.dataset.layout!r}; "
+            f"e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T"
+        )
     exp.resources = parse_resources(data.get("resources") or {}, sources, "resources.", src)
     exp.source = src
     return exp
@@ -434,8 +472,9 @@ def profile_path(name_or_path: str) -> Path:
     named = CONFIG_DIR / "clusters" / f"{name_or_path}.yaml"
     if not named.exists():
         known = ", ".join(sorted(p.stem for p in (CONFIG_DIR / "clusters").glob("*.yaml")))
-        raise UserError(f"--profile {name_or_path}: unknown cluster profile; known: {known} "
-                        f"(or give a path to a YAML file)")
+        raise UserError(
+            f"--profile {name_or_path}: unknown cluster profile; known: {known} (or give a path to a YAML file)"
+        )
     return named
 
 
@@ -488,6 +527,6 @@ def config_hash(experiment: Experiment) -> str:
     plain = as_plain(experiment)
     plain.pop("source", None)
     plain["dataset"] = dataset_identity(experiment.dataset)
-    if experiment.dataset.url is None:     # hashes from before dataset.url still carry it
+    if experiment.dataset.url is None:  # hashes from before dataset.url still carry it
         plain["dataset"]["url"] = None
     return stable_hash(plain, 12)

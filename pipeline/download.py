@@ -17,6 +17,7 @@ pointing outside and device files are refused (zip members are checked the same 
 sha256 on first download and verify it on every later use, extract into a staging folder that becomes the tree
 only when complete (an interrupted or failed extraction is never taken as done), one process at a time (a lock).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,10 +29,10 @@ import shutil
 import sys
 import tarfile
 import time
-import zipfile
-import zlib
 import urllib.error
 import urllib.request
+import zipfile
+import zlib
 from pathlib import Path
 
 from pipeline.errors import UserError, run_cli
@@ -39,17 +40,23 @@ from pipeline.errors import UserError, run_cli
 OFFICIAL_URL = "https://www-i6.informatik.rwth-aachen.de/ftp/pub/rwth-phoenix/2016/phoenix-2014-T.v3.tar.gz"
 CHUNK = 1 << 20
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
-ATTEMPTS = 5                     # the original pipeline's preprocess.sh makes five attempts too
-RETRY_WAIT = 15.0                # seconds before the 2nd attempt; doubled before each later one (15, 30, 60, 120)
-RETRIED_HTTP = {403, 408, 425, 429}   # 403: the host's bot challenge may pass on a later attempt
+ATTEMPTS = 5  # the original pipeline's preprocess.sh makes five attempts too
+RETRY_WAIT = 15.0  # seconds before the 2nd attempt; doubled before each later one (15, 30, 60, 120)
+RETRIED_HTTP = {403, 408, 425, 429}  # 403: the host's bot challenge may pass on a later attempt
 
 
 class Transient(Exception):
     """A failure worth another attempt: the message says what happened."""
 
 
-def download(url: str, target: Path, progress_every: float = 10.0, user_agent: str | None = None,
-             attempts: int = ATTEMPTS, retry_wait: float = RETRY_WAIT) -> Path:
+def download(
+    url: str,
+    target: Path,
+    progress_every: float = 10.0,
+    user_agent: str | None = None,
+    attempts: int = ATTEMPTS,
+    retry_wait: float = RETRY_WAIT,
+) -> Path:
     """Download `url` to `target`, resuming `<target>.part` if present, retrying transient failures. Returns
     target."""
     agent = user_agent or USER_AGENT
@@ -59,9 +66,11 @@ def download(url: str, target: Path, progress_every: float = 10.0, user_agent: s
             return _download_once(url, target, progress_every, agent)
         except Transient as exc:
             if attempt == attempts:
-                raise UserError(f"{url}: {exc}, after {attempts} attempt(s) with User-Agent {agent!r}; check the URL "
-                                f"in a browser, or set download_user_agent in your cluster profile; rerunning "
-                                f"resumes from what was downloaded") from None
+                raise UserError(
+                    f"{url}: {exc}, after {attempts} attempt(s) with User-Agent {agent!r}; check the URL "
+                    f"in a browser, or set download_user_agent in your cluster profile; rerunning "
+                    f"resumes from what was downloaded"
+                ) from None
             wait = retry_wait * 2 ** (attempt - 1)
             print(f"attempt {attempt}/{attempts} failed: {exc}; retrying in {wait:g} s", flush=True)
             time.sleep(wait)
@@ -77,7 +86,7 @@ def _download_once(url: str, target: Path, progress_every: float, agent: str) ->
     try:
         response = urllib.request.urlopen(request, timeout=60)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:          # range not satisfiable: the part file is already complete
+        if exc.code == 416 and have:  # range not satisfiable: the part file is already complete
             part.rename(target)
             return target
         if exc.code in RETRIED_HTTP or exc.code >= 500:
@@ -88,11 +97,14 @@ def _download_once(url: str, target: Path, progress_every: float, agent: str) ->
     with response:
         resumed = response.status == 206
         if have and not resumed:
-            have = 0                          # the server ignored Range: start over
+            have = 0  # the server ignored Range: start over
         total = response.headers.get("Content-Length")
         total = int(total) + have if total else None
-        print(f"{'resuming' if resumed else 'downloading'} {url} -> {target}"
-              + (f" at {have / 1e6:.1f} MB" if resumed else ""), flush=True)
+        print(
+            f"{'resuming' if resumed else 'downloading'} {url} -> {target}"
+            + (f" at {have / 1e6:.1f} MB" if resumed else ""),
+            flush=True,
+        )
         started, last, done = time.monotonic(), time.monotonic(), have
         with open(part, "ab" if resumed else "wb") as handle:
             while True:
@@ -108,8 +120,10 @@ def _download_once(url: str, target: Path, progress_every: float, agent: str) ->
                 if now - last >= progress_every:
                     rate = (done - have) / (now - started)
                     eta = f", ETA {(total - done) / rate / 60:.0f} min" if total and rate else ""
-                    print(f"  {done / 1e6:.0f}/{total / 1e6 if total else 0:.0f} MB, {rate / 1e6:.1f} MB/s{eta}",
-                          flush=True)
+                    print(
+                        f"  {done / 1e6:.0f}/{total / 1e6 if total else 0:.0f} MB, {rate / 1e6:.1f} MB/s{eta}",
+                        flush=True,
+                    )
                     last = now
     if total is not None and done < total:
         raise Transient(f"interrupted after {done / 1e6:.1f} MB (got {done} of {total} bytes)")
@@ -137,8 +151,9 @@ def extract(archive: Path, dest: Path) -> None:
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
     except tarfile.FilterError as exc:
-        raise UserError(f"{archive}: refusing to extract an unsafe member ({exc}); the archive is not what it "
-                        f"should be") from None
+        raise UserError(
+            f"{archive}: refusing to extract an unsafe member ({exc}); the archive is not what it should be"
+        ) from None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise UserError(f"{archive}: not a readable tar archive, truncated or damaged ({exc})") from None
 
@@ -150,8 +165,10 @@ def extract_zip(archive: Path, dest: Path) -> None:
                 parts = Path(info.filename).parts
                 is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
                 if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in info.filename or is_link:
-                    raise UserError(f"{archive}: refusing to extract the unsafe member {info.filename!r} "
-                                    f"(absolute, '..', or a link); the archive is not what it should be")
+                    raise UserError(
+                        f"{archive}: refusing to extract the unsafe member {info.filename!r} "
+                        f"(absolute, '..', or a link); the archive is not what it should be"
+                    )
             zf.extractall(dest)
     except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
         raise UserError(f"{archive}: not a readable zip archive, truncated or damaged ({exc})") from None
@@ -170,8 +187,9 @@ def normalise_splits(tree: Path) -> None:
         (tree / "dev").rename(tree / "validation")
 
 
-def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normalise=None,
-               download_settings: dict | None = None) -> Path:
+def fetch_tree(
+    url: str, dest: Path, expected_sha256: str | None = None, normalise=None, download_settings: dict | None = None
+) -> Path:
     """`dest/tree`: the archive at `url` downloaded into `dest` (once, resumably) and extracted.
 
     The archive's sha256 is `expected_sha256` when given, else recorded at first download in `<archive>.sha256`;
@@ -183,7 +201,7 @@ def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normali
     archive = dest / url.rstrip("/").rsplit("/", 1)[-1]
     tree, record = dest / "tree", archive.with_name(archive.name + ".sha256")
     with open(dest / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)          # one download/extraction at a time; the others wait, then reuse
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one download/extraction at a time; the others wait, then reuse
         if not archive.exists():
             if tree.is_dir() and (dest / "tree.json").exists():
                 print(f"using {tree} (its archive was removed, so it cannot be re-verified)", flush=True)
@@ -193,10 +211,12 @@ def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normali
         expected = (expected_sha256 or "").lower() or (record.read_text().split()[0] if record.exists() else "")
         if expected and digest != expected:
             archive.unlink()
-            (dest / "tree.json").unlink(missing_ok=True)      # what was extracted from it is not trusted either
-            raise UserError(f"{archive}: sha256 {digest} does not match {expected} "
-                            f"({'estimate.sha256' if expected_sha256 else f'recorded in {record} at first download'});"
-                            f" removed the archive; rerun to download it again")
+            (dest / "tree.json").unlink(missing_ok=True)  # what was extracted from it is not trusted either
+            raise UserError(
+                f"{archive}: sha256 {digest} does not match {expected} "
+                f"({'estimate.sha256' if expected_sha256 else f'recorded in {record} at first download'});"
+                f" removed the archive; rerun to download it again"
+            )
         if not record.exists():
             record.write_text(f"{digest}  {archive.name}\n")
             print(f"recorded sha256 {digest} of {archive} in {record}", flush=True)
@@ -215,8 +235,9 @@ def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normali
             shutil.rmtree(partial, ignore_errors=True)
             archive.unlink()
             record.unlink(missing_ok=True)
-            raise UserError(f"{exc}; removed it and its checksum record, nothing was extracted: rerun to download "
-                            f"it again") from None
+            raise UserError(
+                f"{exc}; removed it and its checksum record, nothing was extracted: rerun to download it again"
+            ) from None
         shutil.rmtree(tree, ignore_errors=True)
         partial.rename(tree)
         (dest / "tree.json").write_text(json.dumps({"url": url, "sha256": digest}) + "\n")
@@ -224,8 +245,11 @@ def fetch_tree(url: str, dest: Path, expected_sha256: str | None = None, normali
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.download", description=__doc__.split("\n\n")[0]
-                                     .split(": ", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.download",
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--url", default=OFFICIAL_URL, help="archive URL (default: the official PHOENIX-2014-T v3)")
     parser.add_argument("--dest", type=Path, default=Path("data/datasets"), help="where to download and extract")
     parser.add_argument("--sha256", help="expected checksum; strongly recommended")
@@ -237,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     digest = sha256(archive)
     if args.sha256 and digest != args.sha256.lower():
         archive.unlink()
-        raise UserError(f"{archive}: sha256 {digest} does not match the expected {args.sha256}; removed it, "
-                        f"rerun to download again")
+        raise UserError(
+            f"{archive}: sha256 {digest} does not match the expected {args.sha256}; removed it, rerun to download again"
+        )
     if not args.sha256:
         print(f"warning: no --sha256 given; this archive's is {digest}", file=sys.stderr)
     print(f"extracting {archive} into {args.dest}", flush=True)

@@ -3,6 +3,7 @@
 Command-line entry points catch it, print `error: <message>` on one line and exit with code 2;
 anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import sys
@@ -22,7 +23,7 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(USER_ERROR_EXIT)
-    except BrokenPipeError:           # output piped into `head`
+    except BrokenPipeError:  # output piped into `head`
         sys.stderr.close()
         sys.exit(0)
     except KeyboardInterrupt:

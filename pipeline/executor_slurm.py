@@ -9,6 +9,7 @@ train job i also waits (`afterany`) for train job i - N, so each lane runs one t
 than N run at once, whatever the queue does. Dependencies rather than an array throttle (`%N`): every train job
 keeps its own readable script and spec and can be resubmitted alone.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -24,17 +25,20 @@ from pipeline.stage_registry import STAGE
 
 def sbatch(script: str, dependency: list[str], array: list[int] | None, after_any: str | None = None) -> str:
     cmd = ["sbatch", "--parsable", "--kill-on-invalid-dep=yes"]
-    conditions = (["afterok:" + ":".join(dependency)] if dependency else []) + \
-        ([f"afterany:{after_any}"] if after_any else [])
+    conditions = (["afterok:" + ":".join(dependency)] if dependency else []) + (
+        [f"afterany:{after_any}"] if after_any else []
+    )
     if conditions:
-        cmd.append("--dependency=" + ",".join(conditions))          # "," = all of them
+        cmd.append("--dependency=" + ",".join(conditions))  # "," = all of them
     if array is not None:
         cmd.append("--array=" + ",".join(str(t) for t in array))
     cmd.append(script)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise UserError(f"sbatch refused {script}: {proc.stderr.strip()} (fix the profile's resources or GPU "
-                        f"options, then resubmit)")
+        raise UserError(
+            f"sbatch refused {script}: {proc.stderr.strip()} (fix the profile's resources or GPU "
+            f"options, then resubmit)"
+        )
     return proc.stdout.strip().split(";")[0]
 
 
@@ -42,13 +46,14 @@ def submit_slurm(run_dir: Path, plan: dict, record: dict, max_parallel: int | No
     """Submit what is not complete and not already queued; returns job id -> SLURM id of this submission.
     With `max_parallel`, at most that many train jobs run at once (lanes of afterany dependencies)."""
     if shutil.which("sbatch") is None:
-        raise UserError("sbatch not found: this machine has no SLURM client; use --executor local, "
-                        "or submit from a login node")
+        raise UserError(
+            "sbatch not found: this machine has no SLURM client; use --executor local, or submit from a login node"
+        )
     states = record.setdefault("jobs", {})
     previous = {jid: s["slurm_id"] for jid, s in states.items() if s.get("slurm_id")}
     live = query_states(list(previous.values()))
     submitted: dict[str, str] = {}
-    trains: list[str] = []              # SLURM ids of this submission's train jobs, in order: lane i % N
+    trains: list[str] = []  # SLURM ids of this submission's train jobs, in order: lane i % N
     for job_id, job, tasks in jobs_to_run(plan, states):
         old = previous.get(job_id)
         if old and live.get(old) in ACTIVE:
@@ -65,11 +70,19 @@ def submit_slurm(run_dir: Path, plan: dict, record: dict, max_parallel: int | No
         if throttled:
             trains.append(slurm_id)
         submitted[job_id] = slurm_id
-        states[job_id] = {"slurm_id": slurm_id, "tasks": array, "submitted": time.time(),
-                          "history": states.get(job_id, {}).get("history", []) + ([old] if old else [])}
+        states[job_id] = {
+            "slurm_id": slurm_id,
+            "tasks": array,
+            "submitted": time.time(),
+            "history": states.get(job_id, {}).get("history", []) + ([old] if old else []),
+        }
         what = f" tasks {','.join(map(str, array))}" if array else ""
-        print(f"  {job_id}: submitted as job {slurm_id}{what}" + (f" after {','.join(deps)}" if deps else "")
-              + (f", in the lane of {lane}" if lane else ""), flush=True)
+        print(
+            f"  {job_id}: submitted as job {slurm_id}{what}"
+            + (f" after {','.join(deps)}" if deps else "")
+            + (f", in the lane of {lane}" if lane else ""),
+            flush=True,
+        )
         save_submission(run_dir, record)
     save_submission(run_dir, record)
     return submitted

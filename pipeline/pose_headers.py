@@ -18,13 +18,15 @@ LEFT_HAND, RIGHT_HAND; its body points already carry COCO's names), smplest_x's 
 pose-format 0.15.0 hides the legs and normalises on the shoulders as for COCO-WholeBody. Preprocess applies it to
 the copy it trains on (see stages/preprocess.py).
 """
+
 from __future__ import annotations
 
 _GOLIATH_BODY = """nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow right_elbow
 left_hip right_hip left_knee right_knee left_ankle right_ankle left_big_toe left_small_toe left_heel right_big_toe
 right_small_toe right_heel""".split()
-_GOLIATH_ARMS = ("left_olecranon right_olecranon left_cubital_fossa right_cubital_fossa left_acromion right_acromion "
-                 "neck")
+_GOLIATH_ARMS = (
+    "left_olecranon right_olecranon left_cubital_fossa right_cubital_fossa left_acromion right_acromion neck"
+)
 _HAND = """thumb4 thumb3 thumb2 thumb_third_joint forefinger4 forefinger3 forefinger2 forefinger_third_joint
 middle_finger4 middle_finger3 middle_finger2 middle_finger_third_joint ring_finger4 ring_finger3 ring_finger2
 ring_finger_third_joint pinky_finger4 pinky_finger3 pinky_finger2 pinky_finger_third_joint wrist""".split()
@@ -69,26 +71,55 @@ _SAPIENS_FACE = (
     + "r_inner_corner_of_mouth l_inner_corner_of_mouth center_of_upper_inner_lip center_of_lower_inner_lip".split()
     + [f"midpoint_{n}_of_{lip}_inner_lip" for n, lip in ((1, "upper"), (2, "upper"), (1, "lower"), (2, "lower"))]
     + [f"midpoint_{n}_of_{lip}_inner_lip" for lip in ("upper", "lower") for n in (3, 4, 5, 6)]
-    + [f"{side}_{name}" for side, helix in (("l", "1 2 3 4 5 6 7"), ("r", "1 8 3 4 5 6 7"))
-       for name in ["top_end_of_inferior_crus", "top_end_of_superior_crus", "start_of_antihelix",
-                    "end_of_antihelix", "midpoint_1_of_antihelix", "midpoint_1_of_inferior_crus",
-                    "midpoint_2_of_antihelix", "midpoint_3_of_antihelix"]
-       + [f"point_{n}_of_inner_helix" for n in helix.split()]
-       + ["highest_point_of_antitragus", "bottom_point_of_tragus", "protruding_point_of_tragus",
-          "top_point_of_tragus", "start_point_of_crus_of_helix", "deepest_point_of_concha", "tip_of_ear_lobe",
-          "midpoint_between_22_15", "bottom_connecting_point_of_ear_lobe", "top_connecting_point_of_helix",
-          "point_8_of_inner_helix" if side == "l" else "point_2_of_inner_helix"]]
-    + _eye("l", "iris") + _eye("r", "iris") + _eye("l", "pupil") + _eye("r", "pupil"))
+    + [
+        f"{side}_{name}"
+        for side, helix in (("l", "1 2 3 4 5 6 7"), ("r", "1 8 3 4 5 6 7"))
+        for name in [
+            "top_end_of_inferior_crus",
+            "top_end_of_superior_crus",
+            "start_of_antihelix",
+            "end_of_antihelix",
+            "midpoint_1_of_antihelix",
+            "midpoint_1_of_inferior_crus",
+            "midpoint_2_of_antihelix",
+            "midpoint_3_of_antihelix",
+        ]
+        + [f"point_{n}_of_inner_helix" for n in helix.split()]
+        + [
+            "highest_point_of_antitragus",
+            "bottom_point_of_tragus",
+            "protruding_point_of_tragus",
+            "top_point_of_tragus",
+            "start_point_of_crus_of_helix",
+            "deepest_point_of_concha",
+            "tip_of_ear_lobe",
+            "midpoint_between_22_15",
+            "bottom_connecting_point_of_ear_lobe",
+            "top_connecting_point_of_helix",
+            "point_8_of_inner_helix" if side == "l" else "point_2_of_inner_helix",
+        ]
+    ]
+    + _eye("l", "iris")
+    + _eye("r", "iris")
+    + _eye("l", "pupil")
+    + _eye("r", "pupil")
+)
 
-SAPIENS = (("BODY_SAPIENS", _GOLIATH_BODY + _GOLIATH_ARMS.split() + ["left_wrist_body", "right_wrist_body"]),
-           ("FACE_SAPIENS", _SAPIENS_FACE), ("LEFT_HAND_SAPIENS", _HAND), ("RIGHT_HAND_SAPIENS", _HAND))
+SAPIENS = (
+    ("BODY_SAPIENS", _GOLIATH_BODY + _GOLIATH_ARMS.split() + ["left_wrist_body", "right_wrist_body"]),
+    ("FACE_SAPIENS", _SAPIENS_FACE),
+    ("LEFT_HAND_SAPIENS", _HAND),
+    ("RIGHT_HAND_SAPIENS", _HAND),
+)
 
 _SMPLX_BODY = """Pelvis L_Hip R_Hip L_Knee R_Knee L_Ankle R_Ankle Neck L_Shoulder R_Shoulder L_Elbow R_Elbow L_Wrist
 R_Wrist L_Big_toe L_Small_toe L_Heel R_Big_toe R_Small_toe R_Heel L_Ear R_Ear L_Eye R_Eye Nose""".split()
-SMPLEST_X = (("BODY", _SMPLX_BODY),
-             ("LEFT_HAND", [f"L_{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]),
-             ("RIGHT_HAND", [f"R_{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]),
-             ("FACE", [f"Face_{i}" for i in range(1, 73)]))
+SMPLEST_X = (
+    ("BODY", _SMPLX_BODY),
+    ("LEFT_HAND", [f"L_{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]),
+    ("RIGHT_HAND", [f"R_{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]),
+    ("FACE", [f"Face_{i}" for i in range(1, 73)]),
+)
 
 # pose type -> (where its header comes from, its components as written: ((name, [points]), ...))
 HEADERS = {
@@ -104,8 +135,15 @@ def _smplx_to_coco(name: str) -> str:
 
 # pose type -> (component renames, point renames per component after the component rename)
 KNOWN_NAMES = {
-    "sapiens": ({"BODY_SAPIENS": "BODY", "FACE_SAPIENS": "FACE", "LEFT_HAND_SAPIENS": "LEFT_HAND",
-                 "RIGHT_HAND_SAPIENS": "RIGHT_HAND"}, {}),
+    "sapiens": (
+        {
+            "BODY_SAPIENS": "BODY",
+            "FACE_SAPIENS": "FACE",
+            "LEFT_HAND_SAPIENS": "LEFT_HAND",
+            "RIGHT_HAND_SAPIENS": "RIGHT_HAND",
+        },
+        {},
+    ),
     "smplest_x": ({}, {"BODY": {name: _smplx_to_coco(name) for name in _SMPLX_BODY}}),
 }
 

@@ -3,6 +3,7 @@ knows the job, then from the stages' own completion markers (complete → COMPLE
 never started → CANCELLED), or from the local executor's record. Read by `pipeline.status` and
 `pipeline.summarize`.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ def slurm_logs(run_dir: Path, job: dict, slurm_id: str, tasks: list[int] | None)
     return [log_path(run_dir / "logs", job["name"], slurm_id, None)]
 
 
-REQUEUE_LINE = "saved; requeueing job"     # what a requeueing job script prints (pipeline/compose.py)
+REQUEUE_LINE = "saved; requeueing job"  # what a requeueing job script prints (pipeline/compose.py)
 
 
 def requeues(recs: list[dict], logs: list[Path]) -> int:
@@ -44,12 +45,21 @@ def job_rows(run_dir: Path, plan: dict, record: dict) -> list[dict]:
     for job_id in topological(plan["jobs"]):
         job, info = plan["jobs"][job_id], states.get(job_id, {})
         complete = not missing_tasks(job["output_dir"], job["array"])
-        row = {"job": job_id, "stage": job["stage"], "id": info.get("slurm_id", "-"), "log": info.get("log"),
-               "elapsed": marker_seconds(job), "failed_tasks": [], "requeued": 0}
+        row = {
+            "job": job_id,
+            "stage": job["stage"],
+            "id": info.get("slurm_id", "-"),
+            "log": info.get("log"),
+            "elapsed": marker_seconds(job),
+            "failed_tasks": [],
+            "requeued": 0,
+        }
         if record.get("executor") == "slurm" and info.get("slurm_id"):
             recs = records.get(info["slurm_id"], [])
             logs = slurm_logs(run_dir, job, info["slurm_id"], info.get("tasks"))
-            row["log"] = str(logs[0]) if len(logs) == 1 else str(logs[0].parent / f"{job['name']}-{info['slurm_id']}_*.out")
+            row["log"] = (
+                str(logs[0]) if len(logs) == 1 else str(logs[0].parent / f"{job['name']}-{info['slurm_id']}_*.out")
+            )
             row["requeued"] = requeues(recs, logs)
             if recs:
                 row["state"] = aggregate([r.get("JobState", "UNKNOWN") for r in recs])

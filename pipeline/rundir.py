@@ -1,11 +1,12 @@
 """A run's folder under jobs/: where its scripts, specs, logs, plan and submission record live.
 
-    jobs/<run>/<stage>[.<first run>].sbatch   one script per stage job
-    jobs/<run>/specs/<stage>-<key>.json       what each stage reads
-    jobs/<run>/logs/                          %x-%j.out / %x-%A_%a.out
-    jobs/<run>/plan.json                      jobs, dependencies, outputs, which runs use which job
-    jobs/<run>/submission.json                executor, job ids / local states, config hash, git commit, times
+jobs/<run>/<stage>[.<first run>].sbatch   one script per stage job
+jobs/<run>/specs/<stage>-<key>.json       what each stage reads
+jobs/<run>/logs/                          %x-%j.out / %x-%A_%a.out
+jobs/<run>/plan.json                      jobs, dependencies, outputs, which runs use which job
+jobs/<run>/submission.json                executor, job ids / local states, config hash, git commit, times
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ STAGE_INDEX = {stage: i for i, stage in enumerate(STAGES)}
 class JobFiles:
     script: Path
     spec: Path
-    name: str           # the SLURM job name
+    name: str  # the SLURM job name
 
 
 def job_files(plan: Plan, run_dir: Path) -> dict[str, JobFiles]:
@@ -36,31 +37,45 @@ def job_files(plan: Plan, run_dir: Path) -> dict[str, JobFiles]:
     files = {}
     for job_id, job in plan.jobs.items():
         stem = job.stage if counts[job.stage] == 1 else f"{job.stage}.{job.runs[0]}"
-        files[job_id] = JobFiles(run_dir / f"{stem}.sbatch", run_dir / "specs" / f"{job.stage}-{job.key}.json",
-                                 f"{job.stage}-{job.key}")
+        files[job_id] = JobFiles(
+            run_dir / f"{stem}.sbatch", run_dir / "specs" / f"{job.stage}-{job.key}.json", f"{job.stage}-{job.key}"
+        )
     return files
 
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
 
 
 def plan_record(plan: Plan, files: dict[str, JobFiles]) -> dict:
-    experiments = {name: {k: v for k, v in as_plain(exp).items() if k != "source"}
-                   for name, exp in plan.experiments.items()}
+    experiments = {
+        name: {k: v for k, v in as_plain(exp).items() if k != "source"} for name, exp in plan.experiments.items()
+    }
     return {
         "runs": plan.runs,
         "experiments": experiments,
-        "jobs": {job_id: {"stage": j.stage, "key": j.key, "image": j.image, "deps": j.deps, "array": j.array,
-                          "output_dir": j.output_dir, "runs": j.runs, "script": str(files[job_id].script),
-                          "spec": str(files[job_id].spec), "name": files[job_id].name,
-                          "resources": vars(j.resources)}
-                 for job_id, j in plan.jobs.items()},
+        "jobs": {
+            job_id: {
+                "stage": j.stage,
+                "key": j.key,
+                "image": j.image,
+                "deps": j.deps,
+                "array": j.array,
+                "output_dir": j.output_dir,
+                "runs": j.runs,
+                "script": str(files[job_id].script),
+                "spec": str(files[job_id].spec),
+                "name": files[job_id].name,
+                "resources": vars(j.resources),
+            }
+            for job_id, j in plan.jobs.items()
+        },
     }
 
 

@@ -10,6 +10,7 @@
 
 Pure functions: text in, text out.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -18,8 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Variables a stage reads that `--cleanenv` would drop (NVIDIA/NVFlare PR 5038: --cleanenv loses the GPU selection).
-PASSED_THROUGH = ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID",
-                  "SLURM_CPUS_PER_TASK", "CUDA_VISIBLE_DEVICES", "PIPELINE_FAIL_STAGE")
+PASSED_THROUGH = (
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_JOB_ID",
+    "SLURM_ARRAY_JOB_ID",
+    "SLURM_CPUS_PER_TASK",
+    "CUDA_VISIBLE_DEVICES",
+    "PIPELINE_FAIL_STAGE",
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,18 @@ def stage_command(module: str, spec_path: Path) -> list[str]:
     return ["python", "-m", f"pipeline.stages.{module}", "--spec", str(spec_path)]
 
 
-def wrap(runtime: str, argv: list[str], *, image: str, gpu: bool, binds: list[Bind], src_dir: Path,
-         image_dir: Path, venv_dir: Path, env: dict[str, str]) -> str:
+def wrap(
+    runtime: str,
+    argv: list[str],
+    *,
+    image: str,
+    gpu: bool,
+    binds: list[Bind],
+    src_dir: Path,
+    image_dir: Path,
+    venv_dir: Path,
+    env: dict[str, str],
+) -> str:
     """The shell line that runs `argv` (starting with `python`) in the image `image` under `runtime`."""
     if runtime in ("apptainer", "singularity"):
         parts = [runtime, "exec", "--cleanenv"]
@@ -73,8 +91,10 @@ def wrap(runtime: str, argv: list[str], *, image: str, gpu: bool, binds: list[Bi
         for name, value in {**env, "PYTHONPATH": str(src_dir)}.items():
             parts += ["--env", f"{name}={value}"]
         # only variables that are set: an empty SLURM_CPUS_PER_TASK breaks MMH's int(os.environ[...])
-        collect = ("passthrough=(); for name in " + " ".join(PASSED_THROUGH) + "; do "
-                   'if [ -n "${!name:-}" ]; then passthrough+=(--env "$name=${!name}"); fi; done\n')
+        collect = (
+            "passthrough=(); for name in " + " ".join(PASSED_THROUGH) + "; do "
+            'if [ -n "${!name:-}" ]; then passthrough+=(--env "$name=${!name}"); fi; done\n'
+        )
         line = collect + " ".join(shlex.quote(p) for p in parts)
         line += ' ${passthrough[@]+"${passthrough[@]}"}'
         for bind in binds:

@@ -1,6 +1,7 @@
 """Asking SLURM what state jobs are in: `scontrol show job -o` (works without accounting/slurmdbd while the job
 is younger than MinJobAge), with `squeue` as a fallback. An array job's state is the most pressing of its tasks'.
 """
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,21 @@ import subprocess
 ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"}
 FAILED = {"FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE"}
 # which task state speaks for an array: failures first, then activity, then success
-_PRIORITY = ["FAILED", "OUT_OF_MEMORY", "TIMEOUT", "NODE_FAIL", "CANCELLED", "PREEMPTED", "RUNNING", "COMPLETING",
-             "CONFIGURING", "PENDING", "REQUEUED", "SUSPENDED", "COMPLETED"]
+_PRIORITY = [
+    "FAILED",
+    "OUT_OF_MEMORY",
+    "TIMEOUT",
+    "NODE_FAIL",
+    "CANCELLED",
+    "PREEMPTED",
+    "RUNNING",
+    "COMPLETING",
+    "CONFIGURING",
+    "PENDING",
+    "REQUEUED",
+    "SUSPENDED",
+    "COMPLETED",
+]
 
 
 def parse_scontrol(text: str) -> dict[str, list[dict]]:
@@ -50,8 +64,7 @@ def query_states(ids: list[str]) -> dict[str, str]:
     states = {jid: aggregate([r.get("JobState", "UNKNOWN") for r in recs]) for jid, recs in records.items()}
     missing = [i for i in ids if i not in states]
     if missing and shutil.which("squeue"):
-        proc = subprocess.run(["squeue", "-h", "-j", ",".join(missing), "-o", "%F %T"], capture_output=True,
-                              text=True)
+        proc = subprocess.run(["squeue", "-h", "-j", ",".join(missing), "-o", "%F %T"], capture_output=True, text=True)
         seen: dict[str, list[str]] = {}
         for line in proc.stdout.splitlines():
             parts = line.split()

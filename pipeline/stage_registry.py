@@ -6,6 +6,7 @@ runs it (the pose type's estimator image, or the trainer's), its default resourc
 whether its jobs requeue themselves (long GPU jobs: checkpoint on USR1/TERM, `scontrol requeue`), and whether
 `--max-parallel` throttles it (the jobs a sweep multiplies).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,12 +23,12 @@ class Resources:
 @dataclass(frozen=True)
 class Stage:
     name: str
-    module: str                 # pipeline.stages.<module>
-    image: str                  # "estimator" (the pose type's; the trainer's for pre-estimated poses) or "trainer"
-    resources: Resources        # defaults; profiles and experiments override (config.stage_resources)
-    array: bool = False         # one array task per shard
-    requeues: bool = False      # requeues itself on preemption or near its time limit, resuming from a checkpoint
-    throttled: bool = False     # --max-parallel: at most N such jobs of a sweep at once (lanes of afterany)
+    module: str  # pipeline.stages.<module>
+    image: str  # "estimator" (the pose type's; the trainer's for pre-estimated poses) or "trainer"
+    resources: Resources  # defaults; profiles and experiments override (config.stage_resources)
+    array: bool = False  # one array task per shard
+    requeues: bool = False  # requeues itself on preemption or near its time limit, resuming from a checkpoint
+    throttled: bool = False  # --max-parallel: at most N such jobs of a sweep at once (lanes of afterany)
 
 
 # The original pipeline's requests: preprocess (with pose estimation) 24h/8 cpu/16G, train 24h/GPU/32G,
@@ -37,10 +38,15 @@ STAGE_TABLE = (
     Stage("prepare", "prepare", "estimator", Resources(time="01:00:00", cpus=1, mem="4G")),
     Stage("estimate", "estimate", "estimator", Resources(time="24:00:00", cpus=4, mem="16G"), array=True),
     Stage("preprocess", "preprocess", "trainer", Resources(time="04:00:00", cpus=2, mem="16G")),
-    Stage("train", "train", "trainer", Resources(time="24:00:00", cpus=4, mem="32G", gpu=True), requeues=True,
-          throttled=True),
-    Stage("translate", "translate", "trainer", Resources(time="12:00:00", cpus=2, mem="16G", gpu=True),
-          requeues=True),
+    Stage(
+        "train",
+        "train",
+        "trainer",
+        Resources(time="24:00:00", cpus=4, mem="32G", gpu=True),
+        requeues=True,
+        throttled=True,
+    ),
+    Stage("translate", "translate", "trainer", Resources(time="12:00:00", cpus=2, mem="16G", gpu=True), requeues=True),
     Stage("evaluate", "evaluate", "trainer", Resources(time="01:00:00", cpus=1, mem="4G")),
 )
 STAGES = tuple(s.name for s in STAGE_TABLE)

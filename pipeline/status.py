@@ -3,6 +3,7 @@ stage's log tail.
 
 States: see pipeline/run_state.py. `--wait` polls until nothing is pending or running and exits 1 if a stage failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,8 @@ from pathlib import Path
 
 from pipeline.errors import UserError, run_cli
 from pipeline.provenance import write_provenance
-from pipeline.rundir import load_run, tail
 from pipeline.run_state import job_rows
+from pipeline.rundir import load_run, tail
 from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.tables import format_table
 
@@ -32,8 +33,9 @@ def print_rows(rows: list[dict], run: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.status", description=__doc__.split("\n\n")[0]
-                                     .split(": ", 1)[1])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.status", description=__doc__.split("\n\n")[0].split(": ", 1)[1]
+    )
     parser.add_argument("run_dir", type=Path, help="a run folder written by pipeline.submit, e.g. jobs/demo")
     parser.add_argument("--wait", action="store_true", help="poll until the run ends; exit 1 if a stage failed")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between polls with --wait")

@@ -12,6 +12,7 @@ examples per split, 10 training steps (evaluate, save and log every 5), batch si
 for, small time and memory requests). It runs as `<run>.trial` with its own data keys, so it never blocks or
 pollutes the real run, and ends with what the real run will ask for. `--dry-run` only writes the scripts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,30 +37,59 @@ from pipeline.tables import format_table
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.submit", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+        prog="python -m pipeline.submit",
+        description=__doc__.split("\n\n")[0].split(": ", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Scripts land in jobs/<run>/ (dry runs: jobs/dry-run/<run>/); outputs in data/<stage>/<key>/.\n"
-               "A second submit of the same run skips finished stages and resumes unfinished ones.")
+        "A second submit of the same run skips finished stages and resumes unfinished ones.",
+    )
     parser.add_argument("config", help="an experiment YAML (config/demo.yaml) or a sweep (config/sweeps/*.yaml)")
-    parser.add_argument("--profile", default=None,
-                        help="cluster profile: a name in config/clusters/ (local, local-slurm, uzh, generic) or a "
-                             "YAML path; default: local")
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="cluster profile: a name in config/clusters/ (local, local-slurm, uzh, generic) or a "
+        "YAML path; default: local",
+    )
     parser.add_argument("--executor", choices=["local", "slurm"], help="override the profile's executor")
-    parser.add_argument("--runtime", choices=["venv", "apptainer", "singularity", "host"],
-                        help="override the profile's runtime")
+    parser.add_argument(
+        "--runtime", choices=["venv", "apptainer", "singularity", "host"], help="override the profile's runtime"
+    )
     parser.add_argument("--dry-run", action="store_true", help="write and print the scripts and plan; run nothing")
-    parser.add_argument("--trial", action="store_true",
-                        help="a real run cut down to 10 examples per split and 10 CPU training steps, as <run>.trial")
-    parser.add_argument("--max-parallel", type=int, metavar="N",
-                        help="on SLURM, at most N train jobs of a sweep at once (overrides the sweep's max_parallel)")
+    parser.add_argument(
+        "--trial",
+        action="store_true",
+        help="a real run cut down to 10 examples per split and 10 CPU training steps, as <run>.trial",
+    )
+    parser.add_argument(
+        "--max-parallel",
+        type=int,
+        metavar="N",
+        help="on SLURM, at most N train jobs of a sweep at once (overrides the sweep's max_parallel)",
+    )
     parser.add_argument("--until", choices=STAGES, default="evaluate", help="last stage to include")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override an experiment key, e.g. --set training.seed=7 (repeatable)")
-    parser.add_argument("--profile-set", dest="profile_overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a profile key, e.g. --profile-set partition=gpu")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an experiment key, e.g. --set training.seed=7 (repeatable)",
+    )
+    parser.add_argument(
+        "--profile-set",
+        dest="profile_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a profile key, e.g. --profile-set partition=gpu",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the scripts on --dry-run")
-    parser.add_argument("--jobs-dir", type=Path, default=PROJECT_ROOT / "jobs",
-                        help="where run folders go (default: jobs/ in the project)")
+    parser.add_argument(
+        "--jobs-dir",
+        type=Path,
+        default=PROJECT_ROOT / "jobs",
+        help="where run folders go (default: jobs/ in the project)",
+    )
     return parser.parse_args(argv)
 
 
@@ -77,8 +107,10 @@ def requested(plan: Plan) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in plan.count_by_stage().items())
     gpu_jobs = [j for j in plan.jobs.values() if j.resources.gpu]
     gpu_hours = sum(hours(j.resources.time) * max(j.array, 1) for j in gpu_jobs)
-    return (f"{len(plan.jobs)} job(s) ({counts}); {len(gpu_jobs)} ask for a GPU, {gpu_hours:g} GPU hours requested "
-            f"at most (their time limits)")
+    return (
+        f"{len(plan.jobs)} job(s) ({counts}); {len(gpu_jobs)} ask for a GPU, {gpu_hours:g} GPU hours requested "
+        f"at most (their time limits)"
+    )
 
 
 def print_real_request(args: argparse.Namespace, profile: Profile, lead: str) -> None:
@@ -89,34 +121,55 @@ def print_real_request(args: argparse.Namespace, profile: Profile, lead: str) ->
 
 def print_plan(plan: Plan, files: dict[str, JobFiles], run: str, profile: Profile) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in plan.count_by_stage().items())
-    print(f"run {run}: {len(plan.runs)} run(s), {len(plan.jobs)} job(s) ({counts}); "
-          f"executor {profile.executor}, runtime {profile.runtime}, profile {profile.name}")
+    print(
+        f"run {run}: {len(plan.runs)} run(s), {len(plan.jobs)} job(s) ({counts}); "
+        f"executor {profile.executor}, runtime {profile.runtime}, profile {profile.name}"
+    )
     rows = [("stage", "key", "tasks", "after", "state", "script")]
     for job_id, job in plan.jobs.items():
         missing = missing_tasks(job.output_dir, job.array)
-        state = "complete" if not missing else ("to run" if len(missing) == max(job.array, 1)
-                                                else f"{len(missing)} task(s) to run")
-        rows.append((job.stage, job.key, str(job.array or "-"),
-                     ", ".join(d.split("/")[0] for d in job.deps) or "-", state, display_path(files[job_id].script)))
+        state = (
+            "complete"
+            if not missing
+            else ("to run" if len(missing) == max(job.array, 1) else f"{len(missing)} task(s) to run")
+        )
+        rows.append(
+            (
+                job.stage,
+                job.key,
+                str(job.array or "-"),
+                ", ".join(d.split("/")[0] for d in job.deps) or "-",
+                state,
+                display_path(files[job_id].script),
+            )
+        )
     print("\n".join(format_table(rows, indent="  ")))
 
 
 def check_artifacts(plan: Plan, profile: Profile) -> None:
     """Refuse to run when an image (or venv) a job needs is missing, naming the build command."""
-    if profile.runtime in ("apptainer", "singularity") and shutil.which(profile.runtime) is None \
-            and profile.executor == "local":
-        raise UserError(f"{profile.runtime} not found on PATH: install it, or use --runtime venv "
-                        f"(python -m pipeline.build --runtime venv)")
+    if (
+        profile.runtime in ("apptainer", "singularity")
+        and shutil.which(profile.runtime) is None
+        and profile.executor == "local"
+    ):
+        raise UserError(
+            f"{profile.runtime} not found on PATH: install it, or use --runtime venv "
+            f"(python -m pipeline.build --runtime venv)"
+        )
     for job in plan.jobs.values():
         if not missing_tasks(job.output_dir, job.array):
             continue
-        path = needed_artifact(profile.runtime, job.image, project_path(profile.image_dir),
-                               project_path(profile.venv_dir))
+        path = needed_artifact(
+            profile.runtime, job.image, project_path(profile.image_dir), project_path(profile.venv_dir)
+        )
         if path is not None and not path.exists():
             runtime_opt = "" if profile.runtime == "apptainer" else f" --runtime {profile.runtime}"
-            raise UserError(f"{job.stage} needs the {job.image!r} {'venv' if profile.runtime == 'venv' else 'image'}"
-                            f" at {path}, which does not exist; build it with: "
-                            f"python -m pipeline.build{runtime_opt} {job.image}")
+            raise UserError(
+                f"{job.stage} needs the {job.image!r} {'venv' if profile.runtime == 'venv' else 'image'}"
+                f" at {path}, which does not exist; build it with: "
+                f"python -m pipeline.build{runtime_opt} {job.image}"
+            )
 
 
 def check_paths(plan: Plan, profile: Profile) -> None:
@@ -125,26 +178,32 @@ def check_paths(plan: Plan, profile: Profile) -> None:
     for exp in plan.experiments.values():
         prepare = plan.jobs[plan.runs[exp.name]["prepare"]]
         if exp.estimate.source == "folder" and not project_path(exp.estimate.folder).is_dir():
-            raise UserError(f"{exp.source}: estimate.folder: {project_path(exp.estimate.folder)} does not exist (on "
-                            f"this machine); it should hold {{train,dev|validation,test}}/<id>.pose")
+            raise UserError(
+                f"{exp.source}: estimate.folder: {project_path(exp.estimate.folder)} does not exist (on "
+                f"this machine); it should hold {{train,dev|validation,test}}/<id>.pose"
+            )
         if exp.dataset.layout == "sample" or exp.dataset.url or not missing_tasks(prepare.output_dir, 0):
-            continue                # generated or fetched by prepare, or prepared already: not read again
+            continue  # generated or fetched by prepare, or prepared already: not read again
         root = Path(prepare.spec.dataset.root)
         if not root.is_dir():
-            raise UserError(f"{exp.source}: dataset.root: {root} does not exist (on this machine); point it at your "
-                            f"copy, e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T")
+            raise UserError(
+                f"{exp.source}: dataset.root: {root} does not exist (on this machine); point it at your "
+                f"copy, e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T"
+            )
     data_dir = project_path(profile.data_dir)
-    try:                                              # try it: permission bits say nothing to root or to ACLs
+    try:  # try it: permission bits say nothing to root or to ACLs
         data_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=data_dir).close()
     except OSError as exc:
-        raise UserError(f"{profile.source or profile.name}: data_dir: {data_dir} cannot be written "
-                        f"({exc.strerror}); set data_dir (--profile-set data_dir=PATH)") from None
+        raise UserError(
+            f"{profile.source or profile.name}: data_dir: {data_dir} cannot be written "
+            f"({exc.strerror}); set data_dir (--profile-set data_dir=PATH)"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.trial:      # the trial's limits first, so that a user's --set still wins
+    if args.trial:  # the trial's limits first, so that a user's --set still wins
         run, experiments, varied = load_experiments(args.config, TRIAL_OVERRIDES + args.overrides)
         run += TRIAL_SUFFIX
         for exp in experiments:
@@ -158,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         profile_overrides.append(f"runtime={args.runtime}")
     profile = load_profile(args.profile or "local", profile_overrides)
     plan = build_plan(experiments, profile, args.until)
-    chash = config_hash(experiments[0]) if len(experiments) == 1 else \
-        stable_hash([config_hash(e) for e in experiments], 12)
+    chash = (
+        config_hash(experiments[0]) if len(experiments) == 1 else stable_hash([config_hash(e) for e in experiments], 12)
+    )
     run_dir = args.jobs_dir.resolve() / ("dry-run" if args.dry_run else "") / run
     if not args.dry_run:
         check_paths(plan, profile)
@@ -177,11 +237,20 @@ def main(argv: list[str] | None = None) -> int:
     max_parallel = sweep_max_parallel(args.config, args.max_parallel)
     record = read_json(run_dir / "submission.json")
     manifest = project_path(profile.venv_dir if profile.runtime == "venv" else profile.image_dir) / "manifest.json"
-    record.update(run=run, executor=profile.executor, profile=profile.name, runtime=profile.runtime,
-                  image_manifest=str(manifest),
-                  config_hash=chash, git_commit=git_commit(), submitted=time.time(), varied=varied,
-                  config=display_path(Path(args.config)), overrides=args.overrides,
-                  max_parallel=max_parallel)
+    record.update(
+        run=run,
+        executor=profile.executor,
+        profile=profile.name,
+        runtime=profile.runtime,
+        image_manifest=str(manifest),
+        config_hash=chash,
+        git_commit=git_commit(),
+        submitted=time.time(),
+        varied=varied,
+        config=display_path(Path(args.config)),
+        overrides=args.overrides,
+        max_parallel=max_parallel,
+    )
     save_submission(run_dir, record)
     plan_json = read_json(run_dir / "plan.json")
     if profile.executor == "slurm":

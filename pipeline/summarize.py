@@ -7,6 +7,7 @@ state (finished / failed / running / not finished). Written to `<run dir>/summar
 Runs that differ only in `replicate` and/or `training.seed` are the same configuration: for each such group the
 mean ± std of BLEU, chrF and BLEURT and the max − min of BLEU are reported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,10 +17,10 @@ from pathlib import Path
 
 from pipeline.config import STAGES
 from pipeline.errors import UserError, run_cli
+from pipeline.run_state import job_rows, marker_seconds
 from pipeline.rundir import load_run
 from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.stages.markers import missing_tasks
-from pipeline.run_state import job_rows, marker_seconds
 from pipeline.tables import format_table
 
 
@@ -61,7 +62,7 @@ def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
         out = Path(ev["output_dir"]) if ev else None
         row["bleu"] = read_score(out, "bleu") if out else None
         row["chrf"] = read_score(out, "chrf") if out else None
-        row["bleurt"] = read_score(out, "bleurt") if out else None     # "missing": shown so, the run is fine
+        row["bleurt"] = read_score(out, "bleurt") if out else None  # "missing": shown so, the run is fine
         state_file = Path(jobs["train"]["output_dir"]) / "train" / "trainer_state.json" if "train" in jobs else None
         row["_state_file"] = state_file if state_file and state_file.exists() else None
         row["_train_dir"] = Path(jobs["train"]["output_dir"]) if "train" in jobs else None
@@ -94,6 +95,7 @@ def initial_weights_identical(train_dirs: list[Path]) -> str:
     """'yes' when every run's setup weights are byte-identical, 'no' when not, '-' when some are missing.
     (Byte-identical files mean identical tensors; `pipeline.compare_weights A B` says which tensors differ.)"""
     from pipeline.build import sha256_file
+
     digests = set()
     for folder in train_dirs:
         files = sorted((folder / "setup" / "model").glob("*.safetensors")) if folder else []
@@ -128,15 +130,21 @@ def repeat_groups(rows: list[dict], varied: list[str]) -> list[dict]:
     out = []
     for key, members in groups.items():
         scores = [r["bleu"] for r in members]
-        out.append({"config": ", ".join(f"{k}={json.loads(v)}" for k, v in zip(others, key)) or "(all)",
-                    "runs": len(scores), "mean": statistics.mean(scores),
-                    "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-                    "chrf": mean_std([r["chrf"] for r in members]),
-                    "bleurt": mean_std([r["bleurt"] for r in members]),
-                    "range": max(scores) - min(scores),
-                    "epochs": "/".join(fmt(r.get("epoch")) for r in members),
-                    "same_init": "-" if "training.seed" in repeats else
-                    initial_weights_identical([r["_train_dir"] for r in members])})
+        out.append(
+            {
+                "config": ", ".join(f"{k}={json.loads(v)}" for k, v in zip(others, key)) or "(all)",
+                "runs": len(scores),
+                "mean": statistics.mean(scores),
+                "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                "chrf": mean_std([r["chrf"] for r in members]),
+                "bleurt": mean_std([r["bleurt"] for r in members]),
+                "range": max(scores) - min(scores),
+                "epochs": "/".join(fmt(r.get("epoch")) for r in members),
+                "same_init": "-"
+                if "training.seed" in repeats
+                else initial_weights_identical([r["_train_dir"] for r in members]),
+            }
+        )
     return out
 
 
@@ -151,21 +159,21 @@ def fmt(value, column: str = "") -> str:
     if value is None:
         return "-"
     if column in SCORES and isinstance(value, (int, float)):
-        return f"{value:.3f}"          # three decimals, as the original pipeline's `sacrebleu -w 3`
+        return f"{value:.3f}"  # three decimals, as the original pipeline's `sacrebleu -w 3`
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) >= 1e-3 or value == 0 else f"{value:g}"
     return str(value)
 
 
 def table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
-    columns = [c for c in rows[0] if not c.startswith("_") and any(r.get(c) is not None for r in rows)] \
-        if rows else []
+    columns = [c for c in rows[0] if not c.startswith("_") and any(r.get(c) is not None for r in rows)] if rows else []
     return columns, [[fmt(r.get(c), c) for c in columns] for r in rows]
 
 
 def training_curve(state_file: Path, path: Path, title: str) -> bool:
     """Train loss and validation BLEU per logged step, from the trainer's own trainer_state.json, as a PNG."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -194,6 +202,7 @@ def training_curve(state_file: Path, path: Path, title: str) -> bool:
 
 def plot(rows: list[dict], varied: list[str], path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -205,8 +214,13 @@ def plot(rows: list[dict], varied: list[str], path: Path) -> None:
         for i, label in enumerate(labels):
             ys = [r["bleu"] for r in scored if fmt(r.get(param)) == label]
             ax.scatter([i] * len(ys), ys, alpha=0.7)
-        ax.set_xticks(range(len(labels)), labels, rotation=30 if param == "run" else 0, ha="right"
-                      if param == "run" else "center", fontsize=7 if param == "run" else 9)
+        ax.set_xticks(
+            range(len(labels)),
+            labels,
+            rotation=30 if param == "run" else 0,
+            ha="right" if param == "run" else "center",
+            fontsize=7 if param == "run" else 9,
+        )
         ax.set_xlabel(param.split(".")[-1])
         ax.set_ylabel("BLEU")
         ax.grid(alpha=0.3)
@@ -217,8 +231,9 @@ def plot(rows: list[dict], varied: list[str], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.summarize", description=__doc__.split("\n\n")[0]
-                                     .split(": ", 1)[1])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.summarize", description=__doc__.split("\n\n")[0].split(": ", 1)[1]
+    )
     parser.add_argument("run_dir", type=Path, help="a run or sweep folder under jobs/")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
     args = parser.parse_args(argv)
@@ -232,15 +247,23 @@ def main(argv: list[str] | None = None) -> int:
     groups = repeat_groups(rows, varied)
     if groups:
         what = " and ".join(k.split(".")[-1] for k in REPEAT_KEYS if k in varied)
-        md += ["", f"| runs differing only by {what} | n | BLEU mean ± std | chrF mean ± std | BLEURT mean ± std "
-               f"| BLEU max − min | stop epochs | identical initial weights |", "|---|---|---|---|---|---|---|---|"]
+        md += [
+            "",
+            f"| runs differing only by {what} | n | BLEU mean ± std | chrF mean ± std | BLEURT mean ± std "
+            f"| BLEU max − min | stop epochs | identical initial weights |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for g in groups:
-            text = (f"{g['config']}: {g['runs']} runs, BLEU {g['mean']:.3f} ± {g['std']:.3f}, chrF {pm(g['chrf'])}, "
-                    f"BLEURT {pm(g['bleurt'])}, max − min {g['range']:.3f}, stopped at epochs {g['epochs']}, "
-                    f"identical initial weights: {g['same_init']}")
+            text = (
+                f"{g['config']}: {g['runs']} runs, BLEU {g['mean']:.3f} ± {g['std']:.3f}, chrF {pm(g['chrf'])}, "
+                f"BLEURT {pm(g['bleurt'])}, max − min {g['range']:.3f}, stopped at epochs {g['epochs']}, "
+                f"identical initial weights: {g['same_init']}"
+            )
             print(text)
-            md.append(f"| {g['config']} | {g['runs']} | {g['mean']:.3f} ± {g['std']:.3f} | {pm(g['chrf'])} | "
-                      f"{pm(g['bleurt'])} | {g['range']:.3f} | {g['epochs']} | {g['same_init']} |")
+            md.append(
+                f"| {g['config']} | {g['runs']} | {g['mean']:.3f} ± {g['std']:.3f} | {pm(g['chrf'])} | "
+                f"{pm(g['bleurt'])} | {g['range']:.3f} | {g['epochs']} | {g['same_init']} |"
+            )
     (args.run_dir / "summary.md").write_text("\n".join(md) + "\n")
     (args.run_dir / "summary.tsv").write_text("\n".join(tsv) + "\n")
     written = ["summary.md", "summary.tsv"]
@@ -253,10 +276,12 @@ def main(argv: list[str] | None = None) -> int:
             if row["_state_file"] and training_curve(row["_state_file"], curve, f"{row['run']}: training"):
                 written.append(str(curve.relative_to(args.run_dir)))
     print(f"written: {', '.join(str(args.run_dir / w) for w in written)}")
-    for row in rows if len(rows) == 1 else []:      # one run (the demo): its scores and plot, last
+    for row in rows if len(rows) == 1 else []:  # one run (the demo): its scores and plot, last
         curve = args.run_dir / "curves" / f"{row['run']}.png"
-        print(f"{row['run']}: test BLEU {fmt(row['bleu'], 'bleu')}, chrF {fmt(row['chrf'], 'chrf')}"
-              + (f"; training curve {curve}" if curve.exists() and not args.no_plot else ""))
+        print(
+            f"{row['run']}: test BLEU {fmt(row['bleu'], 'bleu')}, chrF {fmt(row['chrf'], 'chrf')}"
+            + (f"; training curve {curve}" if curve.exists() and not args.no_plot else "")
+        )
     return 0
 
 

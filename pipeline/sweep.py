@@ -16,6 +16,7 @@ Runs are named like the original pipeline's: `phoenix+learning_rate.1e-5+warmup_
 `name:` (a template; `{replicate}` is the replicate number, 1 without `repeat`). They share every
 stage whose key is the same (the plan dedupes), so prepare/estimate/preprocess run once for a whole grid.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,9 +24,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import (apply_overrides, display_path, experiment_from_dict, load_experiment, load_layers,
-                             read_yaml,
-                             Experiment)
+from pipeline.config import (
+    Experiment,
+    apply_overrides,
+    display_path,
+    experiment_from_dict,
+    load_experiment,
+    load_layers,
+    read_yaml,
+)
 from pipeline.errors import UserError
 
 
@@ -33,8 +40,8 @@ from pipeline.errors import UserError
 class Sweep:
     name: str
     experiments: list[Experiment]
-    varied: list[str]           # the keys that vary across runs
-    max_parallel: int | None = None   # SLURM: at most this many train jobs at once (None: no limit)
+    varied: list[str]  # the keys that vary across runs
+    max_parallel: int | None = None  # SLURM: at most this many train jobs at once (None: no limit)
 
 
 def is_sweep(path: str | Path) -> bool:
@@ -75,11 +82,13 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
         raise UserError(f"{src}: sweep: expected a mapping with at least 'base: <experiment.yaml>'")
     unknown = set(spec) - {"name", "base", "grid", "runs", "repeat", "max_parallel"}
     if unknown:
-        raise UserError(f"{src}: sweep.{sorted(unknown)[0]}: unknown key; allowed: name, base, grid, runs, repeat, "
-                        f"max_parallel")
+        raise UserError(
+            f"{src}: sweep.{sorted(unknown)[0]}: unknown key; allowed: name, base, grid, runs, repeat, max_parallel"
+        )
     max_parallel = spec.get("max_parallel")
-    if max_parallel is not None and (not isinstance(max_parallel, int) or isinstance(max_parallel, bool)
-                                     or max_parallel < 1):
+    if max_parallel is not None and (
+        not isinstance(max_parallel, int) or isinstance(max_parallel, bool) or max_parallel < 1
+    ):
         raise UserError(f"{src}: sweep.max_parallel: expected a whole number >= 1, got {max_parallel!r}")
     repeat = spec.get("repeat", 1)
     if not isinstance(repeat, int) or repeat < 1:
@@ -98,8 +107,7 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
             data = apply_overrides(dict(base), sets, sources)
             for key in point:
                 sources[key] = src
-            name = base_name + "".join(f"+{k.split('.')[-1]}.{name_part(point[k])}" for k in point
-                                       if k in varied)
+            name = base_name + "".join(f"+{k.split('.')[-1]}.{name_part(point[k])}" for k in point if k in varied)
             if repeat > 1:
                 name += f"+replicate.{rep}"
                 data["replicate"] = rep
@@ -107,8 +115,9 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
                 try:
                     name = str(template).format(replicate=rep)
                 except (KeyError, IndexError, ValueError) as exc:
-                    raise UserError(f"{src}: sweep.runs: name {template!r}: only {{replicate}} can be filled in "
-                                    f"({exc})") from None
+                    raise UserError(
+                        f"{src}: sweep.runs: name {template!r}: only {{replicate}} can be filled in ({exc})"
+                    ) from None
             data["name"] = name
             experiments.append(experiment_from_dict(data, sources, src))
     if repeat > 1:
@@ -119,11 +128,19 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
 # The original pipeline's dry run (`dry_run="true"`): real data and backbone, tiny and on the CPU.
 TRIAL_SUFFIX = ".trial"
 TRIAL_OVERRIDES = [
-    "dataset.limit=10", "estimate.shards=2", "training.max_steps=10", "training.eval_steps=5", "training.batch_size=1",
-    "training.gradient_accumulation_steps=1", "training.warmup_steps=0", "training.fp16=false",
-    "training.dataloader_num_workers=0", "translate.batch_size=1",
-    "evaluate.bleurt_checkpoint=lucadiliello/bleurt-tiny-128",     # the original's dry run scores with bleurt-tiny
-    "resources.estimate={time: '01:00:00', mem: 8G}", "resources.preprocess={time: '00:30:00', mem: 8G}",
+    "dataset.limit=10",
+    "estimate.shards=2",
+    "training.max_steps=10",
+    "training.eval_steps=5",
+    "training.batch_size=1",
+    "training.gradient_accumulation_steps=1",
+    "training.warmup_steps=0",
+    "training.fp16=false",
+    "training.dataloader_num_workers=0",
+    "translate.batch_size=1",
+    "evaluate.bleurt_checkpoint=lucadiliello/bleurt-tiny-128",  # the original's dry run scores with bleurt-tiny
+    "resources.estimate={time: '01:00:00', mem: 8G}",
+    "resources.preprocess={time: '00:30:00', mem: 8G}",
     "resources.train={gpu: false, time: '01:00:00', cpus: 2, mem: 16G}",
     "resources.translate={gpu: false, time: '00:30:00', cpus: 2, mem: 16G}",
     "resources.evaluate={time: '00:30:00', mem: 8G}",

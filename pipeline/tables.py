@@ -1,4 +1,5 @@
 """Plain-text tables for the command-line tools (plan, status, summary): left-aligned, two spaces apart."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Tests that need a venv (real MediaPipe, real MultimodalHugs) skip with the command that builds it.
 Every pipeline run in tests writes to a tmp dir (data, cache and jobs), never to the project's data/ or jobs/.
 """
+
 from __future__ import annotations
 
 import io
@@ -29,16 +30,19 @@ def venv_python(image: str) -> Path:
 
 def has_venv(image: str, module: str) -> bool:
     python = venv_python(image)
-    return python.exists() and subprocess.run([str(python), "-c", f"import {module}"],
-                                              capture_output=True).returncode == 0
+    return (
+        python.exists() and subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0
+    )
 
 
 HAS_MEDIAPIPE = has_venv("mediapipe", "mediapipe")
 HAS_TRAINER = has_venv("trainer", "multimodalhugs")
-needs_mediapipe = pytest.mark.skipif(not HAS_MEDIAPIPE, reason="no .venvs/mediapipe with mediapipe: "
-                                     "python -m pipeline.build --runtime venv mediapipe")
-needs_trainer = pytest.mark.skipif(not HAS_TRAINER, reason="no .venvs/trainer with multimodalhugs: "
-                                   "python -m pipeline.build --runtime venv trainer")
+needs_mediapipe = pytest.mark.skipif(
+    not HAS_MEDIAPIPE, reason="no .venvs/mediapipe with mediapipe: python -m pipeline.build --runtime venv mediapipe"
+)
+needs_trainer = pytest.mark.skipif(
+    not HAS_TRAINER, reason="no .venvs/trainer with multimodalhugs: python -m pipeline.build --runtime venv trainer"
+)
 
 
 def slurm_up() -> bool:
@@ -54,8 +58,12 @@ needs_slurm = pytest.mark.skipif(not slurm_up(), reason="no running SLURM cluste
 def run_in(image: str, code: str, *args: str, check: bool = True, env: dict | None = None):
     """Run python `code` in the image's venv with the project on PYTHONPATH; returns the CompletedProcess.
     If the code prints a JSON line starting with '{"result"', `proc.result` holds it."""
-    proc = subprocess.run([str(venv_python(image)), "-c", code, *args], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})})
+    proc = subprocess.run(
+        [str(venv_python(image)), "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})},
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"venv {image} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     proc.result = None
@@ -65,15 +73,26 @@ def run_in(image: str, code: str, *args: str, check: bool = True, env: dict | No
     return proc
 
 
-def submit(config: str | Path, workdir: Path, *extra: str, env: dict | None = None,
-           data_from: Path | None = None) -> subprocess.CompletedProcess:
+def submit(
+    config: str | Path, workdir: Path, *extra: str, env: dict | None = None, data_from: Path | None = None
+) -> subprocess.CompletedProcess:
     """`python -m pipeline.submit` with data, cache and jobs inside `workdir` (for the demo configs also the
     generated sample dataset). With `data_from`, data, cache and dataset are that folder's (jobs stay in workdir):
     tests share stages whose outputs another run already made."""
     data = data_from or workdir
-    argv = [sys.executable, "-m", "pipeline.submit", str(config), "--jobs-dir", str(workdir / "jobs"),
-            "--profile-set", f"data_dir={data / 'data'}", "--profile-set", f"cache_dir={data / 'cache'}",
-            *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "pipeline.submit",
+        str(config),
+        "--jobs-dir",
+        str(workdir / "jobs"),
+        "--profile-set",
+        f"data_dir={data / 'data'}",
+        "--profile-set",
+        f"cache_dir={data / 'cache'}",
+        *extra,
+    ]
     if str(config).startswith("config/") and Path(config).stem in ("demo", "smoke", "smoke_repeatability"):
         argv += ["--set", f"dataset.root={data / 'datasets' / 'sample'}"]
     return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **(env or {})})
@@ -101,6 +120,7 @@ def first_progress(log_text: str, total: int) -> int:
     """The first non-zero step of the trainer's progress bar (tqdm: ` 104/600 [00:00<...`). Resuming from
     checkpoint-N, the bar jumps straight to N or beyond; training from scratch counts up from 1."""
     import re
+
     steps = [int(n) for n in re.findall(rf"(\d+)/{total} \[", log_text) if int(n) > 0]
     return steps[0] if steps else 0
 

@@ -1,4 +1,5 @@
 """The benchmarks run in CI-sized form (their speed targets are reported, not asserted: timing is not a test)."""
+
 import json
 import subprocess
 import sys
@@ -10,8 +11,13 @@ from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir
 
 @needs_mediapipe
 def test_estimate_benchmark_prints_its_table():
-    proc = subprocess.run([sys.executable, "benchmarks/estimate.py", "--clips", "2", "--frames", "8"],
-                          capture_output=True, text=True, cwd=PROJECT, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/estimate.py", "--clips", "2", "--frames", "8"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| (")]
     assert [r.split("|")[1].strip()[:3] for r in rows] == ["(a)", "(b)", "(b)", "(c)"]
@@ -29,13 +35,33 @@ def test_compose_benchmark_counts_the_54_point_search():
 @needs_mediapipe
 @needs_trainer
 def test_learnability_benchmark_runs_each_axis_and_reports_the_spread(tmp_path):
-    proc = subprocess.run([sys.executable, "benchmarks/learnability.py", "--config", "config/smoke.yaml",
-                           "--seeds", "1", "--threads", "1", "--noise", "0.5", "--workdir", str(tmp_path)],
-                          capture_output=True, text=True, cwd=PROJECT, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/learnability.py",
+            "--config",
+            "config/smoke.yaml",
+            "--seeds",
+            "1",
+            "--threads",
+            "1",
+            "--noise",
+            "0.5",
+            "--workdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     report = json.loads((tmp_path / "learnability.json").read_text())
     assert [(r["seed"], r["threads"], r["poses"]) for r in report["runs"]] == [
-        (1, 1, "estimated"), (1, 1, "noisy"), (1, 1, "shuffled")]
+        (1, 1, "estimated"),
+        (1, 1, "noisy"),
+        (1, 1, "shuffled"),
+    ]
     assert report["cpu"] and report["commit"]
     assert "test BLEU over 2 learning runs: min" in proc.stdout and "shuffled control over 1 seeds" in proc.stdout
     # the noisy run trained on perturbed copies, the others on the estimated poses; each log names its threads

@@ -1,4 +1,5 @@
 """Config loading: extends, --set overrides, typed validation, one-line errors with file and key."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,12 @@ def write(path: Path, text: str) -> Path:
 def test_phoenix_defaults_are_the_original_pipelines_best_settings():
     exp = load_experiment(PROJECT / "config/phoenix.yaml")
     t = exp.training
-    assert (t.learning_rate, t.warmup_steps, t.label_smoothing_factor, t.gradient_accumulation_steps) == \
-        (1e-5, 500, 0.1, 3)
+    assert (t.learning_rate, t.warmup_steps, t.label_smoothing_factor, t.gradient_accumulation_steps) == (
+        1e-5,
+        500,
+        0.1,
+        3,
+    )
     assert (t.batch_size, t.fp16, t.seed, t.dataloader_num_workers) == (8, True, 42, 2)
     assert (t.early_stopping_patience, t.eval_steps, t.max_steps) == (10, 128, 500000)
     assert exp.model.pretrained_backbone == "facebook/m2m100_418M" and exp.model.max_frames == 300
@@ -28,31 +33,41 @@ def test_phoenix_defaults_are_the_original_pipelines_best_settings():
 
 
 def test_extends_merges_deeply_and_the_child_wins(tmp_path):
-    write(tmp_path / "base.yaml", "name: base\ntraining: {seed: 1, batch_size: 4}\n"
-                 "dataset: {layout: sample}\n")
+    write(tmp_path / "base.yaml", "name: base\ntraining: {seed: 1, batch_size: 4}\ndataset: {layout: sample}\n")
     child = write(tmp_path / "child.yaml", "extends: base.yaml\nname: child\ntraining: {seed: 2}\n")
     exp = load_experiment(child)
     assert (exp.name, exp.training.seed, exp.training.batch_size) == ("child", 2, 4)
 
 
 def test_set_overrides_parse_yaml_values_and_accept_exponent_floats(tmp_path):
-    exp = load_experiment(PROJECT / "config/demo.yaml", ["training.seed=7", "training.learning_rate=2e-5",
-                                                         "estimate.settings.model_complexity=0"])
+    exp = load_experiment(
+        PROJECT / "config/demo.yaml",
+        ["training.seed=7", "training.learning_rate=2e-5", "estimate.settings.model_complexity=0"],
+    )
     assert exp.training.seed == 7 and exp.training.learning_rate == 2e-5
     assert exp.estimate.settings == {"model_complexity": 0}
 
 
-@pytest.mark.parametrize("override, message", [
-    ("training.learning_rate=fast", "--set training.learning_rate: training.learning_rate: expected a number, got 'fast'"),
-    ("training.lr=1", "training.lr: unknown key; allowed here: learning_rate"),
-    ("estimate.estimator=openpos", "estimate.estimator: unknown value 'openpos'; allowed: alphapose_136, mediapipe"),
-    ("estimate.estimator=openpose", "we cannot estimate openpose here (no image); set estimate.source to download"),
-    ("estimate.source=folder", "estimate.folder: required with source folder"),
-    ("estimate.source=ftp", "estimate.source: unknown value 'ftp'; allowed: estimate, download, folder"),
-    ("estimate.settings.colour=red", "estimate.settings.colour: unknown setting for mediapipe"),
-    ("training.fp16=maybe", "training.fp16: expected true or false, got 'maybe'"),
-    ("estimate.shards=0", "estimate.shards: expected at least 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            "training.learning_rate=fast",
+            "--set training.learning_rate: training.learning_rate: expected a number, got 'fast'",
+        ),
+        ("training.lr=1", "training.lr: unknown key; allowed here: learning_rate"),
+        (
+            "estimate.estimator=openpos",
+            "estimate.estimator: unknown value 'openpos'; allowed: alphapose_136, mediapipe",
+        ),
+        ("estimate.estimator=openpose", "we cannot estimate openpose here (no image); set estimate.source to download"),
+        ("estimate.source=folder", "estimate.folder: required with source folder"),
+        ("estimate.source=ftp", "estimate.source: unknown value 'ftp'; allowed: estimate, download, folder"),
+        ("estimate.settings.colour=red", "estimate.settings.colour: unknown setting for mediapipe"),
+        ("training.fp16=maybe", "training.fp16: expected true or false, got 'maybe'"),
+        ("estimate.shards=0", "estimate.shards: expected at least 1, got 0"),
+    ],
+)
 def test_bad_values_name_the_key_and_what_is_allowed(override, message):
     with pytest.raises(UserError) as err:
         load_experiment(PROJECT / "config/demo.yaml", [override])
@@ -60,8 +75,10 @@ def test_bad_values_name_the_key_and_what_is_allowed(override, message):
 
 
 def test_errors_name_the_file_that_set_the_key(tmp_path):
-    bad = write(tmp_path / "bad.yaml", "extends: " + str(PROJECT / "config/phoenix.yaml") +
-                "\ntraining:\n  learning_rate: fast\n")
+    bad = write(
+        tmp_path / "bad.yaml",
+        "extends: " + str(PROJECT / "config/phoenix.yaml") + "\ntraining:\n  learning_rate: fast\n",
+    )
     with pytest.raises(UserError) as err:
         load_experiment(bad)
     assert str(err.value).startswith(f"{bad}: training.learning_rate: expected a number")
@@ -94,17 +111,31 @@ def test_gpu_is_requested_only_where_the_profile_has_gpus():
 
 
 def test_cli_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pipeline.submit", "config/demo.yaml", "--set",
-                           "training.learning_rate=fast", "--jobs-dir", str(tmp_path / "jobs")],
-                          capture_output=True, text=True, cwd=PROJECT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.submit",
+            "config/demo.yaml",
+            "--set",
+            "training.learning_rate=fast",
+            "--jobs-dir",
+            str(tmp_path / "jobs"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: --set training.learning_rate: training.learning_rate: expected a number, got 'fast'"]
+        "error: --set training.learning_rate: training.learning_rate: expected a number, got 'fast'"
+    ]
     assert not (tmp_path / "jobs").exists()
 
 
 def test_preprocess_control_accepts_shuffle_only(tmp_path):
     from pipeline.config import load_experiment
+
     assert load_experiment(PROJECT / "config/demo.yaml", ["preprocess.control=shuffle"]).preprocess.control == "shuffle"
     with pytest.raises(UserError, match=r"preprocess.control: unknown value 'zeros'; allowed: shuffle"):
         load_experiment(PROJECT / "config/demo.yaml", ["preprocess.control=zeros"])
@@ -113,28 +144,33 @@ def test_preprocess_control_accepts_shuffle_only(tmp_path):
 def test_pose_noise_must_not_be_negative_and_only_a_set_noise_changes_the_preprocess_key():
     from pipeline.config import load_experiment
     from pipeline.plan import preprocess_identity
+
     with pytest.raises(UserError, match=r"preprocess.pose_noise: expected a number >= 0 \(pixels\), got -1.0"):
         load_experiment(PROJECT / "config/demo.yaml", ["preprocess.pose_noise=-1"])
     plain = load_experiment(PROJECT / "config/demo.yaml")
-    assert "pose_noise" not in preprocess_identity(plain)          # ordinary runs keep their keys
+    assert "pose_noise" not in preprocess_identity(plain)  # ordinary runs keep their keys
     noisy = load_experiment(PROJECT / "config/demo.yaml", ["preprocess.pose_noise=0.5"])
     assert preprocess_identity(noisy)["pose_noise"] == 0.5
 
 
 def test_sample_clips_must_be_three_counts():
     from pipeline.config import load_experiment
+
     with pytest.raises(UserError, match=r"dataset.sample_clips: expected three counts"):
         load_experiment(PROJECT / "config/demo.yaml", ["dataset.sample_clips=[10, 2]"])
 
 
 def test_shuffle_control_gives_every_example_another_examples_pose():
     from pipeline.stages.preprocess import derange_signals
+
     rows = [{"signal": f"/p/{i}.pose", "signal_start": i, "signal_end": i, "output": f"text {i}"} for i in range(7)]
     derange_signals(rows)
-    assert sorted(r["signal"] for r in rows) == [f"/p/{i}.pose" for i in range(7)]       # a permutation
-    assert all(r["signal"] != f"/p/{i}.pose" and r["signal_start"] == int(r["signal"][3:-5])  # none keeps its own
-               for i, r in enumerate(rows))
-    assert [r["output"] for r in rows] == [f"text {i}" for i in range(7)]                    # texts stay
+    assert sorted(r["signal"] for r in rows) == [f"/p/{i}.pose" for i in range(7)]  # a permutation
+    assert all(
+        r["signal"] != f"/p/{i}.pose" and r["signal_start"] == int(r["signal"][3:-5])  # none keeps its own
+        for i, r in enumerate(rows)
+    )
+    assert [r["output"] for r in rows] == [f"text {i}" for i in range(7)]  # texts stay
 
 
 def submit_cli(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
@@ -142,20 +178,36 @@ def submit_cli(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
 
 
 def test_submit_refuses_a_missing_dataset_root_before_anything_is_queued(tmp_path):
-    proc = submit_cli("config/phoenix.yaml", "--set", f"dataset.root={tmp_path / 'nowhere'}", "--jobs-dir",
-                      str(tmp_path / "jobs"), "--profile-set", f"data_dir={tmp_path / 'data'}")
+    proc = submit_cli(
+        "config/phoenix.yaml",
+        "--set",
+        f"dataset.root={tmp_path / 'nowhere'}",
+        "--jobs-dir",
+        str(tmp_path / "jobs"),
+        "--profile-set",
+        f"data_dir={tmp_path / 'data'}",
+    )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"error: config/phoenix.yaml: dataset.root: {tmp_path / 'nowhere'} "
-                                                f"does not exist (on this machine); point it at your copy, e.g. "
-                                                f"--set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T"]
+    assert proc.stderr.strip().splitlines() == [
+        f"error: config/phoenix.yaml: dataset.root: {tmp_path / 'nowhere'} "
+        f"does not exist (on this machine); point it at your copy, e.g. "
+        f"--set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T"
+    ]
     assert not (tmp_path / "jobs").exists()
 
 
 def test_submit_refuses_a_data_dir_it_cannot_write(tmp_path):
     root = tmp_path / "phoenix"
     root.mkdir()
-    proc = submit_cli("config/phoenix.yaml", "--set", f"dataset.root={root}", "--jobs-dir", str(tmp_path / "jobs"),
-                      "--profile-set", "data_dir=/proc/no-data-here")
+    proc = submit_cli(
+        "config/phoenix.yaml",
+        "--set",
+        f"dataset.root={root}",
+        "--jobs-dir",
+        str(tmp_path / "jobs"),
+        "--profile-set",
+        "data_dir=/proc/no-data-here",
+    )
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "data_dir: /proc/no-data-here cannot be written" in proc.stderr and not (tmp_path / "jobs").exists()
 
@@ -163,12 +215,14 @@ def test_submit_refuses_a_data_dir_it_cannot_write(tmp_path):
 @pytest.mark.parametrize("cpus, workers", [("1", 1), ("2", 2), ("4", 3), ("8", 6)])
 def test_auto_workers_follow_the_tasks_cpus(monkeypatch, cpus, workers):
     from pipeline.stages.estimate import resolve_workers
+
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", cpus)
     assert resolve_workers("auto") == workers and resolve_workers(5) == 5
 
 
 def test_estimate_workers_is_a_number_or_auto():
     from pipeline.config import load_experiment
+
     assert load_experiment(PROJECT / "config/phoenix.yaml").estimate.workers == "auto"
     with pytest.raises(UserError, match=r"estimate.workers: expected a whole number >= 1 or 'auto', got 'many'"):
         load_experiment(PROJECT / "config/phoenix.yaml", ["estimate.workers=many"])

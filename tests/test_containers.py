@@ -1,5 +1,6 @@
 """Container definitions, the estimator registry and adapters, the build/submit guards, and the apptainer
 runtime exercised through a bubblewrap stand-in (tests/apptainer/apptainer) that binds like Apptainer."""
+
 import json
 import os
 import re
@@ -11,16 +12,20 @@ from pathlib import Path
 import pytest
 from spython.main.parse.parsers import SingularityParser
 
-from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir, run_in, submit
 from pipeline.pose_types import ALL_IMAGES, ESTIMATORS
 
+from conftest import PROJECT, needs_mediapipe, needs_trainer, output_dir, run_in, submit
+
 STANDIN = PROJECT / "tests" / "apptainer"
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed (apt-get install "
-                                 "bubblewrap)")
-STAGE_IMPORTS = {"mediapipe": ["mediapipe", "pose_format", "cv2", "skimage"],
-                 "trainer": ["multimodalhugs", "torch", "transformers", "sacrebleu", "pose_format"],
-                 "mmposewholebody": ["mmpose", "mmcv", "pose_format"],
-                 "openpifpaf": ["openpifpaf", "pose_format"]}
+needs_bwrap = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap not installed (apt-get install bubblewrap)"
+)
+STAGE_IMPORTS = {
+    "mediapipe": ["mediapipe", "pose_format", "cv2", "skimage"],
+    "trainer": ["multimodalhugs", "torch", "transformers", "sacrebleu", "pose_format"],
+    "mmposewholebody": ["mmpose", "mmcv", "pose_format"],
+    "openpifpaf": ["openpifpaf", "pose_format"],
+}
 
 
 def recipe(image: str):
@@ -42,15 +47,18 @@ def test_every_definition_parses_with_labels_pins_environment_and_test(image):
 
 @pytest.mark.parametrize("image", ALL_IMAGES)
 def test_requirements_are_pinned_exactly(image):
-    lines = [l.strip() for l in (PROJECT / "containers" / f"{image}.requirements.txt").read_text().splitlines()
-             if l.strip() and not l.startswith("#")]
-    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+\-]+", l) for l in lines), lines
+    lines = [
+        line.strip()
+        for line in (PROJECT / "containers" / f"{image}.requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+\-]+", line) for line in lines), lines
 
 
 def test_pins_that_matter():
     mp = (PROJECT / "containers/mediapipe.requirements.txt").read_text()
     version = re.search(r"^mediapipe==(\d+)\.(\d+)\.(\d+)$", mp, re.M).groups()
-    assert tuple(map(int, version)) < (0, 10, 30)         # the legacy Holistic API
+    assert tuple(map(int, version)) < (0, 10, 30)  # the legacy Holistic API
     assert re.search(r"^numpy==1\.", mp, re.M)
     trainer = (PROJECT / "containers/trainer.requirements.txt").read_text()
     assert "transformers==4.44.2" in trainer and "torch==2.13.0" in trainer and re.search(r"^numpy==2\.", trainer, re.M)
@@ -99,8 +107,13 @@ print(json.dumps({"result": {"mm": info(mm), "op": info(op)}}))
 
 def test_build_without_apptainer_says_so_in_one_line(tmp_path):
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "pipeline.build", "--runtime", "apptainer", "trainer"], capture_output=True, text=True,
-                          cwd=PROJECT, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.build", "--runtime", "apptainer", "trainer"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env=env,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "apptainer not found on PATH: install Apptainer" in lines[0]
@@ -108,11 +121,20 @@ def test_build_without_apptainer_says_so_in_one_line(tmp_path):
 
 def test_submit_refuses_when_an_image_is_missing(tmp_path):
     env = {"PATH": f"{STANDIN}:{os.environ['PATH']}"}
-    proc = submit("config/smoke.yaml", tmp_path, "--runtime", "apptainer", "--profile-set",
-                  f"image_dir={tmp_path / 'images'}", env=env)
+    proc = submit(
+        "config/smoke.yaml",
+        tmp_path,
+        "--runtime",
+        "apptainer",
+        "--profile-set",
+        f"image_dir={tmp_path / 'images'}",
+        env=env,
+    )
     assert proc.returncode == 2
-    assert f"prepare needs the 'mediapipe' image at {tmp_path / 'images' / 'mediapipe.sif'}, which does not exist;" \
-           f" build it with: python -m pipeline.build mediapipe" in proc.stderr
+    assert (
+        f"prepare needs the 'mediapipe' image at {tmp_path / 'images' / 'mediapipe.sif'}, which does not exist;"
+        f" build it with: python -m pipeline.build mediapipe" in proc.stderr
+    )
     assert not (tmp_path / "jobs").exists()
 
 
@@ -128,11 +150,29 @@ def standin_images(folder: Path) -> Path:
 def test_unbound_paths_fail_with_a_clear_message(tmp_path):
     images = standin_images(tmp_path / "images")
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"stage": "evaluate", "key": "k", "output_dir": str(PROJECT / "unbound"),
-                                "translate": "t", "evaluate": {}, "translate_dir": "/t", "references": "/r",
-                                "cache_dir": "/c"}))
-    base = [str(STANDIN / "apptainer"), "exec", "--cleanenv", "--env", f"PYTHONPATH={PROJECT}",
-            "--bind", f"{PROJECT}:{PROJECT}:ro"]
+    spec.write_text(
+        json.dumps(
+            {
+                "stage": "evaluate",
+                "key": "k",
+                "output_dir": str(PROJECT / "unbound"),
+                "translate": "t",
+                "evaluate": {},
+                "translate_dir": "/t",
+                "references": "/r",
+                "cache_dir": "/c",
+            }
+        )
+    )
+    base = [
+        str(STANDIN / "apptainer"),
+        "exec",
+        "--cleanenv",
+        "--env",
+        f"PYTHONPATH={PROJECT}",
+        "--bind",
+        f"{PROJECT}:{PROJECT}:ro",
+    ]
     argv = [str(images / "trainer.sif"), "python", "-m", "pipeline.stages.evaluate", "--spec", str(spec)]
     unbound = subprocess.run(base + argv, capture_output=True, text=True)
     assert unbound.returncode != 0 and f"spec file {spec} not found" in unbound.stderr
@@ -148,8 +188,9 @@ def test_unbound_paths_fail_with_a_clear_message(tmp_path):
 def test_demo_chain_runs_through_the_apptainer_runtime(tmp_path):
     images = standin_images(tmp_path / "images")
     env = {"PATH": f"{STANDIN}:{os.environ['PATH']}"}
-    proc = submit("config/smoke.yaml", tmp_path, "--runtime", "apptainer", "--profile-set", f"image_dir={images}",
-                  env=env)
+    proc = submit(
+        "config/smoke.yaml", tmp_path, "--runtime", "apptainer", "--profile-set", f"image_dir={images}", env=env
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     script = (tmp_path / "jobs" / "smoke" / "train.sbatch").read_text()
     assert "apptainer exec --cleanenv" in script and f"{images}/trainer.sif python -m pipeline.stages.train" in script

@@ -1,5 +1,6 @@
 """The documentation points at things that exist: every relative link (and its #anchor) in README.md and docs/,
 every `python -m pipeline...` module, every `benchmarks/*.py` script and every `make` target it names."""
+
 import importlib.util
 import re
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The local executor: dependency order, array tasks, stop at the first failure, resume what is missing."""
+
 import json
 from pathlib import Path
 
@@ -16,13 +17,23 @@ def make_run(tmp_path: Path, fail_task: int | None = None) -> tuple[Path, dict]:
         marker = f'"{out}/.done.shard-${{SLURM_ARRAY_TASK_ID}}-of-{array}.json"' if array else f'"{out}/.done.json"'
         fail = ""
         if name == "b" and fail_task is not None:
-            fail = f'[ "$SLURM_ARRAY_TASK_ID" = "{fail_task}" ] && {{ echo "boom in task $SLURM_ARRAY_TASK_ID"; exit 7; }}\n'
+            fail = (
+                f'[ "$SLURM_ARRAY_TASK_ID" = "{fail_task}" ] && '
+                f'{{ echo "boom in task $SLURM_ARRAY_TASK_ID"; exit 7; }}\n'
+            )
         script = run_dir / f"{name}.sbatch"
-        script.write_text(f'#!/bin/bash\nset -euo pipefail\n{fail}echo "{name}${{SLURM_ARRAY_TASK_ID:-}}" >> "{trace}"\n'
-                          f'mkdir -p "{out}" && echo {{}} > {marker}\n')
-        jobs[name] = {"stage": "prepare" if name == "a" else "estimate" if name == "b" else "train",
-                      "deps": deps, "array": array, "output_dir": str(out), "script": str(script),
-                      "name": f"job-{name}"}
+        script.write_text(
+            f'#!/bin/bash\nset -euo pipefail\n{fail}echo "{name}${{SLURM_ARRAY_TASK_ID:-}}" >> "{trace}"\n'
+            f'mkdir -p "{out}" && echo {{}} > {marker}\n'
+        )
+        jobs[name] = {
+            "stage": "prepare" if name == "a" else "estimate" if name == "b" else "train",
+            "deps": deps,
+            "array": array,
+            "output_dir": str(out),
+            "script": str(script),
+            "name": f"job-{name}",
+        }
     return run_dir, {"jobs": jobs}
 
 
@@ -47,9 +58,9 @@ def test_failure_stops_the_run_names_stage_and_log_and_resume_reruns_only_the_fa
     assert (tmp_path / "trace.txt").read_text().split() == ["a", "b0"]
     printed = capsys.readouterr().out
     assert "FAILED: b task 2/2 exited with 7" in printed and "job-b-local_1.out" in printed
-    assert "boom in task 1" in printed                         # the log's last lines
+    assert "boom in task 1" in printed  # the log's last lines
     assert record["jobs"]["b"]["state"] == "FAILED" and record["jobs"]["c"]["state"] == "CANCELLED"
 
-    fixed_dir, fixed_plan = make_run(tmp_path)                 # same outputs, the failure removed
+    fixed_dir, fixed_plan = make_run(tmp_path)  # same outputs, the failure removed
     assert run_local(fixed_dir, fixed_plan, {}) is True
     assert (tmp_path / "trace.txt").read_text().split() == ["a", "b0", "b1", "c"]

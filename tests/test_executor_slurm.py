@@ -1,6 +1,7 @@
 """The SLURM executor's sbatch calls, with a stand-in `sbatch` that records its arguments (no cluster needed):
 a sweep's `max_parallel` puts its train jobs into lanes of afterany dependencies. tests/test_slurm.py checks the
 same on a real cluster from the scheduler's own records."""
+
 import json
 import os
 import stat
@@ -8,18 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import UserError
 from pipeline.executor_slurm import submit_slurm
 from pipeline.sweep import load_sweep
-from pipeline.errors import UserError
 
 
 def fake_sbatch(folder: Path) -> Path:
     """An `sbatch` that prints ids 101, 102, ... and appends its arguments to calls.jsonl."""
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / "sbatch"
-    script.write_text('#!/usr/bin/env python3\nimport json, sys, pathlib\nlog = pathlib.Path(__file__).parent / '
-                      '"calls.jsonl"\nn = len(log.read_text().splitlines()) if log.exists() else 0\n'
-                      'log.open("a").write(json.dumps(sys.argv[1:]) + "\\n")\nprint(101 + n)\n')
+    script.write_text(
+        "#!/usr/bin/env python3\nimport json, sys, pathlib\nlog = pathlib.Path(__file__).parent / "
+        '"calls.jsonl"\nn = len(log.read_text().splitlines()) if log.exists() else 0\n'
+        'log.open("a").write(json.dumps(sys.argv[1:]) + "\\n")\nprint(101 + n)\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return folder / "calls.jsonl"
 
@@ -31,8 +34,11 @@ def sweep_plan(tmp_path: Path, points: int) -> dict:
         jobs[f"train/t{i}"] = {"stage": "train", "deps": ["prepare/p"], "array": 0}
         jobs[f"evaluate/e{i}"] = {"stage": "evaluate", "deps": [f"train/t{i}"], "array": 0}
     for job_id, job in jobs.items():
-        job.update(output_dir=str(tmp_path / "out" / job_id), script=str(tmp_path / f"{job_id}.sbatch"),
-                   name=job_id.replace("/", "-"))
+        job.update(
+            output_dir=str(tmp_path / "out" / job_id),
+            script=str(tmp_path / f"{job_id}.sbatch"),
+            name=job_id.replace("/", "-"),
+        )
     return {"jobs": jobs}
 
 
@@ -51,12 +57,14 @@ def test_max_parallel_chains_train_jobs_into_lanes(tmp_path, monkeypatch, max_pa
     for i in range(5):
         lane = f",afterany:{trains[i - 2]}" if max_parallel and i >= 2 else ""
         assert deps[f"t{i}"] == f"afterok:{ids['prepare/p']}{lane}"
-        assert deps[f"e{i}"] == f"afterok:{trains[i]}"                # evaluate jobs are not throttled
+        assert deps[f"e{i}"] == f"afterok:{trains[i]}"  # evaluate jobs are not throttled
 
 
 def test_max_parallel_must_be_a_positive_whole_number(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(f"sweep:\n  base: {Path(__file__).resolve().parent.parent / 'config/smoke.yaml'}\n"
-                   f"  repeat: 2\n  max_parallel: 0\n")
+    bad.write_text(
+        f"sweep:\n  base: {Path(__file__).resolve().parent.parent / 'config/smoke.yaml'}\n"
+        f"  repeat: 2\n  max_parallel: 0\n"
+    )
     with pytest.raises(UserError, match=r"sweep.max_parallel: expected a whole number >= 1, got 0"):
         load_sweep(bad)

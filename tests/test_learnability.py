@@ -9,6 +9,7 @@ must stay at or below BLEU 5: a chain that scored well regardless of its inputs 
 The floor keeps a margin: it is at most half the minimum that benchmarks/learnability.py measured over seeds 1-5,
 one and two torch threads, and poses as estimated or perturbed (README: Results), so a CPU that rounds otherwise
 does not fail it."""
+
 import json
 
 import pytest
@@ -31,10 +32,14 @@ def test_demo_learns_from_the_poses_and_its_shuffled_control_does_not(tmp_path):
 
     control = submit("config/demo.yaml", tmp_path, "--set", "preprocess.control=shuffle", "--set", "name=control")
     assert control.returncode == 0, control.stdout[-3000:] + control.stderr[-3000:]
-    assert control.stdout.count("complete, skipped") == 2              # the same clips and poses, nothing re-estimated
-    signals = [row.split("\t")[0] for row in
-               (output_dir(tmp_path, "control", "preprocess") / "train.tsv").read_text().splitlines()[1:]]
-    own = [row.split("\t")[0] for row in
-           (output_dir(tmp_path, "demo", "preprocess") / "train.tsv").read_text().splitlines()[1:]]
+    assert control.stdout.count("complete, skipped") == 2  # the same clips and poses, nothing re-estimated
+    signals = [
+        row.split("\t")[0]
+        for row in (output_dir(tmp_path, "control", "preprocess") / "train.tsv").read_text().splitlines()[1:]
+    ]
+    own = [
+        row.split("\t")[0]
+        for row in (output_dir(tmp_path, "demo", "preprocess") / "train.tsv").read_text().splitlines()[1:]
+    ]
     assert sorted(signals) == sorted(own) and not any(a == b for a, b in zip(signals, own))
     assert bleu(tmp_path, "control") <= CEILING

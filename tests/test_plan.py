@@ -1,13 +1,14 @@
 """The stage graph: stable keys, sharing between experiments, estimator switches, sweeps."""
+
 import dataclasses
 from pathlib import Path
 
 import pytest
 
 from pipeline.config import load_experiment, load_profile
+from pipeline.errors import UserError
 from pipeline.plan import build_plan
 from pipeline.sweep import load_sweep
-from pipeline.errors import UserError
 
 PROJECT = Path(__file__).resolve().parent.parent
 STAGES = ["prepare", "estimate", "preprocess", "train", "translate", "evaluate"]
@@ -31,8 +32,14 @@ def test_experiments_differing_in_a_hyperparameter_share_data_stages():
         assert plan.runs["a"][stage] == plan.runs["b"][stage]
     for stage in ("train", "translate", "evaluate"):
         assert plan.runs["a"][stage] != plan.runs["b"][stage]
-    assert plan.count_by_stage() == {"prepare": 1, "estimate": 1, "preprocess": 1, "train": 2, "translate": 2,
-                                     "evaluate": 2}
+    assert plan.count_by_stage() == {
+        "prepare": 1,
+        "estimate": 1,
+        "preprocess": 1,
+        "train": 2,
+        "translate": 2,
+        "evaluate": 2,
+    }
     shared = plan.jobs[plan.runs["a"]["estimate"]]
     assert shared.runs == ["a", "b"]
 
@@ -68,28 +75,55 @@ def test_hyperparameter_search_is_54_runs_sharing_one_data_chain():
     sweep = load_sweep(PROJECT / "config/sweeps/hyperparam_search.yaml")
     plan = build_plan(sweep.experiments, load_profile("uzh"))
     assert len(plan.runs) == 54
-    assert plan.count_by_stage() == {"prepare": 1, "estimate": 1, "preprocess": 1, "train": 54, "translate": 54,
-                                     "evaluate": 54}
-    assert "phoenix+learning_rate.1e-5+warmup_steps.500+label_smoothing_factor.0.1+gradient_accumulation_steps.3" \
+    assert plan.count_by_stage() == {
+        "prepare": 1,
+        "estimate": 1,
+        "preprocess": 1,
+        "train": 54,
+        "translate": 54,
+        "evaluate": 54,
+    }
+    assert (
+        "phoenix+learning_rate.1e-5+warmup_steps.500+label_smoothing_factor.0.1+gradient_accumulation_steps.3"
         in plan.runs
-    assert sweep.varied == sorted(["training.learning_rate", "training.warmup_steps",
-                                   "training.label_smoothing_factor", "training.gradient_accumulation_steps"])
-    best = sweep.experiments[[e.name for e in sweep.experiments].index(
-        "phoenix+learning_rate.1e-5+warmup_steps.500+label_smoothing_factor.0.1+gradient_accumulation_steps.3")]
+    )
+    assert sweep.varied == sorted(
+        [
+            "training.learning_rate",
+            "training.warmup_steps",
+            "training.label_smoothing_factor",
+            "training.gradient_accumulation_steps",
+        ]
+    )
+    best = sweep.experiments[
+        [e.name for e in sweep.experiments].index(
+            "phoenix+learning_rate.1e-5+warmup_steps.500+label_smoothing_factor.0.1+gradient_accumulation_steps.3"
+        )
+    ]
     assert (best.training.learning_rate, best.training.warmup_steps) == (1e-5, 500)
 
 
 def test_repeatability_sweep_is_the_originals_twelve_runs_sharing_the_data_stages():
     sweep = load_sweep(PROJECT / "config/sweeps/repeatability.yaml")
     plan = build_plan(sweep.experiments, load_profile("uzh"))
-    assert sorted(plan.runs) == sorted(f"phoenix_{i}{suffix}" for i in (1, 2, 3)
-                                       for suffix in ("", "_workers_1", "_fp32", "_fp32_workers_1"))
-    assert plan.count_by_stage() == {"prepare": 1, "estimate": 1, "preprocess": 1, "train": 12, "translate": 12,
-                                     "evaluate": 12}
+    assert sorted(plan.runs) == sorted(
+        f"phoenix_{i}{suffix}" for i in (1, 2, 3) for suffix in ("", "_workers_1", "_fp32", "_fp32_workers_1")
+    )
+    assert plan.count_by_stage() == {
+        "prepare": 1,
+        "estimate": 1,
+        "preprocess": 1,
+        "train": 12,
+        "translate": 12,
+        "evaluate": 12,
+    }
     by_name = {e.name: e for e in sweep.experiments}
     assert {e.training.seed for e in sweep.experiments} == {42}
-    assert (by_name["phoenix_2_fp32_workers_1"].training.fp16, by_name["phoenix_2_fp32_workers_1"].training
-            .dataloader_num_workers, by_name["phoenix_2_fp32_workers_1"].replicate) == (False, 1, 2)
+    assert (
+        by_name["phoenix_2_fp32_workers_1"].training.fp16,
+        by_name["phoenix_2_fp32_workers_1"].training.dataloader_num_workers,
+        by_name["phoenix_2_fp32_workers_1"].replicate,
+    ) == (False, 1, 2)
     assert (by_name["phoenix_3"].training.fp16, by_name["phoenix_3"].training.dataloader_num_workers) == (True, 2)
     assert set(sweep.varied) == {"training.dataloader_num_workers", "training.fp16", "replicate"}
 
@@ -106,16 +140,22 @@ def test_estimator_sweep_runs_each_estimation_in_its_own_image():
     plan = build_plan(sweep.experiments, load_profile("uzh"))
     images = sorted(j.image for j in plan.jobs.values() if j.stage == "estimate")
     assert images == ["mediapipe", "mmposewholebody", "openpifpaf"]
-    assert plan.count_by_stage() == {"prepare": 1, "estimate": 3, "preprocess": 3, "train": 9, "translate": 9,
-                                     "evaluate": 9}
+    assert plan.count_by_stage() == {
+        "prepare": 1,
+        "estimate": 3,
+        "preprocess": 3,
+        "train": 9,
+        "translate": 9,
+        "evaluate": 9,
+    }
 
 
 def test_a_misspelt_spec_key_fails_at_submit_in_one_line(monkeypatch):
     """The plan builds typed specs (pipeline/stages/specs.py): a key the stage does not know never reaches a job."""
     from pipeline import plan as plan_module
+
     real = plan_module.preprocess_checks
-    monkeypatch.setattr(plan_module, "preprocess_checks",
-                        lambda exp: {**real(exp), "max_mising_fraction": 0.1})
+    monkeypatch.setattr(plan_module, "preprocess_checks", lambda exp: {**real(exp), "max_mising_fraction": 0.1})
     with pytest.raises(UserError) as caught:
         build_plan([load_experiment(PROJECT / "config/demo.yaml")], load_profile("local"))
     message = str(caught.value)

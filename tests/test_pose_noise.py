@@ -1,5 +1,6 @@
 """preprocess.pose_noise: perturbed copies keep every masked point masked, move every seen point by about sigma,
 and are the same bytes on a rerun (the noise depends only on the example id and sigma)."""
+
 import pytest
 
 from conftest import needs_trainer, run_in
@@ -33,7 +34,8 @@ a = read("a.pose")
 diff = (np.ma.getdata(a) - np.ma.getdata(src))[~np.ma.getmaskarray(src)]
 print(json.dumps({"result": {
     "mask_same": bool((np.ma.getmaskarray(a) == np.ma.getmaskarray(src)).all()),
-    "masked_unchanged": bool((np.ma.getdata(a)[np.ma.getmaskarray(src)] == np.ma.getdata(src)[np.ma.getmaskarray(src)]).all()),
+    "masked_unchanged": bool((np.ma.getdata(a)[np.ma.getmaskarray(src)]
+                              == np.ma.getdata(src)[np.ma.getmaskarray(src)]).all()),
     "std": float(diff.std()), "mean": float(diff.mean()),
     "rerun_same": (out / "a.pose").read_bytes() == (out / "b.pose").read_bytes(),
     "other_id_differs": (out / "a.pose").read_bytes() != (out / "c.pose").read_bytes()}}))

@@ -5,6 +5,7 @@ annotations tar.gz. Fake poses of each type (pipeline.fake_poses) stand in for t
 The chain runs for real (MultimodalHugs with the tiny backbone) for every type; the failure cases each give one
 line naming what and where, and leave nothing half-done behind.
 """
+
 from __future__ import annotations
 
 import io
@@ -15,11 +16,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 import yaml
 
-from conftest import PROJECT, needs_trainer, output_dir, plan_of, run_in, submit, tar_gz_bytes
 from pipeline.pose_types import POSE_TYPES
+
+from conftest import PROJECT, needs_trainer, output_dir, plan_of, run_in, submit, tar_gz_bytes
 
 CLIPS = {"train": 6, "validation": 2, "test": 2}
 IDS = {split: [f"{split}-{i:02d}" for i in range(n)] for split, n in CLIPS.items()}
@@ -46,10 +47,10 @@ def corpus_files(ids: dict, missing_text: str | None = None) -> dict[str, bytes]
     for split, names in ids.items():
         official = "dev" if split == "validation" else split
         lines = ["name|video|start|end|speaker|orth|translation"]
-        lines += [f"{n}|{n}/1/*.png|-1|-1|Signer01|GLOSS|{'' if n == missing_text else f'satz {n}'}"
-                  for n in names]
-        files[f"PHOENIX-2014-T-release-v3/PHOENIX-2014-T/annotations/manual/PHOENIX-2014-T.{official}.corpus.csv"] \
-            = ("\n".join(lines) + "\n").encode()
+        lines += [f"{n}|{n}/1/*.png|-1|-1|Signer01|GLOSS|{'' if n == missing_text else f'satz {n}'}" for n in names]
+        files[f"PHOENIX-2014-T-release-v3/PHOENIX-2014-T/annotations/manual/PHOENIX-2014-T.{official}.corpus.csv"] = (
+            "\n".join(lines) + "\n"
+        ).encode()
     return files
 
 
@@ -58,10 +59,14 @@ def pose_archive(pose_type: str, tmp: Path, people: int = 1) -> tuple[str, bytes
     folder = tmp / f"fakes-{pose_type}"
     for split, names in IDS.items():
         write_fakes(pose_type, folder / split, names, people)
-    if pose_type == "mediapipe":          # holistic/phoenix.tar.gz: train/ dev/ test/
-        return "phoenix.tar.gz", tar_gz_bytes({f"{'dev' if p.parent.name == 'validation' else p.parent.name}/{p.name}":
-                                         p.read_bytes() for p in folder.rglob("*.pose")})
-    buffer = io.BytesIO()                 # <type>/phoenix.zip: phoenix/{train,validation,test}/
+    if pose_type == "mediapipe":  # holistic/phoenix.tar.gz: train/ dev/ test/
+        return "phoenix.tar.gz", tar_gz_bytes(
+            {
+                f"{'dev' if p.parent.name == 'validation' else p.parent.name}/{p.name}": p.read_bytes()
+                for p in folder.rglob("*.pose")
+            }
+        )
+    buffer = io.BytesIO()  # <type>/phoenix.zip: phoenix/{train,validation,test}/
     with zipfile.ZipFile(buffer, "w") as zf:
         for p in sorted(folder.rglob("*.pose")):
             zf.writestr(f"phoenix/{p.parent.name}/{p.name}", p.read_bytes())
@@ -70,11 +75,20 @@ def pose_archive(pose_type: str, tmp: Path, people: int = 1) -> tuple[str, bytes
 
 def experiment(tmp: Path, base_url: str, **over) -> Path:
     """A tiny chain on downloaded poses: annotations layout, source download, 6 training steps."""
-    data = {"extends": str(PROJECT / "config" / "smoke.yaml"), "name": "poses",
-            "dataset": {"name": "phoenix", "layout": "annotations", "root": str(tmp / "annotations"),
-                        "url": f"{base_url}/annotations.tar.gz", "sample_clips": None},
-            "estimate": {"source": "download"},
-            "training": {"max_steps": 6, "eval_steps": 3, "batch_size": 2}, "translate": {"num_beams": 1}}
+    data = {
+        "extends": str(PROJECT / "config" / "smoke.yaml"),
+        "name": "poses",
+        "dataset": {
+            "name": "phoenix",
+            "layout": "annotations",
+            "root": str(tmp / "annotations"),
+            "url": f"{base_url}/annotations.tar.gz",
+            "sample_clips": None,
+        },
+        "estimate": {"source": "download"},
+        "training": {"max_steps": 6, "eval_steps": 3, "batch_size": 2},
+        "translate": {"num_beams": 1},
+    }
     for key, value in over.items():
         data.setdefault(key, {}).update(value)
     path = tmp / "poses.yaml"
@@ -98,18 +112,18 @@ def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimensi
     proc = submit(sweep, tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "33 job(s) (1 prepare, 8 preprocess, 8 train, 8 translate, 8 evaluate)" in proc.stdout
-    assert state["gets"].count("/annotations.tar.gz") == 1                   # one annotations download for all
+    assert state["gets"].count("/annotations.tar.gz") == 1  # one annotations download for all
     plan = plan_of(tmp_path, "pose_types")
-    assert not any(job.startswith("estimate/") for job in plan["jobs"])      # no estimate job at all
+    assert not any(job.startswith("estimate/") for job in plan["jobs"])  # no estimate job at all
     for run, stages in plan["runs"].items():
         pose_type = plan["experiments"][run]["estimate"]["estimator"]
         pre = Path(plan["jobs"][stages["preprocess"]]["output_dir"])
         assert json.loads((pre / "feat_dim.json").read_text())["feat_dim"] == POSE_TYPES[pose_type].expected_feat_dim
         signals = [line.split("\t")[0] for line in (pre / "train.tsv").read_text().splitlines()[1:]]
         assert [Path(s).stem for s in signals] == IDS["train"]
-        if pose_type in ("openpose", "sapiens", "smplest_x"):   # two people in every frame, or headers renamed
-            assert all(Path(s).parent == pre / "poses" / "train" for s in signals)   # copies beside the TSVs
-        else:                             # the extracted files themselves
+        if pose_type in ("openpose", "sapiens", "smplest_x"):  # two people in every frame, or headers renamed
+            assert all(Path(s).parent == pre / "poses" / "train" for s in signals)  # copies beside the TSVs
+        else:  # the extracted files themselves
             tree = tmp_path / "data" / "downloads" / "poses"
             assert all(Path(s).is_relative_to(tree) and "/tree/train/" in s for s in signals), signals[:2]
         evaluate = Path(plan["jobs"][stages["evaluate"]]["output_dir"])
@@ -120,11 +134,15 @@ def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimensi
     for pose_type in ("sapiens", "smplest_x"):
         log = next(logs.glob(f"preprocess-phoenix-{pose_type}-*.out")).read_text()
         assert f"header names: 10 pose file(s) of {pose_type} renamed to names pose-format knows" in log
-    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "pose_types")],
-                             capture_output=True, text=True, cwd=PROJECT)
+    summary = subprocess.run(
+        [sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "pose_types")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
     assert summary.returncode == 0, summary.stderr
     assert summary.stdout.count("finished") == 8 and "estimate.estimator" in summary.stdout
-    assert (tmp_path / "jobs" / "pose_types" / "summary.png").stat().st_size > 1000   # BLEU per pose type
+    assert (tmp_path / "jobs" / "pose_types" / "summary.png").stat().st_size > 1000  # BLEU per pose type
 
 
 @needs_trainer
@@ -132,34 +150,49 @@ def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage
     folder = tmp_path / "poses"
     for split, names in IDS.items():
         write_fakes("openpose", folder / ("dev" if split == "validation" else split), names)
-    write_fakes("mmposewholebody", folder / "train", [IDS["train"][0]])    # 133 points in an openpose set, first
-    write_fakes("openpose", folder / "train", ["orphan-07"])               # a pose nobody gave a text for
+    write_fakes("mmposewholebody", folder / "train", [IDS["train"][0]])  # 133 points in an openpose set, first
+    write_fakes("openpose", folder / "train", ["orphan-07"])  # a pose nobody gave a text for
     write_fakes("openpose", folder / "dev", [IDS["validation"][1]], rename="body_25")  # 137 points, other layout
     for path, data in corpus_files(IDS).items():
         target = tmp_path / "annotations" / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    config = experiment(tmp_path, "http://unused", dataset={"url": None},
-                        estimate={"source": "folder", "folder": str(folder), "estimator": "openpose"})
+    config = experiment(
+        tmp_path,
+        "http://unused",
+        dataset={"url": None},
+        estimate={"source": "folder", "folder": str(folder), "estimator": "openpose"},
+    )
     proc = submit(config, tmp_path, "--until", "preprocess")
     assert proc.returncode != 0
     log = next((tmp_path / "jobs" / "poses" / "logs").glob("preprocess-*.out")).read_text()
     assert "train: 2 of 7 examples left out (allowed 0, preprocess.max_missing_fraction)" in log
     problems = (output_dir(tmp_path, "poses", "preprocess") / "problems.txt").read_text()
     assert f"train\t{IDS['train'][0]}\theader has 133 points; openpose has 137 in {folder}/train/" in problems
-    assert f"train\torphan-07\tno text: {folder}/train/orphan-07.pose has no row in the train corpus CSV" \
-        in problems
+    assert f"train\torphan-07\tno text: {folder}/train/orphan-07.pose has no row in the train corpus CSV" in problems
     proc = submit(config, tmp_path, "--until", "preprocess", "--set", "preprocess.max_missing_fraction=0.5")
     assert proc.returncode == 0, proc.stdout[-3000:]
     train = (output_dir(tmp_path, "poses", "preprocess") / "train.tsv").read_text()
     assert IDS["train"][0] not in train and "orphan" not in train and train.count("\n") == 1 + 5
     problems = (output_dir(tmp_path, "poses", "preprocess") / "problems.txt").read_text()
-    assert f"validation\t{IDS['validation'][1]}\theader differs from the set's ({IDS['train'][1]}): body_25 25 XYC" \
-        in problems                                                        # the set: its first *good* file
+    assert (
+        f"validation\t{IDS['validation'][1]}\theader differs from the set's ({IDS['train'][1]}): body_25 25 XYC"
+        in problems
+    )  # the set: its first *good* file
     assert problems.count("header differs") == 1
     # with dataset.limit the manifest is cut on purpose: poses beyond it are not "without text"
-    proc = submit(config, tmp_path, "--until", "preprocess", "--set", "dataset.limit=3", "--set",
-                  "preprocess.max_missing_fraction=0.5", "--set", "name=limited")
+    proc = submit(
+        config,
+        tmp_path,
+        "--until",
+        "preprocess",
+        "--set",
+        "dataset.limit=3",
+        "--set",
+        "preprocess.max_missing_fraction=0.5",
+        "--set",
+        "name=limited",
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "no text" not in (output_dir(tmp_path, "limited", "preprocess") / "problems.txt").read_text()
 
@@ -170,20 +203,20 @@ def test_archive_failures_are_one_line_and_leave_nothing_taken_as_done(tmp_path,
     state["files"]["/annotations.tar.gz"] = tar_gz_bytes(corpus_files(IDS))
     name, body = pose_archive("sdpose", tmp_path)
     config = experiment(tmp_path, base, estimate={"estimator": "sdpose", "url": f"{base}/sdpose/{name}"})
-    proc = submit(config, tmp_path, "--until", "preprocess")               # 404: nothing served there yet
+    proc = submit(config, tmp_path, "--until", "preprocess")  # 404: nothing served there yet
     log = lambda: next((tmp_path / "jobs" / "poses" / "logs").glob("preprocess-*.out")).read_text()  # noqa: E731
     assert proc.returncode != 0 and f"error: preprocess: {base}/sdpose/{name}: HTTP 404 Not Found\n" in log()
-    state["files"][f"/sdpose/{name}"] = body[: len(body) // 2]             # a truncated archive
+    state["files"][f"/sdpose/{name}"] = body[: len(body) // 2]  # a truncated archive
     proc = submit(config, tmp_path, "--until", "preprocess")
     assert proc.returncode != 0 and "not a readable zip archive" in log() and "nothing was extracted" in log()
     download = next((tmp_path / "data" / "downloads" / "poses").iterdir())
     assert not (download / "tree").exists() and not (download / "tree.partial").exists()
     state["files"][f"/sdpose/{name}"] = body
-    state["cut"][f"/sdpose/{name}"] = len(body) // 3                       # then an interrupted download:
+    state["cut"][f"/sdpose/{name}"] = len(body) // 3  # then an interrupted download:
     proc = submit(config, tmp_path, "--until", "preprocess", "--profile-set", "download_retry_wait=0")
-    assert proc.returncode == 0, log()                                     # the same job retries and resumes
+    assert proc.returncode == 0, log()  # the same job retries and resumes
     assert "attempt 1/5 failed: interrupted after" in log() and "User-Agent: Mozilla/5.0" in log()
-    assert "retrying in 0 s" in log()                                      # the profile's download_retry_wait
+    assert "retrying in 0 s" in log()  # the profile's download_retry_wait
     assert (f"/sdpose/{name}", len(body) // 3) in state["ranges"]
     assert json.loads((output_dir(tmp_path, "poses", "preprocess") / "feat_dim.json").read_text())["feat_dim"] == 266
 
@@ -191,8 +224,10 @@ def test_archive_failures_are_one_line_and_leave_nothing_taken_as_done(tmp_path,
 def test_unknown_pose_type_is_one_line_naming_the_eight(tmp_path):
     proc = submit("config/phoenix_poses.yaml", tmp_path, "--dry-run", "--set", "estimate.estimator=openpos")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("error: --set estimate.estimator: estimate.estimator: unknown value 'openpos'; "
-                                   "allowed: " + ", ".join(POSE_TYPES))
+    assert proc.stderr.strip() == (
+        "error: --set estimate.estimator: estimate.estimator: unknown value 'openpos'; "
+        "allowed: " + ", ".join(POSE_TYPES)
+    )
 
 
 def test_the_comparison_sweep_is_24_runs_sharing_one_download_and_preprocess_per_pose_type(tmp_path):
@@ -215,14 +250,26 @@ def test_fetch_models_prefills_the_downloads_so_the_jobs_fetch_nothing(tmp_path,
     name, body = pose_archive("smplest_x", tmp_path)
     state["files"][f"/smplest_x/{name}"] = body
     config = experiment(tmp_path, base, estimate={"estimator": "smplest_x", "url": f"{base}/smplest_x/{name}"})
-    proc = subprocess.run([sys.executable, "-m", "pipeline.fetch_models", str(config), "--profile-set",
-                           f"data_dir={tmp_path / 'data'}", "--profile-set", f"cache_dir={tmp_path / 'cache'}"],
-                          capture_output=True, text=True, cwd=PROJECT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.fetch_models",
+            str(config),
+            "--profile-set",
+            f"data_dir={tmp_path / 'data'}",
+            "--profile-set",
+            f"cache_dir={tmp_path / 'cache'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "smplest_x poses: " in proc.stdout and "annotations for poses: " in proc.stdout
     fetched = list(state["gets"])
     assert sorted(fetched) == ["/annotations.tar.gz", f"/smplest_x/{name}"]
-    proc = submit(config, tmp_path, "--until", "preprocess")                 # compute nodes: nothing to fetch
+    proc = submit(config, tmp_path, "--until", "preprocess")  # compute nodes: nothing to fetch
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert state["gets"] == fetched
 
@@ -257,7 +304,11 @@ def test_sapiens_and_smplest_x_fakes_carry_the_producing_codes_headers_and_train
     sapiens, smplx = found["sapiens"], found["smplest_x"]
     # GerrySant/pose sapiens.py @7a54341: four *_SAPIENS components, 310 Goliath points, side-free hand names
     assert [(n, len(p)) for n, p in sapiens["names"].items()] == [
-        ("BODY_SAPIENS", 30), ("FACE_SAPIENS", 238), ("LEFT_HAND_SAPIENS", 21), ("RIGHT_HAND_SAPIENS", 21)]
+        ("BODY_SAPIENS", 30),
+        ("FACE_SAPIENS", 238),
+        ("LEFT_HAND_SAPIENS", 21),
+        ("RIGHT_HAND_SAPIENS", 21),
+    ]
     body = sapiens["names"]["BODY_SAPIENS"]
     assert body[:7] == ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder"]
     assert body[-3:] == ["neck", "left_wrist_body", "right_wrist_body"]
@@ -266,13 +317,29 @@ def test_sapiens_and_smplest_x_fakes_carry_the_producing_codes_headers_and_train
     assert sapiens["names"]["LEFT_HAND_SAPIENS"] == sapiens["names"]["RIGHT_HAND_SAPIENS"]
     assert sapiens["names"]["LEFT_HAND_SAPIENS"][0] == "thumb4" and sapiens["names"]["LEFT_HAND_SAPIENS"][-1] == "wrist"
     # smplest_x.py @d90e720: BODY 25, LEFT_HAND 20, RIGHT_HAND 20, FACE 72, SMPL-X joint names
-    assert [(n, len(p)) for n, p in smplx["names"].items()] == [("BODY", 25), ("LEFT_HAND", 20), ("RIGHT_HAND", 20),
-                                                                ("FACE", 72)]
+    assert [(n, len(p)) for n, p in smplx["names"].items()] == [
+        ("BODY", 25),
+        ("LEFT_HAND", 20),
+        ("RIGHT_HAND", 20),
+        ("FACE", 72),
+    ]
     assert smplx["names"]["BODY"][:3] == ["Pelvis", "L_Hip", "R_Hip"] and smplx["names"]["FACE"][-1] == "Face_72"
     # stock pose-format 0.15.0 cannot hide legs or normalise either as written; after the renaming it can
     assert sapiens["stock"] == "ValueError" and smplx["stock"] != "ok"
-    legs = ["left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_big_toe",
-            "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel"]
+    legs = [
+        "left_hip",
+        "right_hip",
+        "left_knee",
+        "right_knee",
+        "left_ankle",
+        "right_ankle",
+        "left_big_toe",
+        "left_small_toe",
+        "left_heel",
+        "right_big_toe",
+        "right_small_toe",
+        "right_heel",
+    ]
     for entry, points in ((sapiens, 310), (smplx, 137)):
         assert entry["renamed"][0] == "BODY" and sorted(entry["hidden"]) == sorted(legs)
         assert entry["points"] == points and entry["fmt"] == "XYC"

@@ -1,6 +1,7 @@
 """The requeue logic of train/translate job scripts, run by bash with stand-ins for the stage and `scontrol`
 (no cluster): the batch shell passes USR1 on to the stage, requeues on exit 75, and gives up past the limit.
 tests/test_slurm.py runs the same scripts on a real cluster."""
+
 import os
 import signal
 import stat
@@ -9,16 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
 from pipeline.compose import make_sbatch_script
 
+from conftest import wait_for
+
 # a stage that saves and exits 75 on USR1, and says when it is running
-STAGE = "bash -c 'trap \"echo saved; exit 75\" USR1; touch \"$WORK/running\"; while :; do sleep 0.05; done'"
+STAGE = 'bash -c \'trap "echo saved; exit 75" USR1; touch "$WORK/running"; while :; do sleep 0.05; done\''
 
 
 def script(tmp_path: Path, limit: int) -> Path:
-    text = make_sbatch_script(STAGE, job_name="train-x", log_dir=str(tmp_path), time="01:00:00", cpus=1,
-                              mem="1G", requeue_limit=limit)
+    text = make_sbatch_script(
+        STAGE, job_name="train-x", log_dir=str(tmp_path), time="01:00:00", cpus=1, mem="1G", requeue_limit=limit
+    )
     path = tmp_path / "train.sbatch"
     path.write_text(text)
     bin_dir = tmp_path / "bin"
@@ -30,12 +33,17 @@ def script(tmp_path: Path, limit: int) -> Path:
 
 
 def run_until_signalled(tmp_path: Path, path: Path, restarts: int) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WORK": str(tmp_path), "SLURM_JOB_ID": "4242", "SLURM_RESTART_COUNT": str(restarts),
-           "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "WORK": str(tmp_path),
+        "SLURM_JOB_ID": "4242",
+        "SLURM_RESTART_COUNT": str(restarts),
+        "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    }
     job = subprocess.Popen(["bash", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     wait_for(lambda: (tmp_path / "running").exists() or job.poll() is not None, "the stage to start", 30)
     if job.poll() is None:
-        job.send_signal(signal.SIGUSR1)          # what SLURM does 90 s before the time limit (B:USR1@90)
+        job.send_signal(signal.SIGUSR1)  # what SLURM does 90 s before the time limit (B:USR1@90)
     out, err = job.communicate(timeout=30)
     return subprocess.CompletedProcess(job.args, job.returncode, out, err)
 
@@ -51,6 +59,5 @@ def test_usr1_reaches_the_stage_and_the_job_requeues_itself(tmp_path):
 def test_past_max_requeues_the_job_fails_and_says_why(tmp_path, restarts, when):
     proc = run_until_signalled(tmp_path, script(tmp_path, limit=3), restarts=restarts)
     assert proc.returncode == 1
-    assert f"error: {when}it was requeued {restarts} times already (training.max_requeues: 3): giving up" \
-        in proc.stderr
+    assert f"error: {when}it was requeued {restarts} times already (training.max_requeues: 3): giving up" in proc.stderr
     assert not (tmp_path / "scontrol.calls").exists()

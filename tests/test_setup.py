@@ -3,6 +3,7 @@ cluster login nodes): `make` only uses that Python to create .venvs/driver and i
 
 The refusing Python is simulated with a scratch copy of this interpreter whose standard library carries an
 EXTERNALLY-MANAGED marker, exactly what those systems ship; pip in it refuses to install, as there."""
+
 import os
 import shutil
 import subprocess
@@ -39,24 +40,38 @@ def scratch_python(root: Path) -> Path:
 
 def test_setup_installs_into_its_own_virtualenv_where_pip_install_is_refused(tmp_path):
     python = scratch_python(tmp_path / "system")
-    refused = subprocess.run([str(python), "-m", "pip", "install", "--dry-run", "pyyaml"], capture_output=True,
-                             text=True)
+    refused = subprocess.run(
+        [str(python), "-m", "pip", "install", "--dry-run", "pyyaml"], capture_output=True, text=True
+    )
     assert refused.returncode != 0 and "externally-managed-environment" in refused.stdout + refused.stderr
 
     checkout = tmp_path / "checkout"
-    shutil.copytree(PROJECT, checkout, ignore=shutil.ignore_patterns(".git", ".venvs", "data", "jobs", "images",
-                                                                      "__pycache__", "*.egg-info", ".pytest_cache"))
+    shutil.copytree(
+        PROJECT,
+        checkout,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venvs", "data", "jobs", "images", "__pycache__", "*.egg-info", ".pytest_cache"
+        ),
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    proc = subprocess.run(["make", "setup", f"PYTHON={python}"], cwd=checkout, capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run(["make", "setup", f"PYTHON={python}"], cwd=checkout, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     driver = checkout / ".venvs" / "driver" / "bin" / "python"
-    check = subprocess.run([str(driver), "-c", "import pipeline.submit, yaml, spython, pytest, matplotlib; "
-                            "import pipeline, sys; print(pipeline.__file__, sys.prefix)"],
-                           capture_output=True, text=True, cwd=tmp_path)
+    check = subprocess.run(
+        [
+            str(driver),
+            "-c",
+            "import pipeline.submit, yaml, spython, pytest, matplotlib; "
+            "import pipeline, sys; print(pipeline.__file__, sys.prefix)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert check.returncode == 0, check.stderr
     assert check.stdout.startswith(str(checkout / "pipeline")) and str(checkout / ".venvs" / "driver") in check.stdout
     # every later step of the two commands runs the driver's python, never the system one
-    plan = subprocess.run(["make", "-n", "demo", "test", f"PYTHON={python}"], cwd=checkout, capture_output=True,
-                          text=True, env=env)
+    plan = subprocess.run(
+        ["make", "-n", "demo", "test", f"PYTHON={python}"], cwd=checkout, capture_output=True, text=True, env=env
+    )
     assert f"{python} -m pip" not in plan.stdout and ".venvs/driver/bin/python -m pipeline.submit" in plan.stdout

@@ -1,5 +1,6 @@
 """The demo chain on a real one-node SLURM cluster (tests/slurm/start_cluster.sh): sbatch with afterok
 dependencies and an estimate array, failures cancelling downstream jobs, resubmission of only what is missing."""
+
 import json
 import subprocess
 import sys
@@ -7,23 +8,36 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (PROJECT, first_progress, needs_mediapipe, needs_slurm, needs_trainer, output_dir, plan_of,
-                      submit, wait_for)
+from conftest import (
+    PROJECT,
+    first_progress,
+    needs_mediapipe,
+    needs_slurm,
+    needs_trainer,
+    output_dir,
+    plan_of,
+    submit,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, needs_slurm, needs_mediapipe, needs_trainer]
 SLURM = ("--profile", "local-slurm")
 
 
 def status(work: Path, run: str = "smoke", wait: bool = True) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "pipeline.status", str(work / "jobs" / run)] + (["--wait", "--interval", "1"]
-                                                                                 if wait else [])
+    argv = [sys.executable, "-m", "pipeline.status", str(work / "jobs" / run)] + (
+        ["--wait", "--interval", "1"] if wait else []
+    )
     return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, timeout=900)
 
 
 def marker_times(work: Path, stages=("prepare", "estimate", "preprocess")) -> dict:
     plan = plan_of(work, "smoke")
-    return {str(m): m.stat().st_mtime_ns for s in stages
-            for m in Path(plan["jobs"][plan["runs"]["smoke"][s]]["output_dir"]).glob(".done*.json")}
+    return {
+        str(m): m.stat().st_mtime_ns
+        for s in stages
+        for m in Path(plan["jobs"][plan["runs"]["smoke"][s]]["output_dir"]).glob(".done*.json")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +61,16 @@ def test_demo_chain_through_sbatch_matches_a_local_run(tmp_path):
     assert done.returncode == 0, done.stdout
     assert done.stdout.count("COMPLETED") == 6
     assert submit("config/smoke.yaml", local).returncode == 0
-    for stage, name in (("estimate", "sample000_train.pose"), ("estimate", "sample019_test.pose"),
-                        ("translate", "generated_predictions.txt"), ("evaluate", "test_score.bleu"),
-                        ("evaluate", "test_score.chrf")):
+    for stage, name in (
+        ("estimate", "sample000_train.pose"),
+        ("estimate", "sample019_test.pose"),
+        ("translate", "generated_predictions.txt"),
+        ("evaluate", "test_score.bleu"),
+        ("evaluate", "test_score.chrf"),
+    ):
         a, b = output_dir(slurm, "smoke", stage) / name, output_dir(local, "smoke", stage) / name
         assert a.read_bytes() == b.read_bytes(), f"{stage}/{name} differs between SLURM and local runs"
-    for split in ("train", "test"):      # same rows; pose paths differ only by the work folder and the keys
+    for split in ("train", "test"):  # same rows; pose paths differ only by the work folder and the keys
         rows_a = (output_dir(slurm, "smoke", "preprocess") / f"{split}.tsv").read_text().splitlines()
         rows_b = (output_dir(local, "smoke", "preprocess") / f"{split}.tsv").read_text().splitlines()
         strip = lambda row: [row.split("\t")[0].rsplit("/", 1)[-1]] + row.split("\t")[1:]  # noqa: E731
@@ -67,7 +85,7 @@ def test_failed_stage_cancels_downstream_and_resubmit_finishes_without_redoing(t
     rows = {line.split()[0]: line.split()[2] for line in failed.stdout.splitlines()[2:8]}
     assert rows["train"] == "FAILED" and rows["translate"] == "CANCELLED" and rows["evaluate"] == "CANCELLED"
     assert rows["preprocess"] == "COMPLETED"
-    assert "failing on purpose (PIPELINE_FAIL_STAGE=train)" in failed.stdout    # the log tail
+    assert "failing on purpose (PIPELINE_FAIL_STAGE=train)" in failed.stdout  # the log tail
     before = marker_times(tmp_path)
     again = submit("config/smoke.yaml", tmp_path, *SLURM)
     assert again.returncode == 0
@@ -82,8 +100,11 @@ def test_cancelled_array_task_is_the_only_one_resubmitted(tmp_path):
     one_at_a_time = ("--profile-set", "resources.estimate.cpus=2")
     proc = submit("config/smoke.yaml", tmp_path, *SLURM, *one_at_a_time, "--until", "preprocess")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    array_id = next(l for l in proc.stdout.splitlines() if "estimate/" in l and "submitted as job" in l).split(
-        "submitted as job ")[1].split()[0]
+    array_id = (
+        next(line for line in proc.stdout.splitlines() if "estimate/" in line and "submitted as job" in line)
+        .split("submitted as job ")[1]
+        .split()[0]
+    )
     subprocess.run(["scancel", f"{array_id}_1"], check=True)
     ended = status(tmp_path)
     assert ended.returncode == 1 and "CANCELLED" in ended.stdout
@@ -104,11 +125,19 @@ def test_repeatability_sweep_through_sbatch_gives_identical_runs(tmp_path, smoke
     assert status(tmp_path, "smoke_repeatability").returncode == 0
     plan = plan_of(tmp_path, "smoke_repeatability")
     trains = [plan["jobs"][plan["runs"][f"smoke+replicate.{i}"]["train"]]["output_dir"] for i in (1, 2, 3)]
-    same = subprocess.run([sys.executable, "-m", "pipeline.compare_weights", trains[0], trains[2]],
-                          capture_output=True, text=True, cwd=PROJECT)
+    same = subprocess.run(
+        [sys.executable, "-m", "pipeline.compare_weights", trains[0], trains[2]],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
     assert same.returncode == 0, same.stdout + same.stderr
-    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "smoke_repeatability"),
-                              "--no-plot"], capture_output=True, text=True, cwd=PROJECT)
+    summary = subprocess.run(
+        [sys.executable, "-m", "pipeline.summarize", str(tmp_path / "jobs" / "smoke_repeatability"), "--no-plot"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
     assert "3 runs" in summary.stdout and "max − min 0.000" in summary.stdout
 
 
@@ -125,19 +154,31 @@ def running_at_once(intervals: list[tuple[str, str]]) -> int:
 
 def test_sweep_with_max_parallel_never_runs_more_train_jobs_at_once(tmp_path, smoke_data):
     sweep = tmp_path / "six.yaml"
-    sweep.write_text(f"sweep:\n  name: six\n  base: {PROJECT / 'config/smoke.yaml'}\n  max_parallel: 2\n"
-                     f"  grid:\n    training.seed: [1, 2, 3, 4, 5, 6]\n")
-    proc = submit(sweep, tmp_path, *SLURM, "--until", "train", "--set",
-                  f"dataset.root={smoke_data / 'datasets' / 'sample'}", data_from=smoke_data)
+    sweep.write_text(
+        f"sweep:\n  name: six\n  base: {PROJECT / 'config/smoke.yaml'}\n  max_parallel: 2\n"
+        f"  grid:\n    training.seed: [1, 2, 3, 4, 5, 6]\n"
+    )
+    proc = submit(
+        sweep,
+        tmp_path,
+        *SLURM,
+        "--until",
+        "train",
+        "--set",
+        f"dataset.root={smoke_data / 'datasets' / 'sample'}",
+        data_from=smoke_data,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("in the lane of") == 4                  # trains 3..6 wait for trains 1..4
+    assert proc.stdout.count("in the lane of") == 4  # trains 3..6 wait for trains 1..4
     assert status(tmp_path, "six").returncode == 0
     record = json.loads((tmp_path / "jobs" / "six" / "submission.json").read_text())
     trains = {s["slurm_id"] for j, s in record["jobs"].items() if j.startswith("train/")}
     assert len(trains) == 6
     # the scheduler's own records: jobcomp/filetxt of tests/slurm/start_cluster.sh
-    records = [dict(f.split("=", 1) for f in line.split() if "=" in f)
-               for line in Path("/tmp/pipeline-slurm/jobcomp.log").read_text().splitlines()]
+    records = [
+        dict(f.split("=", 1) for f in line.split() if "=" in f)
+        for line in Path("/tmp/pipeline-slurm/jobcomp.log").read_text().splitlines()
+    ]
     intervals = [(r["StartTime"], r["EndTime"]) for r in records if r.get("JobId") in trains]
     assert len(intervals) == 6 and all(r["JobState"] == "COMPLETED" for r in records if r.get("JobId") in trains)
     assert running_at_once(intervals) <= 2
@@ -151,8 +192,16 @@ def train_job(work: Path, run: str) -> tuple[str, Path]:
 
 
 def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path, smoke_data):
-    proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=600",
-                  "--set", "training.eval_steps=100", data_from=smoke_data)
+    proc = submit(
+        "config/smoke.yaml",
+        tmp_path,
+        *SLURM,
+        "--set",
+        "training.max_steps=600",
+        "--set",
+        "training.eval_steps=100",
+        data_from=smoke_data,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     slurm_id, train = train_job(tmp_path, "smoke")
     wait_for(lambda: (train / "train" / "checkpoint-100").is_dir(), "checkpoint-100")
@@ -161,18 +210,31 @@ def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path, smo
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads((train / "train" / "trainer_state.json").read_text())["global_step"] == 600
     log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
-    assert log.count("] start train-") == 2                             # the same job ran twice (log appended)
+    assert log.count("] start train-") == 2  # the same job ran twice (log appended)
     assert first_progress(log.split("] start train-")[2], 600) >= 100  # resumed from checkpoint-100 or later
-    assert (output_dir(tmp_path, "smoke", "evaluate") / "test_score.bleu").exists()   # downstream waited, then ran
+    assert (output_dir(tmp_path, "smoke", "evaluate") / "test_score.bleu").exists()  # downstream waited, then ran
 
 
 def test_time_limit_warning_checkpoints_requeues_and_finishes(tmp_path, smoke_data):
     # a 3-minute limit, warned "90 s" before the end; sbatch(1): the signal may come up to 60 s earlier, so 30 to 90 s
     # after each start (with 2 minutes it came at once, before training began). 4000 steps (~45/s here) never fit in
     # one segment; each requeue costs ~12 s on the test cluster (start_cluster.sh), so it ends after 2-4 segments.
-    proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=4000", "--set",
-                  "training.eval_steps=4000", "--set", "training.max_requeues=8", "--set",
-                  "resources.train={time: '00:03:00'}", "--until", "train", data_from=smoke_data)
+    proc = submit(
+        "config/smoke.yaml",
+        tmp_path,
+        *SLURM,
+        "--set",
+        "training.max_steps=4000",
+        "--set",
+        "training.eval_steps=4000",
+        "--set",
+        "training.max_requeues=8",
+        "--set",
+        "resources.train={time: '00:03:00'}",
+        "--until",
+        "train",
+        data_from=smoke_data,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     done = status(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -181,19 +243,32 @@ def test_time_limit_warning_checkpoints_requeues_and_finishes(tmp_path, smoke_da
     assert "SIGUSR1: saving checkpoint" in log and "saved; requeueing job" in log
     assert json.loads((train / "train" / "trainer_state.json").read_text())["global_step"] == 4000
     row = next(line for line in done.stdout.splitlines() if line.strip().startswith("train"))
-    assert int(row.split()[3]) >= 1                                      # status: requeued at least once
+    assert int(row.split()[3]) >= 1  # status: requeued at least once
 
 
 def test_exceeding_max_requeues_fails_the_job_and_cancels_downstream(tmp_path, smoke_data):
-    proc = submit("config/smoke.yaml", tmp_path, *SLURM, "--set", "training.max_steps=1500", "--set",
-                  "training.eval_steps=1500", "--set", "training.max_requeues=0",
-                  "--set", "resources.train={time: '00:02:00'}", data_from=smoke_data)
+    proc = submit(
+        "config/smoke.yaml",
+        tmp_path,
+        *SLURM,
+        "--set",
+        "training.max_steps=1500",
+        "--set",
+        "training.eval_steps=1500",
+        "--set",
+        "training.max_requeues=0",
+        "--set",
+        "resources.train={time: '00:02:00'}",
+        data_from=smoke_data,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     done = status(tmp_path)
     assert done.returncode == 1
     slurm_id, _ = train_job(tmp_path, "smoke")
     log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
-    assert "error: stopped to be requeued, but it was requeued 0 times already (training.max_requeues: 0): " \
-           "giving up" in log
+    assert (
+        "error: stopped to be requeued, but it was requeued 0 times already (training.max_requeues: 0): "
+        "giving up" in log
+    )
     states = {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()[2:8] if line.strip()}
     assert states["train"] == "FAILED" and states["translate"] == "CANCELLED" and states["evaluate"] == "CANCELLED"

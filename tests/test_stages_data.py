@@ -1,5 +1,6 @@
 """prepare → estimate → preprocess for real: MediaPipe on PNG frame folders and mp4s, sharding, resumability,
 bad inputs reported by id. Runs the generated scripts with the local executor and the venv runtime."""
+
 import csv
 import json
 import os
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED, needs_mediapipe, needs_trainer, output_dir, run_in, submit
 from pipeline.stages.sample_data import sentences
+
+from conftest import SHARED, needs_mediapipe, needs_trainer, output_dir, run_in, submit
 
 pytestmark = [needs_mediapipe, needs_trainer]
 
@@ -62,8 +64,11 @@ for split, count in (("train", 2), ("validation", 1), ("test", 1)):
 
 
 def experiment(tmp_path: Path, layout: str, root: Path, **estimate) -> Path:
-    lines = [f"extends: {Path(__file__).resolve().parent.parent / 'config/smoke.yaml'}", "name: data",
-             f"dataset: {{name: phoenix, layout: {layout}, root: {root}}}"]
+    lines = [
+        f"extends: {Path(__file__).resolve().parent.parent / 'config/smoke.yaml'}",
+        "name: data",
+        f"dataset: {{name: phoenix, layout: {layout}, root: {root}}}",
+    ]
     if estimate:
         lines.append("estimate: {" + ", ".join(f"{k}: {v}" for k, v in estimate.items()) + "}")
     path = tmp_path / "data.yaml"
@@ -90,18 +95,24 @@ def test_official_layout_gives_holistic_poses_and_mmh_tsvs(tmp_path, official_tr
     assert sorted(poses) == ["sample000_train", "sample001_train", "sample002_validation", "sample003_test"]
     for info in poses.values():
         assert (info["frames"], info["people"], info["points"], info["dims"], info["fps"]) == (6, 1, 576, 3, 25.0)
-        assert info["components"] == ["POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS",
-                                      "RIGHT_HAND_LANDMARKS", "POSE_WORLD_LANDMARKS"]
+        assert info["components"] == [
+            "POSE_LANDMARKS",
+            "FACE_LANDMARKS",
+            "LEFT_HAND_LANDMARKS",
+            "RIGHT_HAND_LANDMARKS",
+            "POSE_WORLD_LANDMARKS",
+        ]
         assert info["format"] == "XYZC"
-        assert info["body_conf"] > 0.3 and info["face_conf"] > 0.5     # a person in every frame
+        assert info["body_conf"] > 0.3 and info["face_conf"] > 0.5  # a person in every frame
     pre = output_dir(tmp_path, "data", "preprocess")
     rows = read_tsv(pre / "train.tsv")
     assert list(rows[0]) == ["signal", "signal_start", "signal_end", "encoder_prompt", "decoder_prompt", "output"]
-    assert [(r["signal_start"], r["signal_end"], r["encoder_prompt"], r["decoder_prompt"]) for r in rows] == \
-        [("0", "0", "__dgs__", "__de__")] * 2
+    assert [(r["signal_start"], r["signal_end"], r["encoder_prompt"], r["decoder_prompt"]) for r in rows] == [
+        ("0", "0", "__dgs__", "__de__")
+    ] * 2
     assert all(Path(r["signal"]).is_absolute() and Path(r["signal"]).exists() for r in rows)
-    assert rows[0]["output"] == " ".join(sentences((2, 1, 1))["train"][0])      # the sample's first sentence
-    assert json.loads((pre / "feat_dim.json").read_text())["feat_dim"] == 534   # measured by MMH's processor
+    assert rows[0]["output"] == " ".join(sentences((2, 1, 1))["train"][0])  # the sample's first sentence
+    assert json.loads((pre / "feat_dim.json").read_text())["feat_dim"] == 534  # measured by MMH's processor
 
 
 def test_three_array_tasks_give_the_same_poses_as_one(tmp_path, official_tree):
@@ -111,7 +122,7 @@ def test_three_array_tasks_give_the_same_poses_as_one(tmp_path, official_tree):
         proc = submit(experiment(work, "official", official_tree, shards=shards), work, "--until", "estimate")
         assert proc.returncode == 0, proc.stdout + proc.stderr
     a, b = output_dir(one, "data", "estimate"), output_dir(three, "data", "estimate")
-    assert a.name == b.name                                     # the key ignores the shard count
+    assert a.name == b.name  # the key ignores the shard count
     assert sorted(p.name for p in b.glob(".done.shard-*")) == [f".done.shard-{i}-of-3.json" for i in range(3)]
     for pose in sorted(a.glob("*.pose")):
         assert pose.read_bytes() == (b / pose.name).read_bytes(), pose.name
@@ -124,14 +135,14 @@ def test_mp4_layout_of_the_original_pipeline(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     poses = run_in("mediapipe", READ_POSES, str(output_dir(tmp_path, "data", "estimate"))).result
     assert sorted(poses) == ["clip00", "clip01", "clip02", "clip03"]
-    assert all((p["frames"], p["points"], p["fps"]) == (6, 576, 25.0) and p["body_conf"] > 0.3
-               for p in poses.values())
+    assert all((p["frames"], p["points"], p["fps"]) == (6, 576, 25.0) and p["body_conf"] > 0.3 for p in poses.values())
     test_rows = read_tsv(output_dir(tmp_path, "data", "preprocess") / "test.tsv")
     assert [Path(r["signal"]).name for r in test_rows] == ["clip03.pose"]
 
 
 def test_bad_inputs_are_reported_by_id_and_reason(tmp_path, official_tree):
     import shutil
+
     root = tmp_path / "tree"
     shutil.copytree(official_tree, root)
     empty = root / "features/fullFrame-210x260px/train/empty_clip"
@@ -139,10 +150,10 @@ def test_bad_inputs_are_reported_by_id_and_reason(tmp_path, official_tree):
     csv_path = root / "annotations/manual/PHOENIX-2014-T.train.corpus.csv"
     with open(csv_path, "a") as handle:
         handle.write("empty_clip|-1|-1|-1|Signer01|X|ein satz\n")
-        handle.write("sample001_train|-1|-1|-1|Signer01|X|\n")     # a row with no text
+        handle.write("sample001_train|-1|-1|-1|Signer01|X|\n")  # a row with no text
     exp = experiment(tmp_path, "official", root, shards=1)
     proc = submit(exp, tmp_path, "--until", "preprocess")
-    assert proc.returncode == 1                                      # estimate fails: 1 failure > 0 allowed
+    assert proc.returncode == 1  # estimate fails: 1 failure > 0 allowed
     assert "FAILED: estimate/" in proc.stdout and "examples failed" in proc.stdout
     prep = output_dir(tmp_path, "data", "prepare")
     problems = (prep / "problems.txt").read_text()
@@ -151,8 +162,16 @@ def test_bad_inputs_are_reported_by_id_and_reason(tmp_path, official_tree):
     est = output_dir(tmp_path, "data", "estimate")
     assert (est / "failures.shard-0.tsv").read_text() == f"empty_clip\tno frame images (.png/.jpg) in {empty}\n"
 
-    proc = submit(exp, tmp_path, "--until", "preprocess", "--set", "estimate.max_failure_fraction=0.5",
-                  "--set", "preprocess.max_missing_fraction=0.6")
+    proc = submit(
+        exp,
+        tmp_path,
+        "--until",
+        "preprocess",
+        "--set",
+        "estimate.max_failure_fraction=0.5",
+        "--set",
+        "preprocess.max_missing_fraction=0.6",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     left_out = (output_dir(tmp_path, "data", "preprocess") / "problems.txt").read_text().splitlines()
     assert "train\tempty_clip\tno pose (no frame images (.png/.jpg) in " + str(empty) + ")" in left_out
@@ -163,8 +182,9 @@ def test_corrupt_video_is_recorded_and_the_others_go_on(tmp_path):
     root = tmp_path / "phoenix_videos"
     run_in("mediapipe", MAKE_VIDEOS, str(root))
     (root / "train" / "clip01.mp4").write_bytes(os.urandom(2048))
-    proc = submit(experiment(tmp_path, "videos", root, shards=1, max_failure_fraction=0.5), tmp_path,
-                  "--until", "estimate")
+    proc = submit(
+        experiment(tmp_path, "videos", root, shards=1, max_failure_fraction=0.5), tmp_path, "--until", "estimate"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     est = output_dir(tmp_path, "data", "estimate")
     failures = (est / "failures.shard-0.tsv").read_text()
@@ -182,19 +202,28 @@ def test_killed_estimate_task_leaves_no_truncated_pose_and_resumes(tmp_path):
     assert proc.returncode == 0
     script = tmp_path / "jobs" / "dry-run" / "data" / "estimate.sbatch"
     est = output_dir(tmp_path, "data", "prepare").parent.parent / "estimate"
-    task = subprocess.Popen(["bash", str(script)], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    task = subprocess.Popen(
+        ["bash", str(script)],
+        env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not list(est.glob("*/*.pose")) and task.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)                                             # poll for the first finished pose
+        time.sleep(0.05)  # poll for the first finished pose
     os.killpg(task.pid, signal.SIGKILL)
     task.wait()
     out = next(est.iterdir())
     first = {p.name: p.stat().st_mtime_ns for p in out.glob("*.pose")}
     assert 1 <= len(first) < 4, "kill the task mid-shard"
-    assert len(run_in("mediapipe", READ_POSES, str(out)).result) == len(first)   # every .pose is whole
-    assert subprocess.run(["bash", str(script)], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"},
-                          capture_output=True).returncode == 0
+    assert len(run_in("mediapipe", READ_POSES, str(out)).result) == len(first)  # every .pose is whole
+    assert (
+        subprocess.run(
+            ["bash", str(script)], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"}, capture_output=True
+        ).returncode
+        == 0
+    )
     after = {p.name: p.stat().st_mtime_ns for p in out.glob("*.pose")}
     assert len(after) == 4 and all(after[name] == mtime for name, mtime in first.items())
     assert not list(out.glob(".*.tmp"))
@@ -207,8 +236,9 @@ def test_real_signing_clip_matches_the_reference_poses(tmp_path):
         (root / split).mkdir(parents=True)
         (root / f"PHOENIX-2014-T.{split}.corpus_poses.tsv").write_text(f"signal\toutput\n{split}clip.mp4\tein satz\n")
         os.symlink(SHARED / "data" / "signing_clip.mp4", root / split / f"{split}clip.mp4")
-    proc = submit(experiment(tmp_path, "videos", root, shards=1), tmp_path, "--until", "estimate",
-                  "--set", "dataset.limit=1")
+    proc = submit(
+        experiment(tmp_path, "videos", root, shards=1), tmp_path, "--until", "estimate", "--set", "dataset.limit=1"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     compare = """
 import sys, json, numpy as np
@@ -222,8 +252,10 @@ print(json.dumps({"result": dict(frames=int(ours.body.data.shape[0]), ref_frames
     ref_hands=hands(ref))}))
 """
     est = output_dir(tmp_path, "data", "estimate")
-    r = run_in("mediapipe", compare, str(est / "trainclip.pose"), str(SHARED / "data" / "signing_clip.mediapipe.pose")).result
+    r = run_in(
+        "mediapipe", compare, str(est / "trainclip.pose"), str(SHARED / "data" / "signing_clip.mediapipe.pose")
+    ).result
     assert r["frames"] == r["ref_frames"] == 58
-    assert r["conf"] > 0.8                # the reference has about 0.89
-    assert r["median_px"] < 2.0           # landmarks close where both are confident (540x720 pixels)
-    assert r["hands"] > 0.1 and abs(r["hands"] - r["ref_hands"]) < 0.05   # hands found where the reference has them
+    assert r["conf"] > 0.8  # the reference has about 0.89
+    assert r["median_px"] < 2.0  # landmarks close where both are confident (540x720 pixels)
+    assert r["hands"] > 0.1 and abs(r["hands"] - r["ref_hands"]) < 0.05  # hands found where the reference has them

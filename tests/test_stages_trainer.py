@@ -1,5 +1,6 @@
 """train → translate → evaluate with the real MultimodalHugs (trainer venv), on the demo config, plus
 idempotent resubmission, seeded setup, repeatability sweeps, summaries and resuming a preempted train job."""
+
 import json
 import os
 import re
@@ -11,9 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (PROJECT, first_progress, needs_mediapipe, needs_trainer, output_dir, plan_of, run_in, submit,
-                      wait_for)
 from pipeline.stages.mmh_config import mmh_config
+
+from conftest import (
+    PROJECT,
+    first_progress,
+    needs_mediapipe,
+    needs_trainer,
+    output_dir,
+    plan_of,
+    run_in,
+    submit,
+    wait_for,
+)
 
 pytestmark = [needs_mediapipe, needs_trainer]
 
@@ -37,8 +48,9 @@ def markers(work: Path, run: str) -> dict[str, int]:
 
 
 def compare_weights(a: Path, b: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.compare_weights", str(a), str(b)], capture_output=True,
-                          text=True, cwd=PROJECT)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.compare_weights", str(a), str(b)], capture_output=True, text=True, cwd=PROJECT
+    )
 
 
 def test_demo_chain_leaves_checkpoint_predictions_and_scores(demo):
@@ -55,10 +67,16 @@ def test_demo_chain_leaves_checkpoint_predictions_and_scores(demo):
     assert chrf["name"].startswith("chrF") and chrf["score"] >= 0
     prov = json.loads((demo / "jobs" / "smoke" / "provenance" / "smoke.json").read_text())
     assert prov["config"]["training"]["seed"] == 42 and len(prov["config_hash"]) == 12
-    assert prov["runtime"] == "venv" and set(prov["stages"]) == {"prepare", "estimate", "preprocess", "train",
-                                                                   "translate", "evaluate"}
+    assert prov["runtime"] == "venv" and set(prov["stages"]) == {
+        "prepare",
+        "estimate",
+        "preprocess",
+        "train",
+        "translate",
+        "evaluate",
+    }
     assert all(len(str(r["score"]).split(".")[-1]) <= 3 for r in (bleu, chrf))
-    assert bleu["verbose_score"].count(".") >= 4      # sacrebleu's -w 3 form: three decimals where it rounds
+    assert bleu["verbose_score"].count(".") >= 4  # sacrebleu's -w 3 form: three decimals where it rounds
     train_facts = prov["stages"]["train"]
     assert train_facts["image"] == "trainer" and train_facts["tasks"][0]["host"]
     assert any(line.startswith("transformers==4.44.2") for line in train_facts["environment"])
@@ -80,8 +98,9 @@ def test_deleting_the_evaluation_reruns_only_evaluate(demo):
     ran = [line.split(":")[0].strip() for line in proc.stdout.splitlines() if ": running" in line]
     assert len(ran) == 1 and ran[0].startswith("evaluate/")
     after = markers(demo, "smoke")
-    assert {k: v for k, v in after.items() if not k.startswith("evaluate")} == \
-        {k: v for k, v in before.items() if not k.startswith("evaluate")}
+    assert {k: v for k, v in after.items() if not k.startswith("evaluate")} == {
+        k: v for k, v in before.items() if not k.startswith("evaluate")
+    }
     assert (output_dir(demo, "smoke", "evaluate") / "test_score.bleu").exists()
 
 
@@ -89,18 +108,24 @@ def test_deleting_the_evaluation_reruns_only_evaluate(demo):
 def test_repeatability_sweep_gives_identical_weights_predictions_and_bleu(demo):
     proc = submit("config/sweeps/smoke_repeatability.yaml", demo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("complete, skipped") >= 3              # shares the demo's data stages
+    assert proc.stdout.count("complete, skipped") >= 3  # shares the demo's data stages
     run_dir = demo / "jobs" / "smoke_repeatability"
     plan = plan_of(demo, "smoke_repeatability")
     trains = [Path(plan["jobs"][plan["runs"][f"smoke+replicate.{i}"]["train"]]["output_dir"]) for i in (1, 2, 3)]
-    assert len(set(trains)) == 3                                     # three separate models
+    assert len(set(trains)) == 3  # three separate models
     result = compare_weights(trains[0], trains[1])
     assert result.returncode == 0 and "identical" in result.stdout, result.stdout + result.stderr
-    preds = {(Path(plan["jobs"][plan["runs"][f"smoke+replicate.{i}"]["translate"]]["output_dir"]) /
-              "generated_predictions.txt").read_text() for i in (1, 2, 3)}
+    preds = {
+        (
+            Path(plan["jobs"][plan["runs"][f"smoke+replicate.{i}"]["translate"]]["output_dir"])
+            / "generated_predictions.txt"
+        ).read_text()
+        for i in (1, 2, 3)
+    }
     assert len(preds) == 1
-    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(run_dir)], capture_output=True,
-                             text=True, cwd=PROJECT)
+    summary = subprocess.run(
+        [sys.executable, "-m", "pipeline.summarize", str(run_dir)], capture_output=True, text=True, cwd=PROJECT
+    )
     assert summary.returncode == 0, summary.stderr
     assert "3 runs" in summary.stdout and "max − min 0.000" in summary.stdout
     assert "identical initial weights: yes" in summary.stdout and "stopped at epochs " in summary.stdout
@@ -108,8 +133,7 @@ def test_repeatability_sweep_gives_identical_weights_predictions_and_bleu(demo):
 
 
 def test_a_different_seed_gives_different_mapper_weights(demo):
-    proc = submit("config/smoke.yaml", demo, "--set", "training.seed=7", "--set", "name=demo-seed7", "--until",
-                  "train")
+    proc = submit("config/smoke.yaml", demo, "--set", "training.seed=7", "--set", "name=demo-seed7", "--until", "train")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = compare_weights(output_dir(demo, "smoke", "train"), output_dir(demo, "demo-seed7", "train"))
     assert result.returncode == 1 and "NOT identical" in result.stdout
@@ -119,17 +143,25 @@ def test_a_different_seed_gives_different_mapper_weights(demo):
 def test_references_read_by_mmh_carry_no_language_token(demo):
     """The tiny tokenizer marks `__de__` special, as facebook/m2m100_418M does: decoded labels are the references
     themselves (before, every line began with "de", and so did every hypothesis, which cost BLEU)."""
-    labels = [line.split("\t", 1)[1] for line in
-              (output_dir(demo, "smoke", "translate") / "predictions_labels.txt").read_text().splitlines()
-              if line.startswith("L [")]
-    references = [row.split("\t")[-1] for row in
-                  (output_dir(demo, "smoke", "preprocess") / "test.tsv").read_text().splitlines()[1:]]
+    labels = [
+        line.split("\t", 1)[1]
+        for line in (output_dir(demo, "smoke", "translate") / "predictions_labels.txt").read_text().splitlines()
+        if line.startswith("L [")
+    ]
+    references = [
+        row.split("\t")[-1]
+        for row in (output_dir(demo, "smoke", "preprocess") / "test.tsv").read_text().splitlines()[1:]
+    ]
     assert labels == references
 
 
 def test_summary_prints_three_decimals_and_draws_the_training_curve(demo):
-    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "smoke")],
-                             capture_output=True, text=True, cwd=PROJECT)
+    summary = subprocess.run(
+        [sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "smoke")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
     assert summary.returncode == 0, summary.stderr
     header, row = summary.stdout.splitlines()[:2]
     bleu = row.split()[header.split().index("bleu")]
@@ -140,11 +172,22 @@ def test_summary_prints_three_decimals_and_draws_the_training_curve(demo):
 
 
 def test_summary_shows_failed_runs(demo):
-    proc = submit("config/smoke.yaml", demo, "--set", "name=demo-broken", "--set", "training.seed=99",
-                  env={"PIPELINE_FAIL_STAGE": "train"})
+    proc = submit(
+        "config/smoke.yaml",
+        demo,
+        "--set",
+        "name=demo-broken",
+        "--set",
+        "training.seed=99",
+        env={"PIPELINE_FAIL_STAGE": "train"},
+    )
     assert proc.returncode == 1 and "FAILED: train/" in proc.stdout
-    summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "demo-broken"),
-                              "--no-plot"], capture_output=True, text=True, cwd=PROJECT)
+    summary = subprocess.run(
+        [sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "demo-broken"), "--no-plot"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+    )
     assert summary.returncode == 0, summary.stderr
     assert summary.stdout.splitlines()[1].split()[-1] == "failed"
 
@@ -169,32 +212,79 @@ def test_preempted_train_job_resumes_from_its_last_checkpoint(demo):
 def test_evaluate_fails_loudly_when_counts_differ(tmp_path):
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "generated_predictions.txt").write_text("a\nb")
-    (tmp_path / "test.tsv").write_text("signal\tsignal_start\tsignal_end\tencoder_prompt\tdecoder_prompt\toutput\n"
-                                       "x\t0\t0\t__dgs__\t__de__\ta\n")
-    spec = {"stage": "evaluate", "key": "k", "output_dir": str(tmp_path / "e"), "translate_dir": str(tmp_path / "t"),
-            "references": str(tmp_path / "test.tsv"), "evaluate": {"bleurt_checkpoint": None}, "translate": "t",
-            "cache_dir": str(tmp_path / "cache")}
+    (tmp_path / "test.tsv").write_text(
+        "signal\tsignal_start\tsignal_end\tencoder_prompt\tdecoder_prompt\toutput\nx\t0\t0\t__dgs__\t__de__\ta\n"
+    )
+    spec = {
+        "stage": "evaluate",
+        "key": "k",
+        "output_dir": str(tmp_path / "e"),
+        "translate_dir": str(tmp_path / "t"),
+        "references": str(tmp_path / "test.tsv"),
+        "evaluate": {"bleurt_checkpoint": None},
+        "translate": "t",
+        "cache_dir": str(tmp_path / "cache"),
+    }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    proc = run_in("trainer", "from pipeline.stages.evaluate import run; from pipeline.stages.entry import stage_main;"
-                  "stage_main(run)", "--spec", str(tmp_path / "spec.json"), check=False)
+    proc = run_in(
+        "trainer",
+        "from pipeline.stages.evaluate import run; from pipeline.stages.entry import stage_main;stage_main(run)",
+        "--spec",
+        str(tmp_path / "spec.json"),
+        check=False,
+    )
     assert proc.returncode == 2
-    assert f"{tmp_path}/t/generated_predictions.txt has 2 hypotheses but {tmp_path}/test.tsv has 1 references" \
+    assert (
+        f"{tmp_path}/t/generated_predictions.txt has 2 hypotheses but {tmp_path}/test.tsv has 1 references"
         in proc.stderr
+    )
 
 
 def test_mmh_config_has_v054_layout_and_the_hyperparameters():
     from pipeline.stages.specs import load_spec
-    spec = load_spec({"stage": "train", "key": "k", "output_dir": "/o", "run_name": "r", "reduce_holistic": True,
-                      "model": {"mapper_dropout": 0.1, "backbone_type": "m2m_100", "max_frames": 300},
-                      "training": {"early_stopping_patience": 10, "eval_steps": 128, "batch_size": 8,
-                                   "label_smoothing_factor": 0.1, "gradient_accumulation_steps": 3,
-                                   "learning_rate": 1e-5, "dataloader_num_workers": 2, "max_steps": 500000,
-                                   "warmup_steps": 500, "save_total_limit": 10, "seed": 42, "fp16": True,
-                                   "extra": {"weight_decay": 0.01}},
-                      "preprocess": "p", "replicate": 0, "preprocess_dir": "/d", "cache_dir": "/c", "use_gpu": True,
-                      "max_requeues": 5, "encoder_prompt": "__dgs__"}, "test")
-    cfg = mmh_config(spec, backbone="facebook/m2m100_418M", tokenizer="facebook/m2m100_418M", feat_dim=534,
-                     tsv_dir="/d", encoder_prompt="__dgs__", use_gpu=True)
+
+    spec = load_spec(
+        {
+            "stage": "train",
+            "key": "k",
+            "output_dir": "/o",
+            "run_name": "r",
+            "reduce_holistic": True,
+            "model": {"mapper_dropout": 0.1, "backbone_type": "m2m_100", "max_frames": 300},
+            "training": {
+                "early_stopping_patience": 10,
+                "eval_steps": 128,
+                "batch_size": 8,
+                "label_smoothing_factor": 0.1,
+                "gradient_accumulation_steps": 3,
+                "learning_rate": 1e-5,
+                "dataloader_num_workers": 2,
+                "max_steps": 500000,
+                "warmup_steps": 500,
+                "save_total_limit": 10,
+                "seed": 42,
+                "fp16": True,
+                "extra": {"weight_decay": 0.01},
+            },
+            "preprocess": "p",
+            "replicate": 0,
+            "preprocess_dir": "/d",
+            "cache_dir": "/c",
+            "use_gpu": True,
+            "max_requeues": 5,
+            "encoder_prompt": "__dgs__",
+        },
+        "test",
+    )
+    cfg = mmh_config(
+        spec,
+        backbone="facebook/m2m100_418M",
+        tokenizer="facebook/m2m100_418M",
+        feat_dim=534,
+        tsv_dir="/d",
+        encoder_prompt="__dgs__",
+        use_gpu=True,
+    )
     assert cfg["data"]["dataset_type"] == "pose2text" and cfg["data"]["test_metadata_file"] == "/d/test.tsv"
     slots = cfg["processor"]["slots"]
     assert slots[0]["processor_class"] == "PoseModalityProcessor"
@@ -202,8 +292,11 @@ def test_mmh_config_has_v054_layout_and_the_hyperparameters():
     assert [s["output_data_key"] for s in slots] == ["input_frames", "labels", "encoder_prompt", "decoder_input_ids"]
     assert all(s["processor_kwargs"]["new_vocabulary"] == "__dgs__" for s in slots[1:])
     t = cfg["training"]
-    assert (t["metric_name"], t["metric_for_best_model"], t["load_best_model_at_end"]) == \
-        ("sacrebleu,chrf", "sacrebleu", True)
+    assert (t["metric_name"], t["metric_for_best_model"], t["load_best_model_at_end"]) == (
+        "sacrebleu,chrf",
+        "sacrebleu",
+        True,
+    )
     assert (t["fp16"], t["seed"], t["save_steps"], t["weight_decay"]) == (True, 42, 128, 0.01)
     assert cfg["model"]["feat_dim"] == 534 and cfg["model"]["multimodal_mapper_layer_norm_before"] is True
     cpu = mmh_config(spec, backbone="b", tokenizer="b", feat_dim=1, tsv_dir="/d", encoder_prompt="x", use_gpu=False)
@@ -221,14 +314,20 @@ print(json.dumps({"result": run(spec)}))
 
 @pytest.mark.parametrize("checkpoint", ["tiny-bleurt", "/nowhere/BLEURT-20"])
 def test_evaluate_writes_bleurt_or_says_in_one_line_why_not(demo, tmp_path, checkpoint):
-    spec = {"stage": "evaluate", "key": "k", "translate": "t", "output_dir": str(tmp_path),
-            "translate_dir": str(output_dir(demo, "smoke", "translate")),
-            "references": str(output_dir(demo, "smoke", "preprocess") / "test.tsv"),
-            "evaluate": {"bleurt_checkpoint": checkpoint}, "cache_dir": str(tmp_path / "cache")}
+    spec = {
+        "stage": "evaluate",
+        "key": "k",
+        "translate": "t",
+        "output_dir": str(tmp_path),
+        "translate_dir": str(output_dir(demo, "smoke", "translate")),
+        "references": str(output_dir(demo, "smoke", "preprocess") / "test.tsv"),
+        "evaluate": {"bleurt_checkpoint": checkpoint},
+        "cache_dir": str(tmp_path / "cache"),
+    }
     proc = run_in("trainer", EVALUATE, json.dumps(spec))
     bleurt = json.loads((tmp_path / "test_score.bleurt").read_text())
     assert (tmp_path / "test_score.bleu").exists() and (tmp_path / "test_score.chrf").exists()
-    if checkpoint == "tiny-bleurt":        # random weights: a number, nothing more
+    if checkpoint == "tiny-bleurt":  # random weights: a number, nothing more
         assert isinstance(bleurt["score"], float) and proc.result["bleurt"] == bleurt["score"]
         assert "BLEURT = " in proc.stdout
     else:
@@ -242,8 +341,12 @@ def test_summary_marks_a_missing_bleurt_without_failing_the_run(demo, tmp_path):
     evaluate = output_dir(demo, "smoke", "evaluate")
     (evaluate / "test_score.bleurt").write_text(json.dumps({"name": "BLEURT", "score": None, "missing": "offline"}))
     try:
-        summary = subprocess.run([sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "smoke"),
-                                  "--no-plot"], capture_output=True, text=True, cwd=PROJECT)
+        summary = subprocess.run(
+            [sys.executable, "-m", "pipeline.summarize", str(demo / "jobs" / "smoke"), "--no-plot"],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT,
+        )
     finally:
         (evaluate / "test_score.bleurt").unlink()
     header, row = summary.stdout.splitlines()[:2]
@@ -253,10 +356,25 @@ def test_summary_marks_a_missing_bleurt_without_failing_the_run(demo, tmp_path):
 def test_gpu_check_runs_its_cpu_path(demo, tmp_path):
     """benchmarks/gpu_check.py on the CPU at tiny sizes: the same code a GPU run takes, minus CUDA."""
     out = tmp_path / "gpu_check.json"
-    proc = subprocess.run([str(PROJECT / ".venvs" / "trainer" / "bin" / "python"), "benchmarks/gpu_check.py",
-                           "--quick", "--device", "cpu", "--steps", "4", "--out", str(out),
-                           "--preprocess", str(output_dir(demo, "smoke", "preprocess"))],
-                          capture_output=True, text=True, cwd=PROJECT, timeout=900)
+    proc = subprocess.run(
+        [
+            str(PROJECT / ".venvs" / "trainer" / "bin" / "python"),
+            "benchmarks/gpu_check.py",
+            "--quick",
+            "--device",
+            "cpu",
+            "--steps",
+            "4",
+            "--out",
+            str(out),
+            "--preprocess",
+            str(output_dir(demo, "smoke", "preprocess")),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(out.read_text())
     assert [(r["precision"], r["steps"], r["produced_predictions"]) for r in result["demo"]] == [("fp32", 4, True)]
@@ -268,8 +386,20 @@ def test_gpu_check_runs_its_cpu_path(demo, tmp_path):
 def test_usr1_to_the_job_script_saves_a_checkpoint_and_the_rerun_resumes_from_it(demo, tmp_path):
     """SLURM's warning before the time limit (B:USR1@90) reaches the batch shell; it passes it on, training saves
     a checkpoint mid-way and stops (exit 75, no marker); the job run again resumes from that checkpoint."""
-    proc = submit("config/smoke.yaml", demo, "--set", "name=interrupted", "--set", "training.max_steps=400",
-                  "--set", "training.eval_steps=200", "--until", "train", "--dry-run", "--quiet")
+    proc = submit(
+        "config/smoke.yaml",
+        demo,
+        "--set",
+        "name=interrupted",
+        "--set",
+        "training.max_steps=400",
+        "--set",
+        "training.eval_steps=200",
+        "--until",
+        "train",
+        "--dry-run",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     script = demo / "jobs" / "dry-run" / "interrupted" / "train.sbatch"
     plan = json.loads((script.parent / "plan.json").read_text())
@@ -278,20 +408,24 @@ def test_usr1_to_the_job_script_saves_a_checkpoint_and_the_rerun_resumes_from_it
     env = {**os.environ, "SLURM_JOB_ID": "local"}
     with open(log, "w") as out:
         job = subprocess.Popen(["bash", str(script)], stdout=out, stderr=subprocess.STDOUT, env=env)
-        wait_for(lambda: max(map(int, re.findall(r" (\d+)/400 \[", log.read_text(errors="replace"))), default=0)
-                 >= 20, "20 training steps")
+        wait_for(
+            lambda: max(map(int, re.findall(r" (\d+)/400 \[", log.read_text(errors="replace"))), default=0) >= 20,
+            "20 training steps",
+        )
         job.send_signal(signal.SIGUSR1)
         assert job.wait(timeout=300) == 75
     text = log.read_text(errors="replace")
     saved = [int(p.name.split("-")[1]) for p in (train / "train").glob("checkpoint-[0-9]*")]
-    assert len(saved) == 1 and 20 <= saved[0] < 200, saved           # saved on the signal, before any eval step
+    assert len(saved) == 1 and 20 <= saved[0] < 200, saved  # saved on the signal, before any eval step
     assert "SIGUSR1: saving checkpoint" in text and "could not requeue (not a SLURM job)" in text
     assert not (train / ".done.json").exists()
 
     with open(log, "a") as out:
-        assert subprocess.run(["bash", str(script)], stdout=out, stderr=subprocess.STDOUT, env=env,
-                              timeout=600).returncode == 0
+        assert (
+            subprocess.run(["bash", str(script)], stdout=out, stderr=subprocess.STDOUT, env=env, timeout=600).returncode
+            == 0
+        )
     state = json.loads((train / "train" / "trainer_state.json").read_text())
     assert state["global_step"] == 400 and (train / ".done.json").exists()
-    resumed = log.read_text(errors="replace")[len(text):]
-    assert first_progress(resumed, 400) >= saved[0]                 # resumed from the saved step, not from 0
+    resumed = log.read_text(errors="replace")[len(text) :]
+    assert first_progress(resumed, 400) >= saved[0]  # resumed from the saved step, not from 0

@@ -21,6 +21,7 @@ SENTENCE_ID, SENTENCE_NAME, START_REALIGNED, END_REALIGNED, SENTENCE`, times in 
 sentence clips (`<SENTENCE_NAME>.mp4`, `dataset.media: clips`) or the raw long videos (`<VIDEO_NAME>.mp4` cut at the
 realigned times, `dataset.media: videos`) anywhere below the root, as the release's archives unpack.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,26 +34,39 @@ from typing import Callable, Optional
 from pipeline.errors import UserError
 from pipeline.stages.manifest import SPLITS, Example
 
-TIME_UNITS = {"seconds": 1.0, "milliseconds": 0.001}      # and "frames": divided by the media's fps
+TIME_UNITS = {"seconds": 1.0, "milliseconds": 0.001}  # and "frames": divided by the media's fps
 ROLES = ("media", "text", "id", "start", "end", "signer", "source_lang", "target_lang")
 DEFAULT_FPS = 25.0
 HOW2SIGN_SPLITS = {"train": "train", "validation": "val", "test": "test"}
-HOW2SIGN_COLUMNS = {"id": "SENTENCE_NAME", "media": "SENTENCE_NAME", "start": "START_REALIGNED",
-                    "end": "END_REALIGNED", "text": "SENTENCE"}
-HOW2SIGN_HEADER = ["VIDEO_ID", "VIDEO_NAME", "SENTENCE_ID", "SENTENCE_NAME", "START_REALIGNED", "END_REALIGNED",
-                   "SENTENCE"]
+HOW2SIGN_COLUMNS = {
+    "id": "SENTENCE_NAME",
+    "media": "SENTENCE_NAME",
+    "start": "START_REALIGNED",
+    "end": "END_REALIGNED",
+    "text": "SENTENCE",
+}
+HOW2SIGN_HEADER = [
+    "VIDEO_ID",
+    "VIDEO_NAME",
+    "SENTENCE_ID",
+    "SENTENCE_NAME",
+    "START_REALIGNED",
+    "END_REALIGNED",
+    "SENTENCE",
+]
 
 
 @dataclass
 class Layout:
     """How to read one corpus: which file per split, which column holds what, in which time unit."""
+
     files: dict[str, Path]
     columns: dict[str, str]
     time_unit: str = "seconds"
-    fps: float = DEFAULT_FPS                 # frame folders (and the frames unit for them)
+    fps: float = DEFAULT_FPS  # frame folders (and the frames unit for them)
     # media cell -> path; default: relative to the manifest's folder
     resolve: Optional[Callable[[str, Path], Path]] = None
-    whole_media: bool = False                # How2Sign clips: the media is the sentence, start/end not applied
+    whole_media: bool = False  # How2Sign clips: the media is the sentence, start/end not applied
     problems: list[str] = field(default_factory=list)
 
 
@@ -61,7 +75,7 @@ def pose_id_for(media: Path, root: Path) -> str:
     media, root = Path(os.path.abspath(media)), Path(os.path.abspath(root))
     try:
         rel = media.relative_to(root)
-    except ValueError:          # media outside the root: its absolute path names it
+    except ValueError:  # media outside the root: its absolute path names it
         rel = Path(*media.parts[1:])
     stem = rel.with_suffix("") if rel.suffix else rel
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(stem.parts))
@@ -70,14 +84,16 @@ def pose_id_for(media: Path, root: Path) -> str:
 def probe(media: Path, fps: float) -> tuple[int, float]:
     """(frames, fps) of a video, a frame folder or a pose file; raises MediaError when unreadable."""
     from pipeline.stages.frames import MediaError, frame_files, video_info
+
     if media.is_dir():
         return len(frame_files(media)), fps
     if media.suffix == ".pose":
         from pose_format import Pose
+
         try:
             with open(media, "rb") as handle:
                 pose = Pose.read(handle.read())
-        except Exception as exc:        # pose-format raises many kinds on a damaged file
+        except Exception as exc:  # pose-format raises many kinds on a damaged file
             raise MediaError(f"unreadable pose file {media} ({type(exc).__name__}: {exc})") from None
         return int(pose.body.data.shape[0]), float(pose.body.fps)
     frames, video_fps, _, _ = video_info(media)
@@ -117,8 +133,9 @@ def read_layout(layout: Layout, root: Path) -> tuple[list[Example], list[str]]:
         header, rows = read_table(path)
         for role in ("media", "text", *[r for r in ("start", "end") if r in cols]):
             if cols[role] not in header:
-                raise UserError(f"{path}:1: no column {cols[role]!r} (dataset.columns.{role}); the header has: "
-                                f"{', '.join(header)}")
+                raise UserError(
+                    f"{path}:1: no column {cols[role]!r} (dataset.columns.{role}); the header has: {', '.join(header)}"
+                )
         for lineno, row in rows:
             cell = lambda role: (row.get(cols[role]) or "").strip() if role in cols else ""  # noqa: E731
             example_id = cell("id") or f"{split}-{lineno}"
@@ -136,7 +153,7 @@ def read_layout(layout: Layout, root: Path) -> tuple[list[Example], list[str]]:
                 if media not in probed:
                     try:
                         probed[media] = probe(media, layout.fps)
-                    except Exception as exc:     # cv2 / pose-format on an unreadable file
+                    except Exception as exc:  # cv2 / pose-format on an unreadable file
                         probed[media] = str(exc)
                 info = probed[media]
                 if isinstance(info, str):
@@ -148,23 +165,39 @@ def read_layout(layout: Layout, root: Path) -> tuple[list[Example], list[str]]:
                 try:
                     start, end = (seconds(cell(r), layout.time_unit, fps) for r in ("start", "end"))
                 except ValueError:
-                    problem = problem or (f"start {cell('start')!r} and end {cell('end')!r}: expected two numbers "
-                                          f"({layout.time_unit})")
+                    problem = problem or (
+                        f"start {cell('start')!r} and end {cell('end')!r}: expected two numbers ({layout.time_unit})"
+                    )
                 else:
                     if start < 0 or end <= start:
                         problem = problem or f"end {cell('end')} is not after start {cell('start')}"
                     elif frames and fps and end > frames / fps + 1.0 / fps:
-                        problem = problem or (f"segment {start:.3f}-{end:.3f} s ends after the media "
-                                              f"({frames / fps:.3f} s)")
+                        problem = problem or (
+                            f"segment {start:.3f}-{end:.3f} s ends after the media ({frames / fps:.3f} s)"
+                        )
             text = cell("text")
             if not text:
                 problem = problem or "empty text"
             if problem:
                 problems.append(f"{where}: {problem}")
-            examples.append(Example(
-                example_id, split, str(media or ""), frames, fps, text, "", cell("signer"), start, end,
-                pose_id_for(media, root) if media is not None else "", cell("source_lang"), cell("target_lang"),
-                problem))
+            examples.append(
+                Example(
+                    example_id,
+                    split,
+                    str(media or ""),
+                    frames,
+                    fps,
+                    text,
+                    "",
+                    cell("signer"),
+                    start,
+                    end,
+                    pose_id_for(media, root) if media is not None else "",
+                    cell("source_lang"),
+                    cell("target_lang"),
+                    problem,
+                )
+            )
     return examples, problems
 
 
@@ -173,11 +206,17 @@ def manifest_layout(ds: dict, root: Path) -> Layout:
     splits = ds.get("splits") or {}
     missing = [s for s in SPLITS if s not in splits]
     if missing:
-        raise UserError(f"dataset.splits: no file for {', '.join(missing)}; give one manifest per split, e.g. "
-                        f"{{train: train.tsv, validation: dev.tsv, test: test.tsv}} (relative to dataset.root)")
+        raise UserError(
+            f"dataset.splits: no file for {', '.join(missing)}; give one manifest per split, e.g. "
+            f"{{train: train.tsv, validation: dev.tsv, test: test.tsv}} (relative to dataset.root)"
+        )
     columns = {"media": "media", "text": "text", **(ds.get("columns") or {})}
-    return Layout({s: root / splits[s] for s in SPLITS}, columns, ds.get("time_unit") or "seconds",
-                  float(ds.get("fps") or DEFAULT_FPS))
+    return Layout(
+        {s: root / splits[s] for s in SPLITS},
+        columns,
+        ds.get("time_unit") or "seconds",
+        float(ds.get("fps") or DEFAULT_FPS),
+    )
 
 
 def how2sign_layout(ds: dict, root: Path) -> Layout:
@@ -186,8 +225,10 @@ def how2sign_layout(ds: dict, root: Path) -> Layout:
     for split, name in HOW2SIGN_SPLITS.items():
         found = sorted(root.rglob(f"how2sign_realigned_{name}.csv"))
         if not found:
-            raise UserError(f"dataset.root {root}: no how2sign_realigned_{name}.csv at or below it; point "
-                            f"dataset.root at your How2Sign download (the realigned sentence CSVs and the videos)")
+            raise UserError(
+                f"dataset.root {root}: no how2sign_realigned_{name}.csv at or below it; point "
+                f"dataset.root at your How2Sign download (the realigned sentence CSVs and the videos)"
+            )
         files[split] = found[0]
     videos = {p.stem: p for p in sorted(root.rglob("*.mp4"))}
     media = ds.get("media") or "clips"
@@ -197,6 +238,7 @@ def how2sign_layout(ds: dict, root: Path) -> Layout:
 
     def resolve(value: str, manifest: Path) -> Path:
         return videos.get(value, root / f"{value}.mp4")
+
     return Layout(files, columns, "seconds", DEFAULT_FPS, resolve, whole_media=media == "clips")
 
 

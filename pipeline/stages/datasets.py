@@ -12,13 +12,14 @@
 - `annotations`: only the official corpus CSVs (`annotations/manual/PHOENIX-2014-T.{train,dev,test}.corpus.csv`,
   at `<root>` or anywhere below it, e.g. inside the public annotations archive): texts for pre-estimated poses.
 """
+
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
 from pipeline.errors import UserError
-from pipeline.stages.frames import frame_files, video_info, MediaError
+from pipeline.stages.frames import MediaError, frame_files, video_info
 from pipeline.stages.manifest import SPLITS, Example
 
 PHOENIX_FPS = 25.0
@@ -46,9 +47,11 @@ def read_official(root: Path, frames_expected: bool = True) -> tuple[list[Exampl
     """Examples and problems (one line each: file:line: id: reason) of an official-layout tree.
     Without `frames_expected` (layout annotations) only the texts are read."""
     if not (root / "annotations" / "manual").is_dir():
-        raise UserError(f"dataset.root {root}: expected the official PHOENIX-2014-T layout with annotations/manual/"
-                        f"PHOENIX-2014-T.{{train,dev,test}}.corpus.csv and {FRAMES_DIR}/{{train,dev,test}}/<name>/; "
-                        f"point dataset.root at the PHOENIX-2014-T folder inside the release, or set dataset.layout")
+        raise UserError(
+            f"dataset.root {root}: expected the official PHOENIX-2014-T layout with annotations/manual/"
+            f"PHOENIX-2014-T.{{train,dev,test}}.corpus.csv and {FRAMES_DIR}/{{train,dev,test}}/<name>/; "
+            f"point dataset.root at the PHOENIX-2014-T folder inside the release, or set dataset.layout"
+        )
     examples, problems = [], []
     for split, name in OFFICIAL_SPLITS.items():
         path = corpus_csv(root, split)
@@ -58,11 +61,15 @@ def read_official(root: Path, frames_expected: bool = True) -> tuple[list[Exampl
             reader = csv.reader(handle, delimiter="|", quoting=csv.QUOTE_NONE)
             header = next(reader, None)
             if header != OFFICIAL_COLUMNS:
-                raise UserError(f"{path}:1: expected the header {'|'.join(OFFICIAL_COLUMNS)}, got {'|'.join(header or [])}")
+                raise UserError(
+                    f"{path}:1: expected the header {'|'.join(OFFICIAL_COLUMNS)}, got {'|'.join(header or [])}"
+                )
             for lineno, row in enumerate(reader, start=2):
                 if len(row) != len(OFFICIAL_COLUMNS):
-                    problems.append(f"{path}:{lineno}: expected {len(OFFICIAL_COLUMNS)} '|'-separated fields, "
-                                    f"got {len(row)}; row skipped")
+                    problems.append(
+                        f"{path}:{lineno}: expected {len(OFFICIAL_COLUMNS)} '|'-separated fields, "
+                        f"got {len(row)}; row skipped"
+                    )
                     continue
                 rec = dict(zip(OFFICIAL_COLUMNS, row))
                 folder = root / FRAMES_DIR / name / rec["name"]
@@ -72,8 +79,18 @@ def read_official(root: Path, frames_expected: bool = True) -> tuple[list[Exampl
                 text = rec["translation"].strip()
                 if not text:
                     problems.append(f"{path}:{lineno}: {rec['name']}: empty translation")
-                examples.append(Example(rec["name"], split, str(folder), frames, PHOENIX_FPS, text,
-                                        rec["orth"].strip(), rec["speaker"].strip()))
+                examples.append(
+                    Example(
+                        rec["name"],
+                        split,
+                        str(folder),
+                        frames,
+                        PHOENIX_FPS,
+                        text,
+                        rec["orth"].strip(),
+                        rec["speaker"].strip(),
+                    )
+                )
     return examples, problems
 
 
@@ -84,16 +101,20 @@ def read_videos(root: Path) -> tuple[list[Example], list[str]]:
         split_dir = root / split
         tsv = root / f"PHOENIX-2014-T.{split}.corpus_poses.tsv"
         if not split_dir.is_dir() or not tsv.exists():
-            raise UserError(f"dataset.root {root}: expected the original pipeline's layout, {split}/*.mp4 and "
-                            f"PHOENIX-2014-T.{split}.corpus_poses.tsv for each of {', '.join(SPLITS)}; "
-                            f"missing {split_dir if not split_dir.is_dir() else tsv}")
+            raise UserError(
+                f"dataset.root {root}: expected the original pipeline's layout, {split}/*.mp4 and "
+                f"PHOENIX-2014-T.{split}.corpus_poses.tsv for each of {', '.join(SPLITS)}; "
+                f"missing {split_dir if not split_dir.is_dir() else tsv}"
+            )
         texts: dict[str, tuple[str, int]] = {}
         with open(tsv, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle, delimiter="\t")
             column = next((c for c in ("signal", "video_path") if c in (reader.fieldnames or [])), None)
             if column is None or "output" not in (reader.fieldnames or []):
-                raise UserError(f"{tsv}:1: expected columns 'signal' (or 'video_path') and 'output', "
-                                f"got {', '.join(reader.fieldnames or [])}")
+                raise UserError(
+                    f"{tsv}:1: expected columns 'signal' (or 'video_path') and 'output', "
+                    f"got {', '.join(reader.fieldnames or [])}"
+                )
             for lineno, row in enumerate(reader, start=2):
                 texts[Path(row[column]).stem] = ((row["output"] or "").strip(), lineno)
         for video in sorted(split_dir.glob("*.mp4")):
@@ -117,6 +138,7 @@ def read_dataset(ds: dict, root: Path) -> tuple[list[Example], list[str]]:
     layout = ds["layout"]
     if layout in ("manifest", "how2sign"):
         from pipeline.stages.corpus import read_corpus
+
         return read_corpus(ds, root)
     if layout in ("official", "sample"):
         return read_official(root)
@@ -125,9 +147,12 @@ def read_dataset(ds: dict, root: Path) -> tuple[list[Example], list[str]]:
     if layout == "annotations":
         found = find_annotations(root)
         if found is None:
-            raise UserError(f"dataset.root {root}: no {corpus_csv(Path(), 'train')} at or below it; point "
-                            f"dataset.root at the PHOENIX-2014-T folder or the extracted annotations archive, or "
-                            f"set dataset.url to that archive")
+            raise UserError(
+                f"dataset.root {root}: no {corpus_csv(Path(), 'train')} at or below it; point "
+                f"dataset.root at the PHOENIX-2014-T folder or the extracted annotations archive, or "
+                f"set dataset.url to that archive"
+            )
         return read_official(found, frames_expected=False)
-    raise UserError(f"dataset.layout: unknown layout {layout!r}; allowed: official, videos, sample, annotations, "
-                    f"manifest, how2sign")
+    raise UserError(
+        f"dataset.layout: unknown layout {layout!r}; allowed: official, videos, sample, annotations, manifest, how2sign"
+    )

@@ -8,6 +8,7 @@ A stage interrupted by its job script (SIGUSR1 before the time limit, or preempt
 `Interrupted` once its work is saved: the stage exits with REQUEUE_EXIT and no marker, and the script requeues the
 job, which carries on from what was saved.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,7 @@ from pipeline.errors import UserError
 from pipeline.stages.markers import DONE, shard_marker, write_marker
 from pipeline.stages.specs import EstimateSpec, load_spec
 
-
-REQUEUE_EXIT = 75          # EX_TEMPFAIL: saved, stopped on a signal; the job script requeues the job
+REQUEUE_EXIT = 75  # EX_TEMPFAIL: saved, stopped on a signal; the job script requeues the job
 
 
 class Interrupted(Exception):
@@ -40,8 +40,10 @@ def array_task() -> int:
 def write_environment(path: Path) -> None:
     """What `pip freeze` would say inside this image (provenance), without a subprocess."""
     from importlib import metadata
-    packages = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
-                       if d.metadata["Name"]}, key=str.lower)
+
+    packages = sorted(
+        {f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]}, key=str.lower
+    )
     path.write_text(f"# python {sys.version.split()[0]} at {sys.executable}\n" + "\n".join(packages) + "\n")
 
 
@@ -54,8 +56,10 @@ def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None,
     try:
         spec = load_spec(json.loads(Path(args.spec).read_text()), args.spec)
     except FileNotFoundError:
-        sys.exit(f"error: spec file {args.spec} not found (in a container only bound paths exist: is the jobs "
-                 f"folder bound? pipeline.submit binds it; a hand-written command must too)")
+        sys.exit(
+            f"error: spec file {args.spec} not found (in a container only bound paths exist: is the jobs "
+            f"folder bound? pipeline.submit binds it; a hand-written command must too)"
+        )
     except UserError as exc:
         sys.exit(f"error: {exc}")
     if args.limit and isinstance(spec, EstimateSpec):
@@ -78,11 +82,13 @@ def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None,
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        sys.exit(f"error: {spec.stage}: cannot write its output folder {out}: {exc.strerror}. In a container only "
-                 f"bound paths are writable: keep outputs under the profile's data_dir (bound by pipeline.submit)")
+        sys.exit(
+            f"error: {spec.stage}: cannot write its output folder {out}: {exc.strerror}. In a container only "
+            f"bound paths are writable: keep outputs under the profile's data_dir (bound by pipeline.submit)"
+        )
     started = time.time()
 
-    def interrupted(signum, _frame):      # a signal before (or between) the stage's own handling of it
+    def interrupted(signum, _frame):  # a signal before (or between) the stage's own handling of it
         raise Interrupted(f"{signal.Signals(signum).name} before there was anything to save")
 
     for sig in (signal.SIGUSR1, signal.SIGTERM):
@@ -93,11 +99,16 @@ def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None,
         print(f"error: {spec.stage}: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
     except Interrupted as exc:
-        print(f"{spec.stage} {spec.key}: interrupted ({exc}); not complete, run again to carry on",
-              flush=True)
+        print(f"{spec.stage} {spec.key}: interrupted ({exc}); not complete, run again to carry on", flush=True)
         sys.exit(REQUEUE_EXIT)
     write_environment(out / "environment.txt")
-    write_marker(marker, started, stage=spec.stage, key=spec.key, python=sys.executable,
-                 container=os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"),
-                 **info)
+    write_marker(
+        marker,
+        started,
+        stage=spec.stage,
+        key=spec.key,
+        python=sys.executable,
+        container=os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"),
+        **info,
+    )
     print(f"{spec.stage} {spec.key}: done in {time.time() - started:.1f}s -> {out}", flush=True)

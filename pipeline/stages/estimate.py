@@ -9,6 +9,7 @@
 - `workers > 1` runs that many processes, each with its own model, to use every core; `auto` (the default) picks
   ceil(CPUs / 1.4) from the task's CPUs (SLURM_CPUS_PER_TASK, else this process's affinity).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,7 @@ from pipeline.stages.markers import atomic_path
 from pipeline.stages.specs import EstimateSpec
 
 _worker: dict = {}
-CHUNK = 8   # at most this many examples per pool task: >1 so decoding overlaps estimation, small for progress
+CHUNK = 8  # at most this many examples per pool task: >1 so decoding overlaps estimation, small for progress
 
 
 def shard(examples: list[Example], shards: int, index: int) -> list[Example]:
@@ -59,9 +60,11 @@ def media_to_estimate(examples: list[Example]) -> tuple[list[Example], str]:
             unique.setdefault(ex.pose_name, replace(ex, id=ex.pose_name))
     if len(unique) == len(examples):
         return list(unique.values()), ""
-    return list(unique.values()), (f"{len(examples)} examples: {len(unique)} source media to estimate, "
-                                   f"{poses} given as pose files, {problems} with a problem (see prepare's "
-                                   f"problems.txt)")
+    return list(unique.values()), (
+        f"{len(examples)} examples: {len(unique)} source media to estimate, "
+        f"{poses} given as pose files, {problems} with a problem (see prepare's "
+        f"problems.txt)"
+    )
 
 
 def pose_path(poses_dir: Path, example_id: str) -> Path:
@@ -80,8 +83,9 @@ def _read(media: str) -> list | MediaError:
         return exc
 
 
-def estimate_one(job: tuple[str, str, float, str], frames: list | MediaError | None = None
-                 ) -> tuple[str, int, str | None]:
+def estimate_one(
+    job: tuple[str, str, float, str], frames: list | MediaError | None = None
+) -> tuple[str, int, str | None]:
     """(id, frames, error) for one example; writes its pose atomically. Runs in a worker.
     `frames` may be given already decoded (prefetched)."""
     example_id, media, fps, out = job
@@ -112,29 +116,40 @@ def estimate_chunk(jobs: list[tuple[str, str, float, str]]) -> list[tuple[str, i
     return list(estimate_prefetching(jobs))
 
 
-def run_shard(examples: list[Example], out: Path, estimator: str, settings: dict, workers: int,
-              label: str = "estimate") -> tuple[int, list[tuple[str, str]]]:
+def run_shard(
+    examples: list[Example], out: Path, estimator: str, settings: dict, workers: int, label: str = "estimate"
+) -> tuple[int, list[tuple[str, str]]]:
     """Estimate every example without a pose; returns (frames done, failures [(id, reason)])."""
     from tqdm import tqdm
 
-    for example in examples:   # temp files of a killed earlier attempt at this shard's examples
+    for example in examples:  # temp files of a killed earlier attempt at this shard's examples
         for stale in Path(out).glob(f".{example.id}.pose.*.tmp"):
             stale.unlink()
     todo = [e for e in examples if not pose_path(out, e.id).exists()]
     skipped = len(examples) - len(todo)
-    print(f"{label}: {len(examples)} examples in shard, {skipped} already done, {len(todo)} to estimate "
-          f"({sum(e.frames for e in todo)} frames) with {workers} worker(s)", flush=True)
+    print(
+        f"{label}: {len(examples)} examples in shard, {skipped} already done, {len(todo)} to estimate "
+        f"({sum(e.frames for e in todo)} frames) with {workers} worker(s)",
+        flush=True,
+    )
     jobs = [(e.id, e.media, e.fps, str(pose_path(out, e.id))) for e in todo]
     failures: list[tuple[str, str]] = []
     done_frames = 0
-    bar = tqdm(total=sum(max(e.frames, 1) for e in todo), unit="frame", mininterval=10, file=sys.stdout,
-               dynamic_ncols=False, ncols=100, desc=label)
+    bar = tqdm(
+        total=sum(max(e.frames, 1) for e in todo),
+        unit="frame",
+        mininterval=10,
+        file=sys.stdout,
+        dynamic_ncols=False,
+        ncols=100,
+        desc=label,
+    )
     expected = {e.id: max(e.frames, 1) for e in todo}
     if workers > 1 and len(jobs) > 1:
-        ctx = multiprocessing.get_context("spawn")   # MediaPipe's graph does not survive fork
+        ctx = multiprocessing.get_context("spawn")  # MediaPipe's graph does not survive fork
         # prefetching works within a chunk; chunks small enough that every worker gets a fair share
         size = max(1, min(CHUNK, len(jobs) // (workers * 4)))
-        chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
         with ctx.Pool(workers, initializer=_init_worker, initargs=(estimator, settings)) as pool:
             for results in pool.imap_unordered(estimate_chunk, chunks):
                 for example_id, frames, error in results:
@@ -192,22 +207,35 @@ def run(spec: EstimateSpec) -> dict:
     workers = resolve_workers(spec.workers)
     if spec.workers == "auto":
         print(f"estimate.workers auto: {workers} worker(s) for {task_cpus()} CPU(s)", flush=True)
-    frames, failures = run_shard(mine, out, spec.estimator, spec.settings, workers,
-                                 f"estimate shard {task + 1}/{shards}")
+    frames, failures = run_shard(
+        mine, out, spec.estimator, spec.settings, workers, f"estimate shard {task + 1}/{shards}"
+    )
     elapsed = time.time() - started
     failures_file = out / f"failures.shard-{task}.tsv"
     failures_file.write_text("".join(f"{i}\t{r}\n" for i, r in failures))
     for example_id, reason in failures:
         print(f"failed: {example_id}: {reason}", flush=True)
     rate = frames / elapsed if elapsed > 0 else 0.0
-    print(f"shard {task + 1}/{shards}: {frames} frames in {elapsed:.1f}s ({rate:.1f} frames/s), "
-          f"{len(failures)} failure(s)", flush=True)
+    print(
+        f"shard {task + 1}/{shards}: {frames} frames in {elapsed:.1f}s ({rate:.1f} frames/s), "
+        f"{len(failures)} failure(s)",
+        flush=True,
+    )
     allowed = spec.max_failure_fraction * len(mine)
     if len(failures) > allowed:
-        raise UserError(f"{len(failures)} of {len(mine)} examples failed (allowed: {allowed:g}; "
-                        f"estimate.max_failure_fraction); see {failures_file}")
-    return {"examples": len(mine), "frames": frames, "frames_per_second": round(rate, 2), "workers": workers,
-            "failures": len(failures), "shard": task, "shards": shards}
+        raise UserError(
+            f"{len(failures)} of {len(mine)} examples failed (allowed: {allowed:g}; "
+            f"estimate.max_failure_fraction); see {failures_file}"
+        )
+    return {
+        "examples": len(mine),
+        "frames": frames,
+        "frames_per_second": round(rate, 2),
+        "workers": workers,
+        "failures": len(failures),
+        "shard": task,
+        "shards": shards,
+    }
 
 
 if __name__ == "__main__":

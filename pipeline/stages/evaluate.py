@@ -6,6 +6,7 @@ through bleurt-pytorch; `tiny-bleurt` is built offline for tests) goes to `test_
 cannot be loaded (not cached on an offline node, say) is reported in one line and marked missing in that file,
 and BLEU and chrF are still written. Fails when hypotheses and references differ in count, naming both files.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
-from pipeline.stages.specs import EvaluateSpec
 from pipeline.stages.markers import build_once
+from pipeline.stages.specs import EvaluateSpec
 
 
 def read_references(tsv: Path) -> list[str]:
@@ -31,6 +32,7 @@ def read_hypotheses(path: Path) -> list[str]:
 
 def score(hyps: list[str], refs: list[str]) -> dict[str, dict]:
     from sacrebleu.metrics import BLEU, CHRF
+
     out = {}
     for name, metric in (("bleu", BLEU()), ("chrf", CHRF())):
         result = metric.corpus_score(hyps, [refs])
@@ -44,6 +46,7 @@ def resolve_bleurt(checkpoint: str, cache_dir: str) -> str:
     if checkpoint != "tiny-bleurt":
         return checkpoint
     from pipeline.stages.tiny_bleurt import VERSION, build
+
     return str(build_once(Path(cache_dir) / f"tiny-bleurt-v{VERSION}", build))
 
 
@@ -53,6 +56,7 @@ def bleurt(hyps: list[str], refs: list[str], checkpoint: str, cache_dir: str, ba
     try:
         import torch
         from bleurt_pytorch import BleurtForSequenceClassification, BleurtTokenizer
+
         path = resolve_bleurt(checkpoint, cache_dir)
         model = BleurtForSequenceClassification.from_pretrained(path).eval()
         tokenizer = BleurtTokenizer.from_pretrained(path)
@@ -62,8 +66,14 @@ def bleurt(hyps: list[str], refs: list[str], checkpoint: str, cache_dir: str, ba
     scores: list[float] = []
     with torch.no_grad():
         for i in range(0, len(hyps), batch_size):
-            inputs = tokenizer(refs[i:i + batch_size], hyps[i:i + batch_size], padding="longest",
-                               truncation=True, max_length=model.config.max_position_embeddings, return_tensors="pt")
+            inputs = tokenizer(
+                refs[i : i + batch_size],
+                hyps[i : i + batch_size],
+                padding="longest",
+                truncation=True,
+                max_length=model.config.max_position_embeddings,
+                return_tensors="pt",
+            )
             scores += model(**inputs).logits.flatten().tolist()
     result["score"] = round(sum(scores) / len(scores), 3) if scores else None
     return result
@@ -87,8 +97,11 @@ def run(spec: EvaluateSpec) -> dict:
         result = bleurt(hyps, refs, checkpoint, spec.cache_dir or str(out))
         (out / "test_score.bleurt").write_text(json.dumps(result, indent=1) + "\n")
         if result["score"] is None:
-            print(f"BLEURT missing: cannot load {checkpoint} ({result['missing']}); BLEU and chrF are written. "
-                  f"Fill the cache on a machine with internet: python -m pipeline.fetch_models CONFIG", flush=True)
+            print(
+                f"BLEURT missing: cannot load {checkpoint} ({result['missing']}); BLEU and chrF are written. "
+                f"Fill the cache on a machine with internet: python -m pipeline.fetch_models CONFIG",
+                flush=True,
+            )
         else:
             print(f"BLEURT = {result['score']}   ({checkpoint})", flush=True)
         facts["bleurt"] = result["score"]

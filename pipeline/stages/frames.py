@@ -3,6 +3,7 @@
 Problems are `MediaError`s whose message says what was wrong (missing, empty, undecodable), so the estimate
 stage can record them per example and go on.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,12 +23,17 @@ def frame_files(folder: Path) -> list[Path]:
 def video_info(path: Path) -> tuple[int, float, int, int]:
     """(frame count, fps, width, height) of a video, as its container reports them."""
     import cv2
+
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             raise MediaError(f"cannot open video {path}")
-        return (int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
-                int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        return (
+            int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+            float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
     finally:
         cap.release()
 
@@ -35,6 +41,7 @@ def video_info(path: Path) -> tuple[int, float, int, int]:
 def iter_frames(media: str | Path) -> Iterator:
     """RGB uint8 frames of a video file or an image folder."""
     import cv2
+
     media = Path(media)
     if not media.exists():
         raise MediaError(f"not found: {media}")

@@ -8,6 +8,7 @@ become its prompts), problem (why the example cannot be used: it stays in the ma
 leaves it out under its fraction setting). Manifests written before those columns existed read with the defaults.
 Written by prepare; read by estimate (what to estimate) and preprocess (the texts).
 """
+
 from __future__ import annotations
 
 import csv

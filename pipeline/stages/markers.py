@@ -4,6 +4,7 @@ A finished stage writes `<output_dir>/.done.json`; an estimate array task writes
 `<output_dir>/.done.shard-<i>-of-<n>.json`. The submitter skips a job whose markers are all present, and a stage
 started by hand on finished outputs exits at once. Light: the login node imports this.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,9 +59,17 @@ def write_json(target: Path, data: dict) -> None:
 
 
 def write_marker(marker: Path, started: float, **info) -> None:
-    write_json(marker, {"host": socket.gethostname(), "started": started, "finished": time.time(),
-                        "seconds": round(time.time() - started, 3),
-                        "slurm_job_id": os.environ.get("SLURM_JOB_ID"), **info})
+    write_json(
+        marker,
+        {
+            "host": socket.gethostname(),
+            "started": started,
+            "finished": time.time(),
+            "seconds": round(time.time() - started, 3),
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+            **info,
+        },
+    )
 
 
 def build_once(target: Path, build: Callable[[Path], object]) -> Path:
@@ -76,5 +85,6 @@ def build_once(target: Path, build: Callable[[Path], object]) -> Path:
             os.rename(scratch, target)
         except OSError:
             import shutil
+
             shutil.rmtree(scratch)
     return target

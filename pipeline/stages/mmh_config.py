@@ -6,6 +6,7 @@ decoder_prompt+output, the encoder prompt, the decoder prompt), the layout of MM
 shorthand written out so the file says everything. The older flat `processor: reduce_holistic_poses /
 text_tokenizer_path` keys of the original pipeline's MMH commit are rejected by v0.5.4.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -16,10 +17,12 @@ if TYPE_CHECKING:
 
 def processor_slots(tokenizer: str, new_vocabulary: str, reduce_holistic: bool) -> list[dict]:
     def text_slot(key: str, column_map: dict, role: str, mask: str | None = None, label: bool = False) -> dict:
-        slot: dict[str, Any] = {"processor_class": "TextModalityProcessor", "output_data_key": key,
-                                "column_map": column_map,
-                                "processor_kwargs": {"tokenizer_path": tokenizer, "role": role,
-                                                     "new_vocabulary": new_vocabulary}}
+        slot: dict[str, Any] = {
+            "processor_class": "TextModalityProcessor",
+            "output_data_key": key,
+            "column_map": column_map,
+            "processor_kwargs": {"tokenizer_path": tokenizer, "role": role, "new_vocabulary": new_vocabulary},
+        }
         if mask:
             slot["output_mask_key"] = mask
         if label:
@@ -27,37 +30,52 @@ def processor_slots(tokenizer: str, new_vocabulary: str, reduce_holistic: bool) 
         return slot
 
     return [
-        {"processor_class": "PoseModalityProcessor", "output_data_key": "input_frames",
-         "output_mask_key": "attention_mask",
-         "column_map": {"signal": "signal", "signal_start": "signal_start", "signal_end": "signal_end"},
-         "processor_kwargs": {"reduce_holistic_poses": reduce_holistic}},
+        {
+            "processor_class": "PoseModalityProcessor",
+            "output_data_key": "input_frames",
+            "output_mask_key": "attention_mask",
+            "column_map": {"signal": "signal", "signal_start": "signal_start", "signal_end": "signal_end"},
+            "processor_kwargs": {"reduce_holistic_poses": reduce_holistic},
+        },
         text_slot("labels", {"decoder_prompt": "target_prefix", "output": "target"}, "target", label=True),
         text_slot("encoder_prompt", {"encoder_prompt": "signal"}, "input", "encoder_prompt_length_padding_mask"),
         text_slot("decoder_input_ids", {"decoder_prompt": "signal"}, "input", "decoder_attention_mask"),
     ]
 
 
-def mmh_config(spec: TrainSpec, *, backbone: str, tokenizer: str, feat_dim: int, tsv_dir: str,
-               encoder_prompt: str, use_gpu: bool) -> dict:
+def mmh_config(
+    spec: TrainSpec, *, backbone: str, tokenizer: str, feat_dim: int, tsv_dir: str, encoder_prompt: str, use_gpu: bool
+) -> dict:
     """The config dict for `multimodalhugs-setup` / `-train` / `-generate`."""
     model, train = spec.model, spec.training
     workers = train.dataloader_num_workers
     training = {
         "run_name": spec.run_name,
         "early_stopping_patience": train.early_stopping_patience,
-        "do_train": True, "do_eval": True, "predict_with_generate": True,
-        "save_strategy": "steps", "eval_strategy": "steps",
-        "eval_steps": train.eval_steps, "logging_steps": train.eval_steps, "save_steps": train.eval_steps,
-        "per_device_train_batch_size": train.batch_size, "per_device_eval_batch_size": train.batch_size,
+        "do_train": True,
+        "do_eval": True,
+        "predict_with_generate": True,
+        "save_strategy": "steps",
+        "eval_strategy": "steps",
+        "eval_steps": train.eval_steps,
+        "logging_steps": train.eval_steps,
+        "save_steps": train.eval_steps,
+        "per_device_train_batch_size": train.batch_size,
+        "per_device_eval_batch_size": train.batch_size,
         "label_smoothing_factor": train.label_smoothing_factor,
         "gradient_accumulation_steps": train.gradient_accumulation_steps,
         "learning_rate": train.learning_rate,
         "load_best_model_at_end": True,
         "dataloader_num_workers": workers,
-        "metric_name": "sacrebleu,chrf", "metric_for_best_model": "sacrebleu", "greater_is_better": True,
-        "num_train_epochs": 1, "max_steps": train.max_steps, "warmup_steps": train.warmup_steps,
-        "save_total_limit": train.save_total_limit, "seed": train.seed,
-        "fp16": bool(train.fp16 and use_gpu),   # fp16 needs a GPU; the CPU runs in fp32
+        "metric_name": "sacrebleu,chrf",
+        "metric_for_best_model": "sacrebleu",
+        "greater_is_better": True,
+        "num_train_epochs": 1,
+        "max_steps": train.max_steps,
+        "warmup_steps": train.warmup_steps,
+        "save_total_limit": train.save_total_limit,
+        "seed": train.seed,
+        "fp16": bool(train.fp16 and use_gpu),  # fp16 needs a GPU; the CPU runs in fp32
         "report_to": "none",
         **(train.extra or {}),
     }

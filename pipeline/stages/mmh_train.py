@@ -16,6 +16,7 @@ RNG state; the checkpoint is the job's own.
 SIGUSR1 (passed on by the train stage when SLURM warns of the time limit, or on preemption) makes training save a
 checkpoint at the end of the current step and stop; the job is then requeued and resumes from that checkpoint.
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,18 +41,19 @@ def save_and_stop_on_sigusr1() -> None:
     """On SIGUSR1, save a checkpoint after the current optimizer step and end training (a TrainerCallback)."""
     import signal
 
-    from transformers import TrainerCallback
     from multimodalhugs.multilingual_seq2seq_trainer import MultiLingualSeq2SeqTrainer
+    from transformers import TrainerCallback
 
     asked: list[int] = []
-    for sig in (signal.SIGUSR1, signal.SIGTERM):   # TERM: SLURM signals every process of a preempted job
+    for sig in (signal.SIGUSR1, signal.SIGTERM):  # TERM: SLURM signals every process of a preempted job
         signal.signal(sig, lambda signum, frame: asked.append(signum))
 
     class SaveAndStop(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
             if asked:
-                print(f"{signal.Signals(asked[0]).name}: saving checkpoint-{state.global_step} and stopping",
-                      flush=True)
+                print(
+                    f"{signal.Signals(asked[0]).name}: saving checkpoint-{state.global_step} and stopping", flush=True
+                )
                 control.should_save = True
                 control.should_training_stop = True
                 control.should_evaluate = False
@@ -70,8 +72,9 @@ def allow_numpy_rng_state() -> None:
     import numpy as np
     import torch
 
-    torch.serialization.add_safe_globals([np._core.multiarray._reconstruct, np.ndarray, np.dtype,
-                                          type(np.dtype(np.uint32))])
+    torch.serialization.add_safe_globals(
+        [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    )
 
 
 def main() -> None:
@@ -79,6 +82,7 @@ def main() -> None:
     allow_numpy_rng_state()
     save_and_stop_on_sigusr1()
     from multimodalhugs.multimodalhugs_cli.train import main as mmh_main
+
     sys.argv = ["multimodalhugs-train", *sys.argv[1:]]
     mmh_main()
 

@@ -12,6 +12,7 @@ confident detection of the file (sum of its points' confidences); from there, fo
 keeps the person whose confident points' centre is nearest the centre kept in the frame before. Frames with nobody
 keep an empty person. The reduced file is written beside the TSVs and the TSV points at it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,24 +24,23 @@ from pipeline.pose_types import HOLISTIC_KEPT, POSE_TYPES
 from pipeline.stages.markers import atomic_path
 
 
-
 @dataclass
 class PoseFile:
-    pose: object                 # pose_format.Pose
-    signature: tuple             # ((component, points, format), ...)
+    pose: object  # pose_format.Pose
+    signature: tuple  # ((component, points, format), ...)
     people: int
-    frames_with_several: int     # frames where more than one person has a confident point
+    frames_with_several: int  # frames where more than one person has a confident point
 
 
 def read_pose(path: Path) -> PoseFile:
     from pose_format import Pose
+
     with open(path, "rb") as handle:
         pose = Pose.read(handle.read())
     signature = tuple((c.name, len(c.points), c.format) for c in pose.header.components)
     confidence = np.asarray(pose.body.confidence)
     present = (confidence > 0).any(axis=-1).sum(axis=1) if confidence.ndim == 3 else np.zeros(0)
-    return PoseFile(pose, signature, int(confidence.shape[1]) if confidence.ndim == 3 else 1,
-                    int((present > 1).sum()))
+    return PoseFile(pose, signature, int(confidence.shape[1]) if confidence.ndim == 3 else 1, int((present > 1).sum()))
 
 
 def header_problem(pose_type: str, signature: tuple) -> str | None:
@@ -58,8 +58,10 @@ def header_problem(pose_type: str, signature: tuple) -> str | None:
         sizes = {name: n for name, n, _ in signature}
         wrong = [f"{name} {sizes.get(name, 'absent')}" for name, n in HOLISTIC_KEPT.items() if sizes.get(name) != n]
         if wrong:
-            return (f"header is not MediaPipe Holistic: {', '.join(wrong)} (expected "
-                    f"{', '.join(f'{k} {v}' for k, v in HOLISTIC_KEPT.items())})")
+            return (
+                f"header is not MediaPipe Holistic: {', '.join(wrong)} (expected "
+                f"{', '.join(f'{k} {v}' for k, v in HOLISTIC_KEPT.items())})"
+            )
     elif points != entry.points and points not in entry.accepted_points:
         known = " or ".join(str(n) for n in (entry.points, *entry.accepted_points))
         return f"header has {points} points; {pose_type} has {known}"
@@ -73,10 +75,10 @@ def describe(signature: tuple) -> str:
 def signer_track(data: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Index of the person kept in each frame (see the module's rule). data (F, P, N, D), confidence (F, P, N)."""
     frames, people = confidence.shape[:2]
-    score = confidence.sum(axis=-1)                                   # (F, P)
+    score = confidence.sum(axis=-1)  # (F, P)
     weight = confidence[..., None]
     total = weight.sum(axis=2)
-    centre = np.where(total > 0, (data * weight).sum(axis=2) / np.maximum(total, 1e-9), np.nan)   # (F, P, D)
+    centre = np.where(total > 0, (data * weight).sum(axis=2) / np.maximum(total, 1e-9), np.nan)  # (F, P, D)
     chosen = np.zeros(frames, dtype=int)
     anchor = int(score.max(axis=1).argmax())
     chosen[anchor] = int(score[anchor].argmax())
@@ -85,9 +87,8 @@ def signer_track(data: np.ndarray, confidence: np.ndarray) -> np.ndarray:
         for f in order:
             present = score[f] > 0
             if not present.any():
-                continue                                              # nobody: person 0, empty
-            distance = np.where(present, np.linalg.norm(np.nan_to_num(centre[f] - last, nan=np.inf), axis=-1),
-                                np.inf)
+                continue  # nobody: person 0, empty
+            distance = np.where(present, np.linalg.norm(np.nan_to_num(centre[f] - last, nan=np.inf), axis=-1), np.inf)
             chosen[f] = int(distance.argmin()) if np.isfinite(distance).any() else int(score[f].argmax())
             last = centre[f, chosen[f]]
     return chosen
@@ -97,6 +98,7 @@ def write_single_person(pose_file: PoseFile, target: Path) -> None:
     """The file reduced to the signer's track, one person per frame."""
     from pose_format import Pose
     from pose_format.numpy import NumPyPoseBody
+
     body = pose_file.pose.body
     data = np.ma.getdata(body.data).astype(np.float32)
     mask = np.ma.getmaskarray(body.data)
@@ -104,7 +106,8 @@ def write_single_person(pose_file: PoseFile, target: Path) -> None:
     keep = signer_track(np.where(mask, 0.0, data), confidence)
     rows = np.arange(data.shape[0])
     reduced = np.ma.masked_array(data[rows, keep][:, None], mask=mask[rows, keep][:, None])
-    pose = Pose(pose_file.pose.header, NumPyPoseBody(fps=body.fps, data=reduced,
-                                                     confidence=confidence[rows, keep][:, None]))
+    pose = Pose(
+        pose_file.pose.header, NumPyPoseBody(fps=body.fps, data=reduced, confidence=confidence[rows, keep][:, None])
+    )
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         pose.write(handle)

@@ -7,6 +7,7 @@ perturbed copies under `<out>/poses/` and point the TSVs at them, so a benchmark
 hang on the last digits of the poses. Masked points (not seen) stay masked; confidences are unchanged. The noise
 of a file depends only on its example id and the sigma, so a rerun writes the same bytes.
 """
+
 from __future__ import annotations
 
 import hashlib

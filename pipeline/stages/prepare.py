@@ -2,9 +2,11 @@
 
 For the `sample` layout the tree is generated first when it does not exist yet; for `annotations` with a
 `dataset.url`, the annotations archive is fetched into the root first (once; see pipeline.download.fetch_tree).
-Problems (a CSV row with no text, an empty frame folder, an unreadable video) are listed with file, line and id; the examples stay in the manifest
+Problems (a CSV row with no text, an empty frame folder, an unreadable video) are listed with file, line and id;
+the examples stay in the manifest
 so that estimate and preprocess report them again with their own outcome, never dropping them silently.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,13 +25,15 @@ def run(spec: PrepareSpec) -> dict:
     root, out = Path(ds.root), Path(spec.output_dir)
     if ds.layout == "sample":
         from pipeline.stages.sample_data import DEFAULT_PER_SPLIT, generate, is_complete
+
         clips = tuple(ds.sample_clips or DEFAULT_PER_SPLIT)
-        if not is_complete(root, clips):        # absent, interrupted, older, or of another size
+        if not is_complete(root, clips):  # absent, interrupted, older, or of another size
             print(f"generating the sample dataset in {root} ({', '.join(map(str, clips))} clips)", flush=True)
             generate(root, clips)
     if ds.layout == "annotations" and ds.url:
         from pipeline.download import fetch_tree
         from pipeline.stages.datasets import find_annotations
+
         if not root.is_dir() or find_annotations(root) is None or (root / "tree.json").exists():
             fetch_tree(ds.url, root, download_settings=download_kwargs(spec.download))
     if not root.exists():
@@ -44,7 +48,7 @@ def run(spec: PrepareSpec) -> dict:
             raise UserError(f"dataset.root {root}: no {split} examples found")
         write_manifest(out / f"{split}.tsv", rows)
         counts[split] = len(rows)
-        media = {e.pose_name: e.frames for e in rows}        # segments of one video share its frames
+        media = {e.pose_name: e.frames for e in rows}  # segments of one video share its frames
         shared = f" in {len(media)} source media" if len(media) < len(rows) else ""
         print(f"{split}: {len(rows)} examples{shared}, {sum(media.values())} frames", flush=True)
     (out / "problems.txt").write_text("".join(p + "\n" for p in problems))

@@ -19,6 +19,7 @@ robustness check (benchmarks/learnability.py), never part of an ordinary run.
 The feature dimension is measured by loading a real pose file through MultimodalHugs' own PoseModalityProcessor
 (hide legs, reduce_holistic for MediaPipe, flatten), so the trainer config never trusts a table.
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,12 +44,16 @@ def measure_feat_dim(pose_file: Path, reduce_holistic: bool) -> int:
     if PoseModalityProcessor is not None:
         try:
             tensor = PoseModalityProcessor(reduce_holistic_poses=reduce_holistic)._load_pose(str(pose_file))
-        except Exception as exc:        # e.g. pose_hide_legs on a header pose-format does not recognise
-            raise UserError(f"{pose_file}: MultimodalHugs cannot load this pose file ({type(exc).__name__}: "
-                            f"{str(exc)[:200]}); the trainer would fail on it the same way") from None
+        except Exception as exc:  # e.g. pose_hide_legs on a header pose-format does not recognise
+            raise UserError(
+                f"{pose_file}: MultimodalHugs cannot load this pose file ({type(exc).__name__}: "
+                f"{str(exc)[:200]}); the trainer would fail on it the same way"
+            ) from None
         return int(tensor.shape[1])
-    from pose_format import Pose                     # same steps, without MultimodalHugs
-    from pose_format.utils.generic import pose_hide_legs, reduce_holistic as reduce
+    from pose_format import Pose  # same steps, without MultimodalHugs
+    from pose_format.utils.generic import pose_hide_legs
+    from pose_format.utils.generic import reduce_holistic as reduce
+
     with open(pose_file, "rb") as handle:
         pose = Pose.read(handle.read())
     pose_hide_legs(pose)
@@ -60,12 +65,13 @@ def measure_feat_dim(pose_file: Path, reduce_holistic: bool) -> int:
 def derange_signals(rows: list[dict], seed: int = 0) -> None:
     """Give every row another row's pose (signal, start, end); no row keeps its own. In place."""
     import random
+
     if len(rows) < 2:
         return
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
     signals = [(rows[i]["signal"], rows[i]["signal_start"], rows[i]["signal_end"]) for i in order]
-    for k, i in enumerate(order):       # each row in the cycle takes the pose of the next one
+    for k, i in enumerate(order):  # each row in the cycle takes the pose of the next one
         rows[i]["signal"], rows[i]["signal_start"], rows[i]["signal_end"] = signals[(k + 1) % len(order)]
 
 
@@ -91,6 +97,7 @@ def pose_tree(spec: PreprocessSpec) -> Path:
     poses = Path(spec.poses_dir)
     if spec.pose_source == "download":
         from pipeline.download import fetch_tree, normalise_splits
+
         return fetch_tree(spec.poses.url, poses, spec.sha256, normalise_splits, download_kwargs(spec.download))
     if not poses.is_dir():
         raise UserError(f"estimate.folder {poses}: no such folder (expected {{train,dev|validation,test}}/<id>.pose)")
@@ -100,11 +107,13 @@ def pose_tree(spec: PreprocessSpec) -> Path:
 def split_folder(tree: Path, split: str, source: str) -> Path:
     if source == "estimate":
         return tree
-    for name in ((split, "dev") if split == "validation" else (split,)):
+    for name in (split, "dev") if split == "validation" else (split,):
         if (tree / name).is_dir():
             return tree / name
-    raise UserError(f"{tree}: no {split}/ folder{' (nor dev/)' if split == 'validation' else ''}; expected "
-                    f"{{train,dev|validation,test}}/<id>.pose")
+    raise UserError(
+        f"{tree}: no {split}/ folder{' (nor dev/)' if split == 'validation' else ''}; expected "
+        f"{{train,dev|validation,test}}/<id>.pose"
+    )
 
 
 def pose_file_of(ex, folder: Path, source: str) -> Path:
@@ -119,8 +128,10 @@ def segment_problem(ex, pose) -> str | None:
     fps = float(pose.body.fps) or 1.0
     duration = pose.body.data.shape[0] / fps
     if ex.end > duration + 1.0 / fps:
-        return (f"segment {ex.start:.3f}-{ex.end:.3f} s ends after its pose file ({duration:.3f} s, "
-                f"{pose.body.data.shape[0]} frames at {fps:g} fps)")
+        return (
+            f"segment {ex.start:.3f}-{ex.end:.3f} s ends after its pose file ({duration:.3f} s, "
+            f"{pose.body.data.shape[0]} frames at {fps:g} fps)"
+        )
     if int(ex.end * fps) <= int(ex.start * fps):
         return f"segment {ex.start:.3f}-{ex.end:.3f} s holds no frame at {fps:g} fps"
     return None
@@ -128,39 +139,41 @@ def segment_problem(ex, pose) -> str | None:
 
 def run(spec: PreprocessSpec) -> dict:
     """Write the three TSVs, prompts.json (the prompts used) and feat_dim.json."""
-    from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
     from copy import deepcopy as copy_of
 
     from pipeline.pose_headers import rename_to_known
+    from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
     from pipeline.stages.pose_noise import write_perturbed
+
     out, source = Path(spec.output_dir), spec.pose_source
     noise = float(spec.pose_noise or 0.0)
     tree = pose_tree(spec)
     failures = read_failures(tree) if source == "estimate" else {}
     problems, counts, sample_pose = [], {}, None
-    first: list = []                       # the set's first good file: (id, signature)
+    first: list = []  # the set's first good file: (id, signature)
     several = {"examples": 0, "frames": 0, "renamed": 0}
     prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
-    checked: dict[Path, tuple] = {}         # pose file -> (PoseFile, problem, path to train on): segments share one
+    checked: dict[Path, tuple] = {}  # pose file -> (PoseFile, problem, path to train on): segments share one
 
     def check_pose(pose: Path, ex, split: str) -> tuple:
         """Read and check one pose file (once, however many examples are segments of it); reduce several people
         to the signer and add the noise, writing the copy the TSV will point at."""
         try:
             found = read_pose(pose)
-        except Exception as exc:        # pose-format raises many kinds on a damaged file
+        except Exception as exc:  # pose-format raises many kinds on a damaged file
             return None, f"unreadable pose file {pose} ({type(exc).__name__}: {exc})", pose
         reason = header_problem(spec.estimator, found.signature)
         if not reason and not first:
             first.append((ex.id, found.signature))
         if reason is None and found.signature != first[0][1]:
-            reason = (f"header differs from the set's ({first[0][0]}): {describe(found.signature)} vs "
-                      f"{describe(first[0][1])}")
+            reason = (
+                f"header differs from the set's ({first[0][0]}): {describe(found.signature)} vs {describe(first[0][1])}"
+            )
         if reason:
             return found, f"{reason} in {pose}", pose
         copy = out / "poses" / split / f"{ex.pose_name}.pose"
-        header = copy_of(found.pose.header)     # pose-format may share one header object between files read
-        renamed = rename_to_known(spec.estimator, header)     # sapiens, smplest_x: see pose_headers.py
+        header = copy_of(found.pose.header)  # pose-format may share one header object between files read
+        renamed = rename_to_known(spec.estimator, header)  # sapiens, smplest_x: see pose_headers.py
         if renamed:
             found.pose.header = header
         several["renamed"] += renamed
@@ -187,7 +200,7 @@ def run(spec: PreprocessSpec) -> dict:
         # with dataset.limit the manifest holds only the first N: the other poses have texts we did not read
         check_orphans = source != "estimate" and not spec.dataset_limit
         orphans = sorted(p for p in folder.glob("*.pose") if p.stem not in texts) if check_orphans else []
-        for orphan in orphans:             # a pose nobody gave a text for: reported, never trained on empty
+        for orphan in orphans:  # a pose nobody gave a text for: reported, never trained on empty
             problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
             dropped += 1
         for n, ex in enumerate(examples, 1):
@@ -213,9 +226,16 @@ def run(spec: PreprocessSpec) -> dict:
             decoder = f"__{ex.target_lang}__" if ex.target_lang else spec.decoder_prompt
             prompts["encoder"].add(encoder)
             prompts["decoder"].add(decoder)
-            rows.append({"signal": str(pose), "signal_start": round(ex.start * 1000),
-                         "signal_end": round(ex.end * 1000), "encoder_prompt": encoder, "decoder_prompt": decoder,
-                         "output": ex.text.strip()})
+            rows.append(
+                {
+                    "signal": str(pose),
+                    "signal_start": round(ex.start * 1000),
+                    "signal_end": round(ex.end * 1000),
+                    "encoder_prompt": encoder,
+                    "decoder_prompt": decoder,
+                    "output": ex.text.strip(),
+                }
+            )
         if spec.control == "shuffle":
             derange_signals(rows)
             print(f"{split}: control shuffle: every example got another example's pose", flush=True)
@@ -228,31 +248,52 @@ def run(spec: PreprocessSpec) -> dict:
             (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
             for p in problems[:20]:
                 print("left out: " + p.replace("\t", ": "), flush=True)
-            raise UserError(f"{split}: {dropped} of {total} examples left out (allowed {allowed:g}, "
-                            f"preprocess.max_missing_fraction); see {out / 'problems.txt'}")
+            raise UserError(
+                f"{split}: {dropped} of {total} examples left out (allowed {allowed:g}, "
+                f"preprocess.max_missing_fraction); see {out / 'problems.txt'}"
+            )
     (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
     for p in problems:
         print("left out: " + p.replace("\t", ": "), flush=True)
     (out / "prompts.json").write_text(json.dumps({k: sorted(v) for k, v in prompts.items()}) + "\n")
     if noise:
-        print(f"pose noise: every seen point of every kept example moved by N(0, {noise:g}²) (preprocess.pose_noise); "
-              f"the TSVs point at the perturbed copies in {out / 'poses'}", flush=True)
-    print(f"several people: {several['frames']} frame(s) of {several['examples']} example(s) had more than one "
-          f"person; reduced to the signer's track", flush=True)
+        print(
+            f"pose noise: every seen point of every kept example moved by N(0, {noise:g}²) (preprocess.pose_noise); "
+            f"the TSVs point at the perturbed copies in {out / 'poses'}",
+            flush=True,
+        )
+    print(
+        f"several people: {several['frames']} frame(s) of {several['examples']} example(s) had more than one "
+        f"person; reduced to the signer's track",
+        flush=True,
+    )
     if several["renamed"]:
-        print(f"header names: {several['renamed']} pose file(s) of {spec.estimator} renamed to names pose-format "
-              f"knows, points unchanged (pipeline/pose_headers.py); the TSVs point at the copies in "
-              f"{out / 'poses'}", flush=True)
+        print(
+            f"header names: {several['renamed']} pose file(s) of {spec.estimator} renamed to names pose-format "
+            f"knows, points unchanged (pipeline/pose_headers.py); the TSVs point at the copies in "
+            f"{out / 'poses'}",
+            flush=True,
+        )
     feat_dim = measure_feat_dim(sample_pose, spec.reduce_holistic)
     expected = spec.expected_feat_dim
     declared = None if spec.reduce_holistic else spec.points * spec.dims
-    (out / "feat_dim.json").write_text(json.dumps({"feat_dim": feat_dim, "measured_from": str(sample_pose),
-                                                    "reduce_holistic": spec.reduce_holistic,
-                                                    "expected": expected}) + "\n")
+    (out / "feat_dim.json").write_text(
+        json.dumps(
+            {
+                "feat_dim": feat_dim,
+                "measured_from": str(sample_pose),
+                "reduce_holistic": spec.reduce_holistic,
+                "expected": expected,
+            }
+        )
+        + "\n"
+    )
     if declared and feat_dim != declared:
-        raise UserError(f"{sample_pose}: the trainer sees {feat_dim} features per frame but the header declares "
-                        f"{spec.points} points x {spec.dims} dims = {declared}; the file stores something else "
-                        f"than its header says")
+        raise UserError(
+            f"{sample_pose}: the trainer sees {feat_dim} features per frame but the header declares "
+            f"{spec.points} points x {spec.dims} dims = {declared}; the file stores something else "
+            f"than its header says"
+        )
     note = "" if feat_dim == expected else f" (the registry expected {expected}: check the pose type's layout)"
     print(f"feature dimension: {feat_dim}, measured from {sample_pose}{note}", flush=True)
     return {"examples": counts, "feat_dim": feat_dim, "several_people": several}

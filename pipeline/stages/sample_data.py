@@ -21,6 +21,7 @@ of each clip is its words, in order. Deterministic: the same arguments write the
 
     python -m pipeline.stages.sample_data OUT [--per-split 120,12,32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,45 +31,55 @@ from pathlib import Path
 
 from pipeline.stages.datasets import FRAMES_DIR, OFFICIAL_COLUMNS, OFFICIAL_SPLITS, corpus_csv
 
-VERSION = 3                      # bump when the clips change: the completion marker and prepare's key carry it
+VERSION = 3  # bump when the clips change: the completion marker and prepare's key carry it
 # word -> (movement of the head, signed amplitude): pixels for shifts, degrees for tilts, relative for the rest.
 # Only the head moves: the shoulders, which pose-format's normalisation measures, stay where they are, so a
 # sign looks the same in every sentence.
 SIGNS = {
-    "sonne": ("shift_x", -60.0), "regen": ("shift_x", 60.0),
-    "wind": ("shift_y", -48.0), "schnee": ("shift_y", 48.0),
-    "nebel": ("tilt", 40.0), "wolken": ("tilt", -40.0),
-    "morgen": ("zoom", 0.6), "abend": ("zoom", -0.45),
-    "norden": ("squash", 0.4), "süden": ("squash", -0.4),
+    "sonne": ("shift_x", -60.0),
+    "regen": ("shift_x", 60.0),
+    "wind": ("shift_y", -48.0),
+    "schnee": ("shift_y", 48.0),
+    "nebel": ("tilt", 40.0),
+    "wolken": ("tilt", -40.0),
+    "morgen": ("zoom", 0.6),
+    "abend": ("zoom", -0.45),
+    "norden": ("squash", 0.4),
+    "süden": ("squash", -0.4),
 }
-PROFILE = (0.8, 1.0, 1.0, 1.0, 0.8)   # amplitude of each frame of a sign: in, held, out
+PROFILE = (0.8, 1.0, 1.0, 1.0, 0.8)  # amplitude of each frame of a sign: in, held, out
 FRAMES_PER_SIGN = len(PROFILE)
-DEFAULT_PER_SPLIT = (120, 12, 32)   # the demo's; `dataset.sample_clips` asks for others
+DEFAULT_PER_SPLIT = (120, 12, 32)  # the demo's; `dataset.sample_clips` asks for others
 WIDTH, HEIGHT = 210, 260
-HEAD = (188.0, 108.0)            # centre of the head in the cropped 512×430 photograph
-COMPLETE = ".sample-complete"    # written last, with the generation parameters: anything else is regenerated
+HEAD = (188.0, 108.0)  # centre of the head in the cropped 512×430 photograph
+COMPLETE = ".sample-complete"  # written last, with the generation parameters: anything else is regenerated
 
 
 def _photo():
     from skimage import data
-    return data.astronaut()[:, 40:470]                  # the person, centred
+
+    return data.astronaut()[:, 40:470]  # the person, centred
 
 
 def _head_weight(shape):
     """How much each pixel follows a movement of the head (1 on the head, 0 on the body), and the pixel grid."""
     import numpy as np
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     return np.exp(-(((xx - HEAD[0]) / 85) ** 2 + ((yy - HEAD[1]) / 95) ** 2)).astype(np.float32), xx, yy
 
 
 def head_matrix(movement: str, amount: float):
     """The 2×3 affine map of head coordinates (relative to the head centre) for one movement."""
     import numpy as np
+
     a = math.radians(amount) if movement == "tilt" else amount
     matrices = {
-        "shift_x": [[1, 0, amount], [0, 1, 0]], "shift_y": [[1, 0, 0], [0, 1, amount]],
+        "shift_x": [[1, 0, amount], [0, 1, 0]],
+        "shift_y": [[1, 0, 0], [0, 1, amount]],
         "tilt": [[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0]],
-        "zoom": [[1 + a, 0, 0], [0, 1 + a, 0]], "squash": [[1 - a, 0, 0], [0, 1 + a, 0]],
+        "zoom": [[1 + a, 0, 0], [0, 1 + a, 0]],
+        "squash": [[1 - a, 0, 0], [0, 1 + a, 0]],
     }
     return np.array(matrices[movement], dtype=np.float32)
 
@@ -78,14 +89,16 @@ def pose_frame(base, weight, movement: str, amount: float, offset: tuple[float, 
     size (RGB). A pixel follows the head by its weight (1 on the head, 0 on the body): the output at p shows the
     input at p - w(p) * (M(p - c) - (p - c)), a smooth warp that leaves the shoulders in place."""
     import cv2
+
     h, w = base.shape[:2]
     head, xx, yy = weight
     m = head_matrix(movement, amount)
     rx, ry = xx - HEAD[0], yy - HEAD[1]
     ux = m[0, 0] * rx + m[0, 1] * ry + m[0, 2] - rx
     uy = m[1, 0] * rx + m[1, 1] * ry + m[1, 2] - ry
-    moved = cv2.remap(base, xx - head * ux - offset[0], yy - head * uy - offset[1], cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
+    moved = cv2.remap(
+        base, xx - head * ux - offset[0], yy - head * uy - offset[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return cv2.resize(moved, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
 
 
@@ -166,11 +179,16 @@ def generate(root: Path, per_split: tuple[int, int, int] = DEFAULT_PER_SPLIT, fr
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.stages.sample_data",
-                                     description="Write the project's sample dataset (official PHOENIX layout).")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.stages.sample_data",
+        description="Write the project's sample dataset (official PHOENIX layout).",
+    )
     parser.add_argument("out", type=Path)
-    parser.add_argument("--per-split", default=",".join(map(str, DEFAULT_PER_SPLIT)),
-                        help="clips in train,validation,test (default %(default)s)")
+    parser.add_argument(
+        "--per-split",
+        default=",".join(map(str, DEFAULT_PER_SPLIT)),
+        help="clips in train,validation,test (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     counts = tuple(int(x) for x in args.per_split.split(","))
     print(f"sample dataset written to {generate(args.out, counts)}")

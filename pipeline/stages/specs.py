@@ -5,6 +5,7 @@ in one line), writes it as the JSON the job reads, and the stage loads it back i
 (`load_spec`, in `stage_main`): a stage reads attributes (`spec.output_dir`), never string keys. The experiment's own
 sections (dataset, model, training, translate, evaluate) keep their config dataclasses.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,6 +18,7 @@ from pipeline.config import Dataset, Evaluate, Model, Training, Translate, from_
 @dataclass
 class Download:
     """How a job that fetches an archive downloads (pipeline.download.download's keywords; the profile's)."""
+
     user_agent: Optional[str] = None
     attempts: int = 5
     retry_wait: float = 15.0
@@ -25,6 +27,7 @@ class Download:
 @dataclass
 class PoseSource:
     """Where pre-estimated poses come from: a download or a folder."""
+
     source: str
     pose_type: str
     url: Optional[str] = None
@@ -40,27 +43,27 @@ class StageSpec:
 
 @dataclass
 class PrepareSpec(StageSpec):
-    dataset: Dataset                    # root resolved to an absolute path
+    dataset: Dataset  # root resolved to an absolute path
     download: Optional[Download] = None
 
 
 @dataclass
 class EstimateSpec(StageSpec):
-    prepare: str                        # the prepare job's key
+    prepare: str  # the prepare job's key
     estimator: str
     settings: dict
     manifest_dir: str
     shards: int
-    workers: Any                        # a number or "auto"
+    workers: Any  # a number or "auto"
     max_failure_fraction: float = 0.0
-    limit: Optional[int] = None         # --limit of the stage command (trials)
+    limit: Optional[int] = None  # --limit of the stage command (trials)
 
 
 @dataclass
 class PreprocessSpec(StageSpec):
     encoder_prompt: str
     decoder_prompt: str
-    estimator: str                      # the pose type and what the registry says of it
+    estimator: str  # the pose type and what the registry says of it
     points: int
     dims: int
     reduce_holistic: bool
@@ -68,9 +71,9 @@ class PreprocessSpec(StageSpec):
     max_missing_fraction: float
     manifest_dir: str
     poses_dir: str
-    pose_source: str = "estimate"       # estimate | download | folder
-    estimate: Optional[str] = None      # the estimate job's key (pose_source estimate)
-    prepare: Optional[str] = None       # the prepare job's key (pre-estimated poses)
+    pose_source: str = "estimate"  # estimate | download | folder
+    estimate: Optional[str] = None  # the estimate job's key (pose_source estimate)
+    prepare: Optional[str] = None  # the prepare job's key (pre-estimated poses)
     poses: Optional[PoseSource] = None
     control: Optional[str] = None
     pose_noise: float = 0.0
@@ -114,8 +117,14 @@ class EvaluateSpec(StageSpec):
     cache_dir: str
 
 
-SPEC_TYPES = {"prepare": PrepareSpec, "estimate": EstimateSpec, "preprocess": PreprocessSpec,
-              "train": TrainSpec, "translate": TranslateSpec, "evaluate": EvaluateSpec}
+SPEC_TYPES = {
+    "prepare": PrepareSpec,
+    "estimate": EstimateSpec,
+    "preprocess": PreprocessSpec,
+    "train": TrainSpec,
+    "translate": TranslateSpec,
+    "evaluate": EvaluateSpec,
+}
 
 
 def load_spec(data: dict, where: str) -> StageSpec:
@@ -123,6 +132,7 @@ def load_spec(data: dict, where: str) -> StageSpec:
     stage = data.get("stage")
     if stage not in SPEC_TYPES:
         from pipeline.errors import UserError
+
         raise UserError(f"{where}: stage: expected one of {', '.join(SPEC_TYPES)}, got {stage!r}")
     return from_dict(SPEC_TYPES[stage], data, {}, "", where)
 

@@ -5,6 +5,7 @@ For tests and for users without the hub: it exercises the BLEURT code path (toke
 sentence) but its numbers mean nothing. A word-piece vocabulary of the sample's words and the letters, one layer of
 width 16. Configs name it `evaluate.bleurt_checkpoint: tiny-bleurt`; evaluate builds it into the cache on first use.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,7 @@ import string
 from pathlib import Path
 
 TINY_NAME = "tiny-bleurt"
-VERSION = 1          # bump when what build() writes changes: the cache folder is named after it
+VERSION = 1  # bump when what build() writes changes: the cache folder is named after it
 
 
 def build(out: Path, seed: int = 0) -> Path:
@@ -29,16 +30,24 @@ def build(out: Path, seed: int = 0) -> Path:
     (out / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tokenizer = BleurtTokenizerFast(vocab_file=str(out / "vocab.txt"), do_lower_case=True)
     torch.manual_seed(seed)
-    config = BleurtConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                          intermediate_size=32, max_position_embeddings=128)
+    config = BleurtConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=128,
+    )
     BleurtForSequenceClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.stages.tiny_bleurt",
-                                     description="Build a tiny random BLEURT offline (tests; numbers mean nothing).")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.stages.tiny_bleurt",
+        description="Build a tiny random BLEURT offline (tests; numbers mean nothing).",
+    )
     parser.add_argument("out", type=Path, help="folder to write (save_pretrained layout)")
     args = parser.parse_args(argv)
     print(f"tiny BLEURT written to {build(args.out)}")

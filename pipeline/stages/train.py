@@ -11,6 +11,7 @@
 - Metrics run offline through our local `evaluate` modules (pipeline/stages/metrics, the working directory).
 - `model.pretrained_backbone: tiny-m2m100` builds the tiny offline backbone into the cache on first use.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,10 @@ def mmh_command(name: str) -> str:
         return str(beside)
     found = shutil.which(name)
     if found is None:
-        raise UserError(f"{name} not found: MultimodalHugs is not installed in this environment; build the trainer "
-                        f"image or venv (python -m pipeline.build --runtime venv trainer)")
+        raise UserError(
+            f"{name} not found: MultimodalHugs is not installed in this environment; build the trainer "
+            f"image or venv (python -m pipeline.build --runtime venv trainer)"
+        )
     return found
 
 
@@ -74,6 +77,7 @@ def resolve_backbone(spec: TrainSpec) -> str:
     backbone = spec.model.pretrained_backbone
     if backbone == "tiny-m2m100":
         from pipeline.stages.tiny_backbone import VERSION, build
+
         return str(build_once(Path(spec.cache_dir) / f"tiny-m2m100-v{VERSION}", build))
     local = Path(backbone)
     if backbone.startswith(("/", "./", "../")) and not local.exists():
@@ -93,12 +97,20 @@ def write_config(spec: TrainSpec, out: Path) -> Path:
     feat = json.loads((Path(spec.preprocess_dir) / "feat_dim.json").read_text())
     backbone = resolve_backbone(spec)
     tokenizer = spec.model.tokenizer or backbone
-    config = mmh_config(spec, backbone=backbone, tokenizer=tokenizer, feat_dim=feat["feat_dim"],
-                        tsv_dir=spec.preprocess_dir, encoder_prompt=new_vocabulary(spec),
-                        use_gpu=spec.use_gpu)
+    config = mmh_config(
+        spec,
+        backbone=backbone,
+        tokenizer=tokenizer,
+        feat_dim=feat["feat_dim"],
+        tsv_dir=spec.preprocess_dir,
+        encoder_prompt=new_vocabulary(spec),
+        use_gpu=spec.use_gpu,
+    )
     path = out / "config.yaml"
-    path.write_text("# written by pipeline.stages.train for MultimodalHugs v0.5.4\n"
-                    + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    path.write_text(
+        "# written by pipeline.stages.train for MultimodalHugs v0.5.4\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    )
     return path
 
 
@@ -110,27 +122,60 @@ def run(spec: TrainSpec) -> dict:
     setup = out / "setup"
     if not (setup / SETUP_DONE).exists():
         shutil.rmtree(setup, ignore_errors=True)
-        run_mmh([mmh_command("multimodalhugs-setup"), "--modality", "pose2text", "--config_path", str(config),
-                 "--output_dir", str(setup), "--seed", seed], "multimodalhugs-setup")
+        run_mmh(
+            [
+                mmh_command("multimodalhugs-setup"),
+                "--modality",
+                "pose2text",
+                "--config_path",
+                str(config),
+                "--output_dir",
+                str(setup),
+                "--seed",
+                seed,
+            ],
+            "multimodalhugs-setup",
+        )
         (setup / SETUP_DONE).write_text("")
     else:
         print(f"setup already done in {setup}", flush=True)
     threads = spec.training.torch_threads
-    if threads:                       # torch reads it when MultimodalHugs imports it (training.torch_threads)
+    if threads:  # torch reads it when MultimodalHugs imports it (training.torch_threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)
-    print(f"torch threads: {os.environ.get('OMP_NUM_THREADS', f'torch default ({os.cpu_count()} CPUs)')}",
-          flush=True)
+    print(f"torch threads: {os.environ.get('OMP_NUM_THREADS', f'torch default ({os.cpu_count()} CPUs)')}", flush=True)
     train_dir = out / "train"
-    argv = [sys.executable, "-m", "pipeline.stages.mmh_train", "--task", "translation", "--config_path", str(config),
-            "--setup_path", str(setup), "--output_dir", str(train_dir), "--seed", seed, "--report_to", "none"]
+    argv = [
+        sys.executable,
+        "-m",
+        "pipeline.stages.mmh_train",
+        "--task",
+        "translation",
+        "--config_path",
+        str(config),
+        "--setup_path",
+        str(setup),
+        "--output_dir",
+        str(train_dir),
+        "--seed",
+        seed,
+        "--report_to",
+        "none",
+    ]
     if not spec.use_gpu:
         argv.append("--use_cpu")
     run_mmh(argv, "multimodalhugs-train")
-    state = json.loads((train_dir / "trainer_state.json").read_text()) if (train_dir / "trainer_state.json").exists() \
+    state = (
+        json.loads((train_dir / "trainer_state.json").read_text())
+        if (train_dir / "trainer_state.json").exists()
         else {}
+    )
     best = state.get("best_model_checkpoint")
-    return {"best_checkpoint": best, "best_metric": state.get("best_metric"), "global_step": state.get("global_step"),
-            "epoch": state.get("epoch")}
+    return {
+        "best_checkpoint": best,
+        "best_metric": state.get("best_metric"),
+        "global_step": state.get("global_step"),
+        "epoch": state.get("epoch"),
+    }
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Runs `multimodalhugs-generate --task translation` with beam search. Hypotheses k
 references are taken by evaluate from the TSV's `output` column (not from the `L [i]` lines MultimodalHugs
 writes, which keep the decoder prompt's language token, e.g. `de guten abend`).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,15 +35,33 @@ def run(spec: TranslateSpec) -> dict:
     """Translate the test split."""
     out, model_dir = Path(spec.output_dir), Path(spec.train_dir)
     checkpoint = best_checkpoint(model_dir / "train")
-    argv = [mmh_command("multimodalhugs-generate"), "--task", "translation",
-            "--config_path", str(model_dir / "config.yaml"), "--metric_name", "sacrebleu",
-            "--generate_output_dir", str(out), "--output_dir", str(out), "--setup_path", str(model_dir / "setup"),
-            "--model_name_or_path", str(checkpoint), "--num_beams", str(spec.translate.num_beams),
-            "--per_device_eval_batch_size", str(spec.translate.batch_size), "--report_to", "none"]
+    argv = [
+        mmh_command("multimodalhugs-generate"),
+        "--task",
+        "translation",
+        "--config_path",
+        str(model_dir / "config.yaml"),
+        "--metric_name",
+        "sacrebleu",
+        "--generate_output_dir",
+        str(out),
+        "--output_dir",
+        str(out),
+        "--setup_path",
+        str(model_dir / "setup"),
+        "--model_name_or_path",
+        str(checkpoint),
+        "--num_beams",
+        str(spec.translate.num_beams),
+        "--per_device_eval_batch_size",
+        str(spec.translate.batch_size),
+        "--report_to",
+        "none",
+    ]
     if not spec.use_gpu:
         argv.append("--use_cpu")
     run_mmh(argv, "multimodalhugs-generate")
-    hyps = (out / "generated_predictions.txt")
+    hyps = out / "generated_predictions.txt"
     if not hyps.exists():
         raise UserError(f"multimodalhugs-generate wrote no {hyps}")
     return {"checkpoint": str(checkpoint), "hypotheses": len(hyps.read_text().split("\n"))}

@@ -4,6 +4,7 @@ Contract (one module per name in pipeline/estimators.py):
     load(settings: dict) -> model                  # once per worker process
     estimate(model, frames: list, fps: float) -> Pose   # frames: RGB uint8 arrays, all the same size
 """
+
 from __future__ import annotations
 
 import importlib

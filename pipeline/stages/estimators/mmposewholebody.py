@@ -3,6 +3,7 @@
 Runs in the mmposewholebody image (GPU on clusters). Weights are fetched by MMPose into the bound cache on first
 use: on offline compute nodes run `python -m pipeline.fetch_models` on the login node first.
 """
+
 from __future__ import annotations
 
 from pipeline.stages.estimators.wholebody133 import main_person, to_pose
@@ -10,9 +11,11 @@ from pipeline.stages.estimators.wholebody133 import main_person, to_pose
 
 def load(settings: dict):
     from mmpose.apis import MMPoseInferencer
+
     device = settings.get("device", "auto")
     if device == "auto":
         import torch
+
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return MMPoseInferencer("wholebody", device=device)
 
@@ -34,7 +37,8 @@ def convert(results: list, fps: float, width: int, height: int):
 
 def estimate(model, frames: list, fps: float):
     import numpy as np
+
     height, width = frames[0].shape[:2]
-    bgr = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames]   # MMPose takes OpenCV-order arrays
+    bgr = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames]  # MMPose takes OpenCV-order arrays
     results = list(model(bgr, show=False, return_vis=False))
     return convert(results, fps, width, height)

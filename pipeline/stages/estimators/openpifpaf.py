@@ -2,6 +2,7 @@
 
 Runs in the openpifpaf image. The checkpoint is downloaded by OpenPifPaf into the bound cache on first use.
 """
+
 from __future__ import annotations
 
 from pipeline.stages.estimators.wholebody133 import main_person, to_pose
@@ -9,6 +10,7 @@ from pipeline.stages.estimators.wholebody133 import main_person, to_pose
 
 def load(settings: dict):
     import openpifpaf
+
     kwargs = {"checkpoint": settings.get("checkpoint", "shufflenetv2k30-wholebody")}
     return openpifpaf.Predictor(**kwargs)
 

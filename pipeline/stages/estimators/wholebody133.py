@@ -3,6 +3,7 @@
 Uses pose-format's own COCO-WholeBody header (BODY, FEET, FACE, LEFT_HAND, RIGHT_HAND; XYC). A frame where no
 person was found is kept (so frame counts match the video) with zero confidence and masked coordinates.
 """
+
 from __future__ import annotations
 
 NUM_KEYPOINTS = 133
@@ -27,11 +28,16 @@ def to_pose(per_frame: list, fps: float, width: int, height: int):
         keypoints, scores = person
         keypoints, scores = np.asarray(keypoints, dtype=np.float32), np.asarray(scores, dtype=np.float32)
         if keypoints.shape != (NUM_KEYPOINTS, 2) or scores.shape != (NUM_KEYPOINTS,):
-            raise ValueError(f"frame {t}: expected {NUM_KEYPOINTS} keypoints (x, y) and scores, "
-                             f"got {keypoints.shape} and {scores.shape}")
+            raise ValueError(
+                f"frame {t}: expected {NUM_KEYPOINTS} keypoints (x, y) and scores, "
+                f"got {keypoints.shape} and {scores.shape}"
+            )
         data[t, 0], conf[t, 0], mask[t, 0] = keypoints, scores, False
-    header = PoseHeader(version=0.2, dimensions=PoseHeaderDimensions(width=width, height=height, depth=0),
-                        components=cocowholebody_components())
+    header = PoseHeader(
+        version=0.2,
+        dimensions=PoseHeaderDimensions(width=width, height=height, depth=0),
+        components=cocowholebody_components(),
+    )
     return Pose(header, NumPyPoseBody(fps=fps, data=ma.array(data, mask=mask), confidence=conf))
 
 

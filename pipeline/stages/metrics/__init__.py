@@ -6,6 +6,7 @@ code, not the hub's scripts); `score` is what MultimodalHugs logs as `eval_sacre
 Each module is self-contained (its small `reference_streams` is repeated on purpose): `evaluate` copies the one
 file into its module cache and imports it there, where sibling modules are not importable.
 """
+
 from pathlib import Path
 
 METRICS_DIR = Path(__file__).resolve().parent

@@ -1,4 +1,5 @@
 """An `evaluate` metric computing corpus chrF with the sacrebleu package."""
+
 import datasets
 import evaluate
 import sacrebleu as scb
@@ -19,10 +20,10 @@ class Chrf(evaluate.Metric):
             citation="Popovic, 2015. chrF: character n-gram F-score for automatic MT evaluation.",
             inputs_description="predictions: list of str; references: list of str or list of list of str",
             features=[
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Sequence(datasets.Value("string"))}),
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Value("string")}),
+                datasets.Features(
+                    {"predictions": datasets.Value("string"), "references": datasets.Sequence(datasets.Value("string"))}
+                ),
+                datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
             ],
         )
 

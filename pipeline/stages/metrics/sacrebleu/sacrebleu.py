@@ -1,4 +1,5 @@
 """An `evaluate` metric computing corpus BLEU with the sacrebleu package (default tokenizer 13a)."""
+
 import datasets
 import evaluate
 import sacrebleu as scb
@@ -20,10 +21,10 @@ class Sacrebleu(evaluate.Metric):
             citation="Post, 2018. A Call for Clarity in Reporting BLEU Scores.",
             inputs_description="predictions: list of str; references: list of str or list of list of str",
             features=[
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Sequence(datasets.Value("string"))}),
-                datasets.Features({"predictions": datasets.Value("string"),
-                                   "references": datasets.Value("string")}),
+                datasets.Features(
+                    {"predictions": datasets.Value("string"), "references": datasets.Sequence(datasets.Value("string"))}
+                ),
+                datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
             ],
         )
 
