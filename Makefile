@@ -5,7 +5,7 @@ PYTHON ?= python3
 DRIVER := .venvs/driver
 PY := $(DRIVER)/bin/python
 
-.PHONY: setup venvs demo test test-all test-slurm benchmark clean
+.PHONY: setup venvs demo test test-all lint test-slurm benchmark clean
 
 $(PY):
 	$(PYTHON) -m venv $(DRIVER)
@@ -22,6 +22,11 @@ demo: venvs       ## sample clips -> MediaPipe -> TSVs -> tiny M2M-100 -> transl
 
 test: venvs       ## the quick tier (under 10 minutes on 2 cores): everything but the slow chains, stages for real
 	$(PY) -m pytest -q -m "not slow" --durations=10
+
+lint: setup       ## ruff (lint + format check) and mypy, as configured in pyproject.toml
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test-all: venvs   ## the whole suite, slow chains included (learnability, eight pose types, SLURM when a cluster runs)
 	$(PY) -m pytest -q --durations=25

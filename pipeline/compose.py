@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Sequence
 
 from pipeline.config import PROJECT_ROOT, Profile
 from pipeline.plan import Plan, StageJob, project_path
@@ -43,11 +44,11 @@ def make_sbatch_script(
     gpus: str | None = None,
     gres: str | None = None,
     constraint: str | None = None,
-    extra: list[str] = (),
-    modules: list[str] = (),
-    setup: list[str] = (),
+    extra: Sequence[str] = (),
+    modules: Sequence[str] = (),
+    setup: Sequence[str] = (),
     exports: dict[str, str] | None = None,
-    header: list[str] = (),
+    header: Sequence[str] = (),
     requeue_limit: int | None = None,
 ) -> str:
     """An sbatch script running `command` (one shell line). `extra` holds raw `--option=value` strings.

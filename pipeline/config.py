@@ -18,7 +18,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import yaml
 
@@ -296,7 +296,7 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
     """Build dataclass `cls` from `data`, rejecting unknown keys and wrong types with file:key messages."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
         src = sources.get(path) or fallback_src
@@ -317,7 +317,7 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
             tp = inner[0]
         if dataclasses.is_dataclass(tp):
             _coerce(value, tp, f"{src}: {path}")
-            kwargs[key] = from_dict(tp, value, sources, path + ".", src)
+            kwargs[key] = from_dict(typing.cast(type, tp), value, sources, path + ".", src)
         else:
             kwargs[key] = _coerce(value, tp, f"{src}: {path}")
     missing = [
@@ -381,7 +381,7 @@ def _check_corpus(ds: Dataset, where) -> None:
                 f"({', '.join(SPLITS)}); missing {', '.join(missing)}, e.g. "
                 f"{{train: train.tsv, validation: dev.tsv, test: test.tsv}}"
             )
-        unknown = [s for s in ds.splits if s not in SPLITS]
+        unknown = [s for s in ds.splits or {} if s not in SPLITS]
         if unknown:
             raise UserError(
                 f"{where('dataset.splits')}: dataset.splits.{unknown[0]}: unknown split; allowed: {', '.join(SPLITS)}"
@@ -456,7 +456,7 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     return exp
 
 
-def load_experiment(path: str | Path, overrides: list[str] = ()) -> Experiment:
+def load_experiment(path: str | Path, overrides: Sequence[str] = ()) -> Experiment:
     sources: dict = {}
     data = load_layers(Path(path), sources)
     data = apply_overrides(data, list(overrides), sources)
@@ -478,7 +478,7 @@ def profile_path(name_or_path: str) -> Path:
     return named
 
 
-def load_profile(name_or_path: str, overrides: list[str] = ()) -> Profile:
+def load_profile(name_or_path: str, overrides: Sequence[str] = ()) -> Profile:
     path = profile_path(name_or_path)
     sources: dict = {}
     data = load_layers(path, sources)
@@ -507,7 +507,7 @@ def stage_resources(stage: str, profile: Profile, experiment: Experiment, wants_
 
 def as_plain(obj: Any) -> Any:
     """Dataclasses → dicts (for hashing and for the JSON specs)."""
-    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
 
 
 def stable_hash(obj: Any, length: int = 10) -> str:

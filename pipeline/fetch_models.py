@@ -53,7 +53,7 @@ def fetch_pose_downloads(experiments, profile) -> int:
             )
             print(f"annotations for {', '.join(job.runs)}: {tree}")
             done += 1
-        if isinstance(spec, PreprocessSpec) and spec.pose_source == "download" and spec.poses:
+        if isinstance(spec, PreprocessSpec) and spec.pose_source == "download" and spec.poses and spec.poses.url:
             tree = fetch_tree(
                 spec.poses.url, Path(spec.poses_dir), spec.sha256, normalise_splits, download_kwargs(spec.download)
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Sequence
 
 from pipeline.config import (
     PROJECT_ROOT,
@@ -79,7 +80,7 @@ def _add(
     resources: Resources,
     data_dir: Path,
     array: int = 0,
-    mounts: list[tuple[str, bool]] = (),
+    mounts: Sequence[tuple[str, bool]] = (),
 ) -> StageJob:
     key = f"{label}-{stable_hash({'stage': stage, **identity})}"
     job_id = f"{stage}/{key}"
@@ -113,7 +114,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     resolved = {**dataset, "root": str(project_path(exp.dataset.root or f"data/datasets/{exp.dataset.name}"))}
     # prepare writes the sample dataset or fetches annotations (read-write); estimate reads frames/videos (read-only)
     root = resolved["root"]
-    identity = {"dataset": dataset}
+    identity: dict[str, Any] = {"dataset": dataset}
     if exp.dataset.layout == "sample":  # regenerated clips must not reuse poses of older ones
         identity["sample_version"] = SAMPLE_VERSION
     prep_spec = {"dataset": resolved, **({"download": download_settings(profile)} if exp.dataset.url else {})}
@@ -123,7 +124,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
         "prepare",
         f"{exp.dataset.name}-{exp.dataset.layout}",
         identity,
-        est.image if exp.estimate.source == "estimate" else TRAINER_IMAGE,
+        est.image if exp.estimate.source == "estimate" and est.image else TRAINER_IMAGE,
         prep_spec,
         [],
         res("prepare"),
@@ -145,7 +146,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
         "estimate",
         f"{exp.dataset.name}-{est.name}",
         ident,
-        est.image,
+        est.image or TRAINER_IMAGE,  # source estimate: config checked the type has an image
         {
             **ident,
             "manifest_dir": prep.output_dir,
@@ -186,7 +187,10 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
 def preprocess_identity(exp: Experiment) -> dict:
     """What preprocess computes from besides its poses: the prompts, and the control and pose noise only when set
     (so that keys of ordinary runs stay as they were)."""
-    ident = {"encoder_prompt": exp.preprocess.encoder_prompt, "decoder_prompt": exp.preprocess.decoder_prompt}
+    ident: dict[str, Any] = {
+        "encoder_prompt": exp.preprocess.encoder_prompt,
+        "decoder_prompt": exp.preprocess.decoder_prompt,
+    }
     if exp.preprocess.control:
         ident["control"] = exp.preprocess.control
     if exp.preprocess.pose_noise:
@@ -227,7 +231,7 @@ def add_pose_source_preprocess(
     """The preprocess job of a run whose poses are downloaded or in a folder (its only upstream: prepare)."""
     est = POSE_TYPES[exp.estimate.estimator]
     src = exp.estimate.source
-    poses = {"source": src, "pose_type": est.name}
+    poses: dict[str, Any] = {"source": src, "pose_type": est.name}
     if src == "download":
         poses["url"] = exp.estimate.url or est.download_url
         poses_dir = pose_download_dir(data_dir, est.name, poses["url"])

@@ -172,10 +172,10 @@ POSE_TYPES: dict[str, PoseType] = {
 # the pose types we can estimate ourselves (each has an image and an adapter)
 ESTIMATORS: dict[str, PoseType] = {n: p for n, p in POSE_TYPES.items() if p.image}
 TRAINER_IMAGE = "trainer"
-ALL_IMAGES = sorted({p.image for p in ESTIMATORS.values()} | {TRAINER_IMAGE})
+ALL_IMAGES = sorted({p.image for p in ESTIMATORS.values() if p.image} | {TRAINER_IMAGE})
 # images whose venvs build on CPU-only machines from PyPI alone; the GPU estimators need the cluster (CUDA wheels,
 # model downloads)
-VENV_IMAGES = sorted({p.image for p in ESTIMATORS.values() if not p.wants_gpu} | {TRAINER_IMAGE})
+VENV_IMAGES = sorted({p.image for p in ESTIMATORS.values() if p.image and not p.wants_gpu} | {TRAINER_IMAGE})
 # MediaPipe Holistic: the components reduce_holistic keeps, with their sizes (the world landmarks are optional)
 HOLISTIC_KEPT = dict(_HOLISTIC[:4])
 

@@ -31,6 +31,7 @@ from pipeline.provenance import write_provenance
 from pipeline.rundir import JobFiles, git_commit, read_json, save_submission
 from pipeline.runtime import needed_artifact
 from pipeline.stages.markers import missing_tasks
+from pipeline.stages.specs import PrepareSpec
 from pipeline.sweep import TRIAL_OVERRIDES, TRIAL_SUFFIX, load_experiments, sweep_max_parallel
 from pipeline.tables import format_table
 
@@ -184,6 +185,7 @@ def check_paths(plan: Plan, profile: Profile) -> None:
             )
         if exp.dataset.layout == "sample" or exp.dataset.url or not missing_tasks(prepare.output_dir, 0):
             continue  # generated or fetched by prepare, or prepared already: not read again
+        assert isinstance(prepare.spec, PrepareSpec)
         root = Path(prepare.spec.dataset.root)
         if not root.is_dir():
             raise UserError(

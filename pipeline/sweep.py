@@ -23,6 +23,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from pipeline.config import (
     Experiment,
@@ -73,7 +74,7 @@ def _points(spec: dict, src: str) -> list[dict]:
     return [{**combo, **run} for combo in combos for run in runs]
 
 
-def load_sweep(path: str | Path, overrides: list[str] = ()) -> Sweep:
+def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
     path = Path(path)
     src = display_path(path)
     raw = read_yaml(path)

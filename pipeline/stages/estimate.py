@@ -107,6 +107,7 @@ def estimate_prefetching(jobs: list[tuple[str, str, float, str]]) -> Iterator[tu
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = reader.submit(_read, jobs[0][1]) if jobs else None
         for i, job in enumerate(jobs):
+            assert pending is not None  # submitted for every job
             frames = pending.result()
             pending = reader.submit(_read, jobs[i + 1][1]) if i + 1 < len(jobs) else None
             yield estimate_one(job, frames)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
@@ -52,7 +53,7 @@ def resolve_bleurt(checkpoint: str, cache_dir: str) -> str:
 
 def bleurt(hyps: list[str], refs: list[str], checkpoint: str, cache_dir: str, batch_size: int = 16) -> dict:
     """Mean BLEURT over the test sentences; {"score": None, "missing": why} when the checkpoint cannot be loaded."""
-    result = {"name": "BLEURT", "checkpoint": checkpoint, "score": None}
+    result: dict[str, Any] = {"name": "BLEURT", "checkpoint": checkpoint, "score": None}
     try:
         import torch
         from bleurt_pytorch import BleurtForSequenceClassification, BleurtTokenizer

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from pipeline.stages.markers import atomic_path
 
@@ -61,8 +62,9 @@ def write_manifest(path: Path, examples: list[Example]) -> None:
 def read_manifest(path: Path) -> list[Example]:
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
-    numbers = {"frames": int, "fps": float, "start": float, "end": float}
-    return [Example(**{k: numbers[k](v) if k in numbers else v for k, v in row.items()}) for row in rows]
+    numbers: dict[str, Any] = {"frames": int, "fps": float, "start": float, "end": float}
+    typed: list[dict[str, Any]] = [{k: numbers[k](v) if k in numbers else v for k, v in row.items()} for row in rows]
+    return [Example(**values) for values in typed]
 
 
 def read_all(manifest_dir: Path) -> list[Example]:

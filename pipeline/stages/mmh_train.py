@@ -73,7 +73,7 @@ def allow_numpy_rng_state() -> None:
     import torch
 
     torch.serialization.add_safe_globals(
-        [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+        [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]  # type: ignore[attr-defined]
     )
 
 

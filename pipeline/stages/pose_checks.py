@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from pipeline.stages.markers import atomic_path
 
 @dataclass
 class PoseFile:
-    pose: object  # pose_format.Pose
+    pose: Any  # pose_format.Pose
     signature: tuple  # ((component, points, format), ...)
     people: int
     frames_with_several: int  # frames where more than one person has a confident point

@@ -28,7 +28,7 @@ def write_perturbed(pose, target: Path, sigma: float, example_id: str) -> None:
     data = np.ma.getdata(body.data).astype(np.float32)
     mask = np.ma.getmaskarray(body.data)
     rng = np.random.default_rng(noise_seed(example_id, sigma))
-    noisy = data + rng.normal(0.0, sigma, size=data.shape).astype(np.float32)
+    noisy = data + np.asarray(rng.normal(0.0, sigma, size=data.shape), dtype=np.float32)
     body.data = np.ma.masked_array(np.where(mask, data, noisy), mask=mask)
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         pose.write(handle)

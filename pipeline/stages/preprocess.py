@@ -98,6 +98,8 @@ def pose_tree(spec: PreprocessSpec) -> Path:
     if spec.pose_source == "download":
         from pipeline.download import fetch_tree, normalise_splits
 
+        if spec.poses is None or not spec.poses.url:
+            raise UserError("preprocess spec: pose_source download without poses.url (a plan bug)")
         return fetch_tree(spec.poses.url, poses, spec.sha256, normalise_splits, download_kwargs(spec.download))
     if not poses.is_dir():
         raise UserError(f"estimate.folder {poses}: no such folder (expected {{train,dev|validation,test}}/<id>.pose)")
@@ -149,7 +151,9 @@ def run(spec: PreprocessSpec) -> dict:
     noise = float(spec.pose_noise or 0.0)
     tree = pose_tree(spec)
     failures = read_failures(tree) if source == "estimate" else {}
-    problems, counts, sample_pose = [], {}, None
+    problems: list[str] = []
+    counts: dict[str, dict] = {}
+    sample_pose: Path | None = None
     first: list = []  # the set's first good file: (id, signature)
     several = {"examples": 0, "frames": 0, "renamed": 0}
     prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
@@ -204,9 +208,9 @@ def run(spec: PreprocessSpec) -> dict:
             problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
             dropped += 1
         for n, ex in enumerate(examples, 1):
-            reason, pose = ex.problem or None, None
+            reason = ex.problem or None
+            pose = pose_file_of(ex, folder, source)
             if reason is None:
-                pose = pose_file_of(ex, folder, source)
                 missing = failures.get(ex.pose_name, "not estimated") if source == "estimate" else f"no {pose}"
                 reason = f"no pose ({missing})" if not pose.exists() else None if ex.text.strip() else "empty text"
             if reason is None:
@@ -274,6 +278,7 @@ def run(spec: PreprocessSpec) -> dict:
             f"{out / 'poses'}",
             flush=True,
         )
+    assert sample_pose is not None  # every split kept at least one example (else the stage failed above)
     feat_dim = measure_feat_dim(sample_pose, spec.reduce_holistic)
     expected = spec.expected_feat_dim
     declared = None if spec.reduce_holistic else spec.points * spec.dims

@@ -131,7 +131,7 @@ def sentences(per_split: tuple[int, int, int], seed: int = 0) -> dict[str, list[
     seen: set[tuple[str, ...]] = set()
     out = {}
     for split, count in zip(OFFICIAL_SPLITS, per_split):
-        chosen = []
+        chosen: list[list[str]] = []
         while len(chosen) < count:
             words = tuple(rng.sample(list(SIGNS), rng.randint(2, 5)))
             if words not in seen:
@@ -190,8 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         help="clips in train,validation,test (default %(default)s)",
     )
     args = parser.parse_args(argv)
-    counts = tuple(int(x) for x in args.per_split.split(","))
-    print(f"sample dataset written to {generate(args.out, counts)}")
+    train, validation, test = (int(x) for x in args.per_split.split(","))
+    print(f"sample dataset written to {generate(args.out, (train, validation, test))}")
 
 
 if __name__ == "__main__":
