@@ -2,13 +2,13 @@
 (feature order, reduce_holistic, normalisation, prompts, references against hypotheses).
 
 The demo (config/demo.yaml: ten signs, 120 training sentences, test sentences never seen in training, real
-MediaPipe, the tiny backbone, 2500 CPU steps) must clear BLEU 15. The same run with its features broken on
+MediaPipe, the tiny backbone, 2500 CPU steps) must clear BLEU 40. The same run with its features broken on
 purpose, every clip given another clip's poses (`preprocess.control: shuffle`), shares prepare and estimate and
 must stay at or below BLEU 5: a chain that scored well regardless of its inputs would fail here.
 
 The floor keeps a margin: it is at most half the minimum that benchmarks/learnability.py measured over seeds 1-5,
-one and two torch threads, and poses as estimated or perturbed (README: Results), so a CPU that rounds otherwise
-does not fail it."""
+one and two torch threads, and poses as estimated or perturbed (81.859 on an AMD EPYC with 2 cores, see
+docs/results-and-benchmarks.md), so a CPU that rounds otherwise does not fail it."""
 
 import json
 
@@ -18,7 +18,7 @@ from conftest import needs_mediapipe, needs_trainer, output_dir, submit
 
 pytestmark = [needs_mediapipe, needs_trainer, pytest.mark.slow]
 
-FLOOR, CEILING = 15.0, 5.0
+FLOOR, CEILING = 40.0, 5.0
 
 
 def bleu(work, run: str) -> float:
