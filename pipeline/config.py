@@ -28,6 +28,10 @@ from pipeline.stage_registry import DEFAULT_RESOURCES, STAGES, Resources  # noqa
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
+SPLITS = ("train", "validation", "test")
+# layout manifest (pipeline/stages/corpus.py): what a column may hold, and the units of start/end
+CORPUS_ROLES = ("media", "text", "id", "start", "end", "signer", "source_lang", "target_lang")
+TIME_UNITS = ("seconds", "milliseconds", "frames")
 DATASET_LAYOUTS = ("official", "videos", "sample", "annotations", "manifest", "how2sign")
 CONTROLS = ("shuffle",)
 RUNTIMES = ("venv", "apptainer", "singularity", "host")
@@ -370,8 +374,6 @@ def _check_pose_source(est: Estimate, where) -> None:
 
 def _check_corpus(ds: Dataset, where) -> None:
     """The settings of the manifest and how2sign layouts (pipeline/stages/corpus.py)."""
-    from pipeline.stages.corpus import ROLES, TIME_UNITS
-    from pipeline.stages.manifest import SPLITS
 
     if ds.layout == "manifest":
         missing = [s for s in SPLITS if s not in (ds.splits or {})]
@@ -387,9 +389,9 @@ def _check_corpus(ds: Dataset, where) -> None:
                 f"{where('dataset.splits')}: dataset.splits.{unknown[0]}: unknown split; allowed: {', '.join(SPLITS)}"
             )
     for role in ds.columns or {}:
-        _check_choice(role, ROLES, where(f"dataset.columns.{role}"), f"dataset.columns.{role} (a role)")
+        _check_choice(role, CORPUS_ROLES, where(f"dataset.columns.{role}"), f"dataset.columns.{role} (a role)")
     if ds.time_unit is not None:
-        _check_choice(ds.time_unit, [*TIME_UNITS, "frames"], where("dataset.time_unit"), "dataset.time_unit")
+        _check_choice(ds.time_unit, TIME_UNITS, where("dataset.time_unit"), "dataset.time_unit")
     if ds.media is not None:
         _check_choice(ds.media, ("clips", "videos"), where("dataset.media"), "dataset.media")
     if ds.fps is not None and ds.fps <= 0:

@@ -34,8 +34,7 @@ from typing import Callable, Optional
 from pipeline.errors import UserError
 from pipeline.stages.manifest import SPLITS, Example
 
-TIME_UNITS = {"seconds": 1.0, "milliseconds": 0.001}  # and "frames": divided by the media's fps
-ROLES = ("media", "text", "id", "start", "end", "signer", "source_lang", "target_lang")
+SECONDS_PER_UNIT = {"seconds": 1.0, "milliseconds": 0.001}  # and "frames": divided by the media's fps
 DEFAULT_FPS = 25.0
 HOW2SIGN_SPLITS = {"train": "train", "validation": "val", "test": "test"}
 HOW2SIGN_COLUMNS = {
@@ -116,7 +115,7 @@ def read_table(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
 
 def seconds(value: str, unit: str, fps: float) -> float:
     number = float(value)
-    return number / fps if unit == "frames" else number * TIME_UNITS[unit]
+    return number / fps if unit == "frames" else number * SECONDS_PER_UNIT[unit]
 
 
 def read_layout(layout: Layout, root: Path) -> tuple[list[Example], list[str]]:

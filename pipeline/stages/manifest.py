@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import SPLITS
 from pipeline.stages.markers import atomic_path
-
-SPLITS = ("train", "validation", "test")
 
 
 @dataclass
