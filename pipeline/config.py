@@ -518,17 +518,17 @@ def stable_hash(obj: Any, length: int = 10) -> str:
 
 
 # dataset settings that joined after keys were first written: unset, they stay out of keys and hashes
-OPTIONAL_DATASET_KEYS = ("url", "splits", "columns", "time_unit", "fps", "media")
+# (config hashes from before dataset.url carry it even when unset; prepare keys do not)
+CORPUS_DATASET_KEYS = ("splits", "columns", "time_unit", "fps", "media")
 
 
-def dataset_identity(dataset: Dataset) -> dict:
-    return {k: v for k, v in as_plain(dataset).items() if not (k in OPTIONAL_DATASET_KEYS and v is None)}
+def dataset_identity(dataset: Dataset, optional: tuple = ("url", *CORPUS_DATASET_KEYS)) -> dict:
+    """The dataset settings as hashed: those in `optional` only when set."""
+    return {k: v for k, v in as_plain(dataset).items() if not (k in optional and v is None)}
 
 
 def config_hash(experiment: Experiment) -> str:
     plain = as_plain(experiment)
     plain.pop("source", None)
-    plain["dataset"] = dataset_identity(experiment.dataset)
-    if experiment.dataset.url is None:  # hashes from before dataset.url still carry it
-        plain["dataset"]["url"] = None
+    plain["dataset"] = dataset_identity(experiment.dataset, CORPUS_DATASET_KEYS)
     return stable_hash(plain, 12)

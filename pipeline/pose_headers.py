@@ -21,6 +21,8 @@ the copy it trains on (see stages/preprocess.py).
 
 from __future__ import annotations
 
+import copy
+
 _GOLIATH_BODY = """nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow right_elbow
 left_hip right_hip left_knee right_knee left_ankle right_ankle left_big_toe left_small_toe left_heel right_big_toe
 right_small_toe right_heel""".split()
@@ -148,11 +150,13 @@ KNOWN_NAMES = {
 }
 
 
-def rename_to_known(pose_type: str, header) -> bool:
-    """Rename a pose-format header in place to names stock pose-format knows (see the module's doc). Returns
-    whether anything changed. Points, their order and their values stay as they are."""
+def renamed_to_known(pose_type: str, header):
+    """A copy of a pose-format header with names stock pose-format knows (see the module's doc), or None when
+    nothing needs renaming. A copy: pose-format may share one header object between the files it reads. Points,
+    their order and their values stay as they are."""
     if pose_type not in KNOWN_NAMES:
-        return False
+        return None
+    header = copy.deepcopy(header)
     components, points = KNOWN_NAMES[pose_type]
     changed = False
     for component in header.components:
@@ -163,4 +167,4 @@ def rename_to_known(pose_type: str, header) -> bool:
         renamed = [renames.get(p, p) for p in component.points]
         changed |= renamed != list(component.points)
         component.points = renamed
-    return changed
+    return header if changed else None

@@ -59,24 +59,26 @@ def manifest_settings(**extra) -> dict:
     }
 
 
+HEADER = ["id", "video", "from", "to", "sentence", "sl", "tl"]  # the fixture corpus's columns
+
+
 @pytest.fixture
 def corpus(tmp_path):
     """Two long recordings (frame folders of 100 and 50 frames) and their sentences, one file per split."""
     root = tmp_path / "corpus"
     frame_folder(root / "media" / "a", 100)
     frame_folder(root / "media" / "b", 50)
-    header = ["id", "video", "from", "to", "sentence", "sl", "tl"]
     write(
         root / "train.tsv",
         [
-            header,
+            HEADER,
             ["s1", "media/a", "0", "1.5", "guten morgen", "dgs", "de"],
             ["s2", "media/a", "1.5", "3", "regen im norden", "", ""],
             ["s3", "media/b", "", "", "sonne", "", ""],
         ],
     )
-    write(root / "dev.csv", [header, ["d1", "media/b", "0.2", "1.0", "wind", "", ""]], delimiter=",")
-    write(root / "test.tsv", [header, ["t1", "media/a", "3", "4", "nebel", "", ""]])
+    write(root / "dev.csv", [HEADER, ["d1", "media/b", "0.2", "1.0", "wind", "", ""]], delimiter=",")
+    write(root / "test.tsv", [HEADER, ["t1", "media/a", "3", "4", "nebel", "", ""]])
     return root
 
 
@@ -100,11 +102,10 @@ def test_time_units_milliseconds_and_frames(corpus):
 
 
 def test_bad_rows_are_reported_by_file_line_and_id_and_kept_with_their_problem(corpus):
-    header = ["id", "video", "from", "to", "sentence", "sl", "tl"]
     write(
         corpus / "train.tsv",
         [
-            header,
+            HEADER,
             ["ok", "media/a", "0", "1", "gut", "", ""],
             ["late", "media/a", "3", "9", "zu lang", "", ""],
             ["back", "media/a", "2", "1", "rückwärts", "", ""],

@@ -277,7 +277,7 @@ def test_fetch_models_prefills_the_downloads_so_the_jobs_fetch_nothing(tmp_path,
 HEADER_CHECK = """
 import json, sys
 from pipeline.fake_poses import fake_pose
-from pipeline.pose_headers import rename_to_known
+from pipeline.pose_headers import renamed_to_known
 from pose_format.utils.generic import pose_hide_legs
 out = {}
 for pose_type in ("sapiens", "smplest_x"):
@@ -287,7 +287,7 @@ for pose_type in ("sapiens", "smplest_x"):
         pose_hide_legs(pose.copy()); pose.copy().normalize(); stock = "ok"
     except Exception as exc:
         stock = type(exc).__name__
-    rename_to_known(pose_type, pose.header)
+    pose.header = renamed_to_known(pose_type, pose.header)
     body = pose.header.components[0]
     pose_hide_legs(pose)
     hidden = [p for i, p in enumerate(body.points) if (pose.body.data[:, :, i] == 0).all()]

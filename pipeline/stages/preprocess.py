@@ -141,9 +141,7 @@ def segment_problem(ex, pose) -> str | None:
 
 def run(spec: PreprocessSpec) -> dict:
     """Write the three TSVs, prompts.json (the prompts used) and feat_dim.json."""
-    from copy import deepcopy as copy_of
-
-    from pipeline.pose_headers import rename_to_known
+    from pipeline.pose_headers import renamed_to_known
     from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
     from pipeline.stages.pose_noise import write_perturbed
 
@@ -155,7 +153,8 @@ def run(spec: PreprocessSpec) -> dict:
     counts: dict[str, dict] = {}
     sample_pose: Path | None = None
     first: list = []  # the set's first good file: (id, signature)
-    several = {"examples": 0, "frames": 0, "renamed": 0}
+    several = {"examples": 0, "frames": 0}
+    renamed_files: list[Path] = []  # sapiens, smplest_x: headers renamed for stock pose-format (pose_headers.py)
     prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
     checked: dict[Path, tuple] = {}  # pose file -> (PoseFile, problem, path to train on): segments share one
 
@@ -176,11 +175,10 @@ def run(spec: PreprocessSpec) -> dict:
         if reason:
             return found, f"{reason} in {pose}", pose
         copy = out / "poses" / split / f"{ex.pose_name}.pose"
-        header = copy_of(found.pose.header)  # pose-format may share one header object between files read
-        renamed = rename_to_known(spec.estimator, header)  # sapiens, smplest_x: see pose_headers.py
-        if renamed:
+        header = renamed_to_known(spec.estimator, found.pose.header)
+        if header is not None:
             found.pose.header = header
-        several["renamed"] += renamed
+            renamed_files.append(pose)
         if found.people > 1:
             several["examples"] += 1
             several["frames"] += found.frames_with_several
@@ -190,7 +188,7 @@ def run(spec: PreprocessSpec) -> dict:
         if noise:
             write_perturbed(found.pose, copy, noise, ex.pose_name)
             pose = copy
-        elif renamed and pose != copy:
+        elif header is not None and pose != copy:
             with atomic_path(copy) as tmp, open(tmp, "wb") as handle:
                 found.pose.write(handle)
             pose = copy
@@ -271,9 +269,9 @@ def run(spec: PreprocessSpec) -> dict:
         f"person; reduced to the signer's track",
         flush=True,
     )
-    if several["renamed"]:
+    if renamed_files:
         print(
-            f"header names: {several['renamed']} pose file(s) of {spec.estimator} renamed to names pose-format "
+            f"header names: {len(renamed_files)} pose file(s) of {spec.estimator} renamed to names pose-format "
             f"knows, points unchanged (pipeline/pose_headers.py); the TSVs point at the copies in "
             f"{out / 'poses'}",
             flush=True,
