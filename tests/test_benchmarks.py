@@ -47,6 +47,8 @@ def test_learnability_benchmark_runs_each_axis_and_reports_the_spread(tmp_path):
             "1",
             "--noise",
             "0.5",
+            "--test-clips",
+            "6",
             "--workdir",
             str(tmp_path),
         ],
@@ -67,6 +69,8 @@ def test_learnability_benchmark_runs_each_axis_and_reports_the_spread(tmp_path):
     # the noisy run trained on perturbed copies, the others on the estimated poses; each log names its threads
     noisy = (output_dir(tmp_path, "learn-s1-t1-noisy", "preprocess") / "train.tsv").read_text().splitlines()[1]
     plain = (output_dir(tmp_path, "learn-s1-t1-estimated", "preprocess") / "train.tsv").read_text().splitlines()[1]
+    test = (output_dir(tmp_path, "learn-s1-t1-estimated", "preprocess") / "test.tsv").read_text().splitlines()
+    assert len(test) == 1 + 6  # --test-clips: a larger test split, train and validation as configured
     assert "/poses/train/" in noisy.split("\t")[0] and "/estimate/" in plain.split("\t")[0]
     log = next((tmp_path / "jobs" / "learn-s1-t1-estimated" / "logs").glob("train-*.out")).read_text()
     assert "torch threads: 1" in log
