@@ -1,5 +1,14 @@
-"""The headers of the pose types that stock pose-format 0.15.0 has no helper for, as their producing code writes
-them, and the renaming that lets stock pose-format and MultimodalHugs v0.5.4 read them.
+"""The headers of the pre-estimated pose types as their producing code writes them, where stock pose-format 0.15.0
+writes them otherwise or not at all, and the renaming that lets stock pose-format and MultimodalHugs v0.5.4 read them.
+
+- alphapose_136: sign-language-processing/pose `src/python/pose_format/utils/alphapose.py` at f88c610
+  (`get_alphapose_136_components`, which `load_alphapose_wholebody_from_json` writes for 136 keypoints): BODY_136
+  (26, pose-format 0.15.0's order), FACE_136 (68, `face-0` ...; 0.15.0 spells `face_0`), LEFT_HAND_136 and
+  RIGHT_HAND_136 (21 each, `hand_0` ...); 136 points, XYC.
+- mmposewholebody, openpifpaf, sdpose: all three write `cocowholebody_components()` (their `*_components()` return
+  it), sign-language-processing/pose `src/python/pose_format/utils/cocowholebody133_header.py` at 059cbfc (the same
+  names in GerrySant/pose at c127ee7): BODY (23), FACE (68, `face-0` ...), LEFT_HAND (`left_hand_0` ...),
+  RIGHT_HAND (`right_hand_0` ...); 133 points, XYC. pose-format 0.15.0 names both hands `hand_0` ...
 
 - sapiens: GerrySant/pose `src/python/pose_format/utils/sapiens.py` at 7a54341 (`get_sapiens_components`):
   components BODY_SAPIENS (30: the Goliath body points, then the two wrists again as `left_wrist_body`,
@@ -123,11 +132,52 @@ SMPLEST_X = (
     ("FACE", [f"Face_{i}" for i in range(1, 73)]),
 )
 
+_ALPHAPOSE_BODY = """nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow right_elbow
+left_wrist right_wrist left_hip right_hip left_knee right_knee left_ankle right_ankle head_top neck pelvis left_big_toe
+right_big_toe left_small_toe right_small_toe left_heel right_heel""".split()
+ALPHAPOSE_136 = (
+    ("BODY_136", _ALPHAPOSE_BODY),
+    ("FACE_136", [f"face-{i}" for i in range(68)]),
+    ("LEFT_HAND_136", [f"hand_{i}" for i in range(21)]),
+    ("RIGHT_HAND_136", [f"hand_{i}" for i in range(21)]),
+)
+_COCO_BODY = """nose left_eye right_eye left_ear right_ear left_shoulder right_shoulder left_elbow right_elbow
+left_wrist right_wrist left_hip right_hip left_knee right_knee left_ankle right_ankle left_big_toe left_small_toe
+left_heel right_big_toe right_small_toe right_heel""".split()
+COCO_WHOLEBODY = (
+    ("BODY", _COCO_BODY),
+    ("FACE", [f"face-{i}" for i in range(68)]),
+    ("LEFT_HAND", [f"left_hand_{i}" for i in range(21)]),
+    ("RIGHT_HAND", [f"right_hand_{i}" for i in range(21)]),
+)
+_COCO_SOURCE = "sign-language-processing/pose src/python/pose_format/utils/cocowholebody133_header.py @059cbfc"
+
 # pose type -> (where its header comes from, its components as written: ((name, [points]), ...))
 HEADERS = {
+    "alphapose_136": (
+        "sign-language-processing/pose src/python/pose_format/utils/alphapose.py @f88c610",
+        ALPHAPOSE_136,
+    ),
+    "mmposewholebody": (_COCO_SOURCE, COCO_WHOLEBODY),
+    "openpifpaf": (_COCO_SOURCE, COCO_WHOLEBODY),
+    "sdpose": (_COCO_SOURCE, COCO_WHOLEBODY),
     "sapiens": ("GerrySant/pose src/python/pose_format/utils/sapiens.py @7a54341", SAPIENS),
     "smplest_x": ("GerrySant/pose src/python/pose_format/utils/smplest_x.py @d90e720", SMPLEST_X),
 }
+
+
+def coco_wholebody_components() -> list:
+    """pose-format 0.15.0's COCO-WholeBody components (limbs, colours) with the point names the archives' producing
+    code writes (`COCO_WHOLEBODY`): what our own MMPose and OpenPifPaf adapters write, so that a pose estimated
+    here and one downloaded have the same header."""
+    from pose_format.utils.cocowholebody133_header import cocowholebody_components
+
+    found = cocowholebody_components()
+    written = dict(COCO_WHOLEBODY)
+    assert [c.name for c in found] == list(written) and all(len(c.points) == len(written[c.name]) for c in found)
+    for component in found:
+        component.points = list(written[component.name])
+    return found
 
 
 def _smplx_to_coco(name: str) -> str:

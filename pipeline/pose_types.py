@@ -7,9 +7,10 @@ poses the original pipeline's estimator comparison uses; any type can also come 
 `expected_feat_dim` is checked, never trusted: preprocess measures the real dimension from a file.
 
 The eight types and their numbers are those of the original pipeline's comparison (branch `add-further-pose-types`,
-O'Brien et al. 2026). `components` is the layout our fake poses use: pose-format's own helper where 0.15.0 has one
-(`fake_header` names it); for sapiens and smplest_x the header their producing code writes (`header_source`,
-names and points in pipeline/pose_headers.py, which also renames them to names stock pose-format knows).
+O'Brien et al. 2026). `components` counts the points of each component; `header_source` names the producing code
+(file and commit) whose header our fake poses carry: names and points in pipeline/pose_headers.py (which also
+renames sapiens' and smplest_x's to names stock pose-format knows), or pose-format 0.15.0's own helper where it
+writes the same header (`fake_header`: openpose; mediapipe's names come from pipeline/fake_poses.py).
 
 Adding an estimator we run ourselves = a `containers/<image>.def` + `<image>.requirements.txt`, `image=` here, and
 an adapter module exposing `load(settings)` and `estimate(model, frames, fps) -> Pose`.
@@ -70,7 +71,7 @@ POSE_TYPES: dict[str, PoseType] = {
             2,
             272,
             (("BODY_136", 26), ("FACE_136", 68), ("LEFT_HAND_136", 21), ("RIGHT_HAND_136", 21)),
-            fake_header="pose_format.utils.alphapose.get_alphapose_components",
+            header_source=HEADERS["alphapose_136"][0],
             download_url=f"{POSES_URL}/alphapose_136/phoenix.zip",
         ),
         PoseType(
@@ -82,6 +83,7 @@ POSE_TYPES: dict[str, PoseType] = {
             534,
             _HOLISTIC,
             reduce_holistic=True,
+            header_source="pose-format 0.15.0 utils/holistic.py (load_holistic, as video_to_pose and our adapter)",
             image="mediapipe",
             # model_complexity 2 downloads a model at run time: offline nodes cannot, so at most 1.
             settings={
@@ -100,7 +102,7 @@ POSE_TYPES: dict[str, PoseType] = {
             2,
             266,
             _WHOLEBODY,
-            fake_header="pose_format.utils.cocowholebody133_header.cocowholebody_components",
+            header_source=HEADERS["mmposewholebody"][0],
             image="mmposewholebody",
             wants_gpu=True,
             settings={"device": "auto"},
@@ -113,7 +115,7 @@ POSE_TYPES: dict[str, PoseType] = {
             2,
             266,
             _WHOLEBODY,
-            fake_header="pose_format.utils.cocowholebody133_header.cocowholebody_components",
+            header_source=HEADERS["openpifpaf"][0],
             image="openpifpaf",
             wants_gpu=True,
             settings={"checkpoint": "shufflenetv2k30-wholebody", "device": "auto"},
@@ -132,6 +134,8 @@ POSE_TYPES: dict[str, PoseType] = {
                 ("hand_right_keypoints_2d", 21),
             ),
             fake_header="pose_format.utils.openpose.OpenPose_Components",
+            header_source="pose-format 0.15.0 utils/openpose.py OpenPose_Components "
+            "(the same names in sign-language-processing/pose @5075f7b)",
             download_url=f"{POSES_URL}/openpose/phoenix.zip",
         ),
         PoseType(
@@ -151,7 +155,7 @@ POSE_TYPES: dict[str, PoseType] = {
             2,
             266,
             _WHOLEBODY,
-            fake_header="pose_format.utils.cocowholebody133_header.cocowholebody_components",
+            header_source=HEADERS["sdpose"][0],
             download_url=f"{POSES_URL}/sdpose/phoenix.zip",
         ),
         # the original pipeline's table says 139 points / 278 features (a later version of the producing code)

@@ -345,3 +345,66 @@ def test_sapiens_and_smplest_x_fakes_carry_the_producing_codes_headers_and_train
         assert entry["points"] == points and entry["fmt"] == "XYC"
     assert POSE_TYPES["sapiens"].header_source.endswith("sapiens.py @7a54341")
     assert POSE_TYPES["smplest_x"].header_source.endswith("smplest_x.py @d90e720")
+
+
+WHOLEBODY_CHECK = """
+import json
+from pipeline.fake_poses import fake_pose
+from pipeline.pose_headers import renamed_to_known
+from pose_format.utils.generic import detect_known_pose_format, pose_hide_legs
+out = {}
+for pose_type in ("alphapose_136", "mmposewholebody", "openpifpaf", "sdpose", "openpose"):
+    pose = fake_pose(pose_type, frames=4)
+    body = pose.header.components[0]
+    pose_hide_legs(pose)
+    hidden = [p for i, p in enumerate(body.points) if (pose.body.data[:, :, i] == 0).all()]
+    pose.normalize()
+    out[pose_type] = dict(names={c.name: list(c.points) for c in pose.header.components},
+                          detected=detect_known_pose_format(pose), hidden=hidden,
+                          renamed=renamed_to_known(pose_type, pose.header) is not None)
+from pipeline.stages.estimators.wholebody133 import to_pose
+ours = to_pose([None], fps=25.0, width=10, height=10).header.components
+out["ours"] = dict(names={c.name: list(c.points) for c in ours}, limbs=sum(len(c.limbs) for c in ours))
+print(json.dumps({"result": out}))
+"""
+
+
+@needs_trainer
+def test_alphapose_and_coco_wholebody_fakes_carry_the_producing_codes_names_and_need_no_renaming():
+    found = run_in("trainer", WHOLEBODY_CHECK).result
+    # sign-language-processing/pose alphapose.py @f88c610: face points `face-<i>` (0.15.0's helper: `face_<i>`)
+    alpha = found["alphapose_136"]["names"]
+    assert [(n, len(p)) for n, p in alpha.items()] == [
+        ("BODY_136", 26),
+        ("FACE_136", 68),
+        ("LEFT_HAND_136", 21),
+        ("RIGHT_HAND_136", 21),
+    ]
+    assert alpha["FACE_136"][:2] == ["face-0", "face-1"] and alpha["BODY_136"][17:20] == ["head_top", "neck", "pelvis"]
+    # cocowholebody133_header.py @059cbfc, written by the mmpose, openpifpaf and sdpose code alike: sided hand names
+    for pose_type in ("mmposewholebody", "openpifpaf", "sdpose"):
+        names = found[pose_type]["names"]
+        assert [(n, len(p)) for n, p in names.items()] == [
+            ("BODY", 23),
+            ("FACE", 68),
+            ("LEFT_HAND", 21),
+            ("RIGHT_HAND", 21),
+        ]
+        assert names["LEFT_HAND"][0] == "left_hand_0" and names["RIGHT_HAND"][-1] == "right_hand_20"
+        assert names["FACE"][0] == "face-0" and found[pose_type]["detected"] == "coco_wholebody_133"
+    assert found["alphapose_136"]["detected"] == "alphapose_136" and found["openpose"]["detected"] == "openpose"
+    # our MMPose / OpenPifPaf adapters write the archives' names (with pose-format's limbs)
+    ours = found.pop("ours")
+    assert ours["names"] == found["mmposewholebody"]["names"] and ours["limbs"] > 0
+    # stock pose-format finds their legs and shoulders as written: nothing to rename
+    for pose_type, entry in found.items():
+        assert entry["hidden"], pose_type
+        assert not entry["renamed"], pose_type
+    assert "left_knee" in found["sdpose"]["hidden"] and "LKnee" in found["openpose"]["hidden"]
+
+
+def test_every_pose_type_names_the_producing_code_of_its_header():
+    for entry in POSE_TYPES.values():
+        assert entry.header_source, entry.name
+    assert POSE_TYPES["alphapose_136"].header_source.endswith("alphapose.py @f88c610")
+    assert POSE_TYPES["sdpose"].header_source.endswith("cocowholebody133_header.py @059cbfc")

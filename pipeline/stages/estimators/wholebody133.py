@@ -1,6 +1,7 @@
 """COCO-WholeBody (133 keypoints) predictions → pose-format `Pose`, shared by the MMPose and OpenPifPaf adapters.
 
-Uses pose-format's own COCO-WholeBody header (BODY, FEET, FACE, LEFT_HAND, RIGHT_HAND; XYC). A frame where no
+Writes the COCO-WholeBody header of the downloadable archives (BODY 23, FACE 68, LEFT_HAND 21, RIGHT_HAND 21; XYC;
+point names as pipeline/pose_headers.py records them). A frame where no
 person was found is kept (so frame counts match the video) with zero confidence and masked coordinates.
 """
 
@@ -16,7 +17,8 @@ def to_pose(per_frame: list, fps: float, width: int, height: int):
     from pose_format.numpy import NumPyPoseBody
     from pose_format.pose import Pose
     from pose_format.pose_header import PoseHeader, PoseHeaderDimensions
-    from pose_format.utils.cocowholebody133_header import cocowholebody_components
+
+    from pipeline.pose_headers import coco_wholebody_components
 
     frames = len(per_frame)
     data = np.zeros((frames, 1, NUM_KEYPOINTS, 2), dtype=np.float32)
@@ -36,7 +38,7 @@ def to_pose(per_frame: list, fps: float, width: int, height: int):
     header = PoseHeader(
         version=0.2,
         dimensions=PoseHeaderDimensions(width=width, height=height, depth=0),
-        components=cocowholebody_components(),
+        components=coco_wholebody_components(),
     )
     return Pose(header, NumPyPoseBody(fps=fps, data=ma.array(data, mask=mask), confidence=conf))
 
