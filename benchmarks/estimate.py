@@ -60,9 +60,9 @@ def original(paths: list[Path], out: Path) -> float:
 
 
 def ours(paths: list[Path], out: Path, workers: int) -> float:
-    from pipeline.stages.estimate import run_shard
     from pipeline.stages.frames import video_info
     from pipeline.stages.manifest import Example
+    from pipeline.stages.pose_workers import run_shard
 
     examples = [Example(p.stem, "train", str(p), video_info(p)[0], 25.0, "x") for p in paths]
     start = time.perf_counter()

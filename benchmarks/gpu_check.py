@@ -113,7 +113,8 @@ def train_and_translate(tsv_dir: Path, work: Path, fp16: bool, steps: int, devic
     import torch
 
     from pipeline.stages.metrics import METRICS_DIR
-    from pipeline.stages.train import write_config
+    from pipeline.stages.mmh_commands import generate_args, setup_args, train_args
+    from pipeline.stages.mmh_config import write_config
 
     out = work / ("fp16" if fp16 else "fp32")
     out.mkdir(parents=True, exist_ok=True)
@@ -129,39 +130,17 @@ def train_and_translate(tsv_dir: Path, work: Path, fp16: bool, steps: int, devic
                 sys.executable,
                 "-c",
                 "from multimodalhugs.multimodalhugs_cli.training_setup import main; main()",
-                "--modality",
-                "pose2text",
-                "--config_path",
-                str(config),
-                "--output_dir",
-                str(out / "setup"),
-                "--seed",
-                "42",
+                *setup_args(config, out / "setup", 42),
             ],
             check=True,
             capture_output=True,
         )
-        cpu = ["--use_cpu"] if device == "cpu" else []
         if device != "cpu":
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
         in_process(
             "pipeline.stages.mmh_train",
-            [
-                "--task",
-                "translation",
-                "--config_path",
-                str(config),
-                "--setup_path",
-                str(out / "setup"),
-                "--output_dir",
-                str(out / "train"),
-                "--seed",
-                "42",
-                "--report_to",
-                "none",
-                *cpu,
-            ],
+            train_args(config, out / "setup", out / "train", 42, use_gpu=device != "cpu"),
         )
         train_s = time.perf_counter() - started
         train_peak = torch.cuda.max_memory_allocated() if device != "cpu" else 0
@@ -172,29 +151,7 @@ def train_and_translate(tsv_dir: Path, work: Path, fp16: bool, steps: int, devic
         checkpoint = sorted((out / "train").glob("checkpoint-[0-9]*"))[-1]
         in_process(
             "multimodalhugs.multimodalhugs_cli.generate",
-            [
-                "--task",
-                "translation",
-                "--config_path",
-                str(config),
-                "--metric_name",
-                "sacrebleu",
-                "--generate_output_dir",
-                str(out / "translate"),
-                "--output_dir",
-                str(out / "translate"),
-                "--setup_path",
-                str(out / "setup"),
-                "--model_name_or_path",
-                str(checkpoint),
-                "--num_beams",
-                "2",
-                "--per_device_eval_batch_size",
-                "8",
-                "--report_to",
-                "none",
-                *cpu,
-            ],
+            generate_args(config, out / "setup", checkpoint, out / "translate", 2, 8, use_gpu=device != "cpu"),
         )
         translate_peak = torch.cuda.max_memory_allocated() if device != "cpu" else 0
     finally:

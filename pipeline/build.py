@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline.archives import sha256
 from pipeline.config import PROJECT_ROOT, load_profile
 from pipeline.errors import UserError, run_cli
 from pipeline.plan import project_path
@@ -39,14 +40,6 @@ def sources(image: str) -> list[Path]:
 
 def is_fresh(target: Path, image: str) -> bool:
     return target.exists() and all(target.stat().st_mtime >= s.stat().st_mtime for s in sources(image) if s.exists())
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def record(manifest: Path, image: str, **facts) -> None:
@@ -125,7 +118,7 @@ def build_image(image: str, runtime: str, image_dir: Path, force: bool, fakeroot
     )
     if not target.exists():
         raise UserError(f"{image}: {runtime} build did not produce {target}; see the output above")
-    record(image_dir / "manifest.json", image, sha256=sha256_file(target), kind=runtime, path=str(target))
+    record(image_dir / "manifest.json", image, sha256=sha256(target), kind=runtime, path=str(target))
 
 
 def parse_args(argv):

@@ -65,7 +65,7 @@ class Estimate:
     sha256: Optional[str] = None  # source download: the archive's checksum (default: recorded on first download)
     settings: dict = field(default_factory=dict)  # estimator-specific, see pipeline/pose_types.py
     shards: int = 4  # array tasks
-    # processes per array task, each loading the model once; "auto": from the task's CPUs (see stages/estimate.py)
+    # processes per array task, each loading the model once; "auto": from the task's CPUs (see stages/pose_workers.py)
     workers: Any = "auto"
     max_failure_fraction: float = 0.0
 
@@ -161,7 +161,7 @@ class Profile:
     data_dir: str = "data"
     cache_dir: str = "data/cache"  # HF_HOME etc.; bound into containers
     offline: bool = False  # compute nodes without internet: HF_HUB_OFFLINE=1
-    download_user_agent: Optional[str] = None  # None: pipeline.download.USER_AGENT (a browser's; see there)
+    download_user_agent: Optional[str] = None  # None: pipeline.archives.USER_AGENT (a browser's; see there)
     download_attempts: int = 5  # pose/annotation archives: attempts on transient failures, inside the job
     download_retry_wait: float = 15.0  # seconds before the second attempt, doubled before each later one
     resources: dict = field(default_factory=dict)  # stage -> partial Resources

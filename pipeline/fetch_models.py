@@ -41,7 +41,7 @@ def hub_ids(experiments) -> list[str]:
 
 def fetch_pose_downloads(experiments, profile) -> int:
     """Fetch every annotations and pose archive the runs' jobs would fetch, into the same folders."""
-    from pipeline.download import fetch_tree, normalise_splits
+    from pipeline.archives import fetch_tree, normalise_splits
     from pipeline.stages.specs import PrepareSpec, PreprocessSpec, download_kwargs
 
     plan, done = build_plan(experiments, profile, until="preprocess"), 0

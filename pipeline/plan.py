@@ -217,7 +217,7 @@ def pose_download_dir(data_dir: Path, pose_type: str, url: str) -> Path:
 
 
 def download_settings(profile: Profile) -> dict:
-    """How the jobs that fetch archives download (pipeline.download.download's keywords): not part of any key."""
+    """How the jobs that fetch archives download (pipeline.archives.download's keywords): not part of any key."""
     return {
         "user_agent": profile.download_user_agent,
         "attempts": profile.download_attempts,

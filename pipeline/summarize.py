@@ -94,14 +94,14 @@ def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
 def initial_weights_identical(train_dirs: list[Path]) -> str:
     """'yes' when every run's setup weights are byte-identical, 'no' when not, '-' when some are missing.
     (Byte-identical files mean identical tensors; `pipeline.compare_weights A B` says which tensors differ.)"""
-    from pipeline.build import sha256_file
+    from pipeline.archives import sha256
 
     digests = set()
     for folder in train_dirs:
         files = sorted((folder / "setup" / "model").glob("*.safetensors")) if folder else []
         if not files:
             return "-"
-        digests.add(tuple(sha256_file(f) for f in files))
+        digests.add(tuple(sha256(f) for f in files))
     return "yes" if len(digests) == 1 else "no"
 
 

@@ -214,7 +214,7 @@ def test_submit_refuses_a_data_dir_it_cannot_write(tmp_path):
 
 @pytest.mark.parametrize("cpus, workers", [("1", 1), ("2", 2), ("4", 3), ("8", 6)])
 def test_auto_workers_follow_the_tasks_cpus(monkeypatch, cpus, workers):
-    from pipeline.stages.estimate import resolve_workers
+    from pipeline.stages.pose_workers import resolve_workers
 
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", cpus)
     assert resolve_workers("auto") == workers and resolve_workers(5) == 5

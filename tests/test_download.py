@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.download import USER_AGENT, download, extract, fetch_tree, normalise_splits
+from pipeline.archives import USER_AGENT, download, extract, fetch_tree, normalise_splits
 from pipeline.errors import UserError
 
 from conftest import tar_gz_bytes

@@ -1,4 +1,6 @@
-"""The MultimodalHugs (v0.5.4) YAML config of a run, built from the train spec. Pure: dict in, dict out.
+"""The MultimodalHugs (v0.5.4) YAML config of a run, built from the train spec (`mmh_config`: dict in, dict out)
+and written beside the model (`write_config`: the backbone resolved, the feature dimension preprocess measured,
+every encoder prompt preprocess used added to the vocabulary).
 
 v0.5.4 wants `data.dataset_type: pose2text` and a declarative `processor.slots` list: the pose slot
 (PoseModalityProcessor, reduce_holistic_poses for MediaPipe) and three TextModalityProcessor slots (labels from
@@ -9,7 +11,14 @@ text_tokenizer_path` keys of the original pipeline's MMH commit are rejected by 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from pipeline.errors import UserError
+from pipeline.stages.markers import build_once
 
 if TYPE_CHECKING:
     from pipeline.stages.specs import TrainSpec
@@ -102,3 +111,44 @@ def mmh_config(
         },
         "processor": {"slots": processor_slots(tokenizer, encoder_prompt, spec.reduce_holistic)},
     }
+
+
+def resolve_backbone(spec: TrainSpec) -> str:
+    backbone = spec.model.pretrained_backbone
+    if backbone == "tiny-m2m100":
+        from pipeline.stages.tiny_backbone import VERSION, build
+
+        return str(build_once(Path(spec.cache_dir) / f"tiny-m2m100-v{VERSION}", build))
+    local = Path(backbone)
+    if backbone.startswith(("/", "./", "../")) and not local.exists():
+        raise UserError(f"model.pretrained_backbone: {backbone} does not exist")
+    return backbone
+
+
+def new_vocabulary(spec: TrainSpec) -> str:
+    """The tokens MultimodalHugs adds to the tokenizer: every encoder prompt preprocess used (a corpus with
+    per-row languages has several; prompts.json), else the configured one."""
+    prompts = Path(spec.preprocess_dir) / "prompts.json"
+    used = json.loads(prompts.read_text()).get("encoder") if prompts.exists() else None
+    return ",".join(used) if used else spec.encoder_prompt
+
+
+def write_config(spec: TrainSpec, out: Path) -> Path:
+    feat = json.loads((Path(spec.preprocess_dir) / "feat_dim.json").read_text())
+    backbone = resolve_backbone(spec)
+    tokenizer = spec.model.tokenizer or backbone
+    config = mmh_config(
+        spec,
+        backbone=backbone,
+        tokenizer=tokenizer,
+        feat_dim=feat["feat_dim"],
+        tsv_dir=spec.preprocess_dir,
+        encoder_prompt=new_vocabulary(spec),
+        use_gpu=spec.use_gpu,
+    )
+    path = out / "config.yaml"
+    path.write_text(
+        "# written by pipeline.stages.train for MultimodalHugs v0.5.4\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    )
+    return path

@@ -1,7 +1,7 @@
 """prepare: a dataset tree → one manifest per split (`<out>/{train,validation,test}.tsv`) + `problems.txt`.
 
 For the `sample` layout the tree is generated first when it does not exist yet; for `annotations` with a
-`dataset.url`, the annotations archive is fetched into the root first (once; see pipeline.download.fetch_tree).
+`dataset.url`, the annotations archive is fetched into the root first (once; see pipeline.archives.fetch_tree).
 Problems (a CSV row with no text, an empty frame folder, an unreadable video) are listed with file, line and id;
 the examples stay in the manifest
 so that estimate and preprocess report them again with their own outcome, never dropping them silently.
@@ -31,7 +31,7 @@ def run(spec: PrepareSpec) -> dict:
             print(f"generating the sample dataset in {root} ({', '.join(map(str, clips))} clips)", flush=True)
             generate(root, clips)
     if ds.layout == "annotations" and ds.url:
-        from pipeline.download import fetch_tree
+        from pipeline.archives import fetch_tree
         from pipeline.stages.datasets import find_annotations
 
         if not root.is_dir() or find_annotations(root) is None or (root / "tree.json").exists():

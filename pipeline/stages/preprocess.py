@@ -6,7 +6,7 @@ segments of a long video carry their times, checked to lie within the pose file)
 (per row `__<lang>__` where the corpus gives languages, else the configured prompts; all used go to prompts.json),
 output.
 Poses come from our estimate job (`<poses_dir>/<id>.pose`), from a downloaded archive (fetched and extracted here,
-once per pose type: pipeline.download.fetch_tree) or from a folder, both `{train,validation|dev,test}/<id>.pose`.
+once per pose type: pipeline.archives.fetch_tree) or from a folder, both `{train,validation|dev,test}/<id>.pose`.
 Every pose file is read: its header is checked against its pose type and its set, and a file with several people
 is reduced to the signer (see pose_checks.py; the TSV then points at the reduced copy under `poses/`).
 Examples without a pose, with an empty text, with a header that does not fit, and pose files whose id has no text
@@ -96,7 +96,7 @@ def pose_tree(spec: PreprocessSpec) -> Path:
     """The folder holding the poses: the estimate job's output, the extracted download, or the user's folder."""
     poses = Path(spec.poses_dir)
     if spec.pose_source == "download":
-        from pipeline.download import fetch_tree, normalise_splits
+        from pipeline.archives import fetch_tree, normalise_splits
 
         if spec.poses is None or not spec.poses.url:
             raise UserError("preprocess spec: pose_source download without poses.url (a plan bug)")

@@ -17,14 +17,12 @@ that share about twice the size of the earlier small out-and-back movements (see
 
 A sentence is 2–5 distinct signs in a row (amplitudes jittered ±10 % per sign, the picture offset a little per
 clip); validation and test sentences are new combinations of the same signs, never seen in training. The text
-of each clip is its words, in order. Deterministic: the same arguments write the same bytes.
-
-    python -m pipeline.stages.sample_data OUT [--per-split 120,12,32]
+of each clip is its words, in order. Deterministic: the same arguments write the same bytes. `generate` writes it;
+the prepare stage calls it for `dataset.layout: sample`.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 from pathlib import Path
@@ -176,23 +174,3 @@ def generate(root: Path, per_split: tuple[int, int, int] = DEFAULT_PER_SPLIT, fr
         path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     (root / COMPLETE).write_text(marker_text(per_split))
     return root
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.stages.sample_data",
-        description="Write the project's sample dataset (official PHOENIX layout).",
-    )
-    parser.add_argument("out", type=Path)
-    parser.add_argument(
-        "--per-split",
-        default=",".join(map(str, DEFAULT_PER_SPLIT)),
-        help="clips in train,validation,test (default %(default)s)",
-    )
-    args = parser.parse_args(argv)
-    train, validation, test = (int(x) for x in args.per_split.split(","))
-    print(f"sample dataset written to {generate(args.out, (train, validation, test))}")
-
-
-if __name__ == "__main__":
-    main()

@@ -17,7 +17,7 @@ from pipeline.config import Dataset, Evaluate, Model, Training, Translate, from_
 
 @dataclass
 class Download:
-    """How a job that fetches an archive downloads (pipeline.download.download's keywords; the profile's)."""
+    """How a job that fetches an archive downloads (pipeline.archives.download's keywords; the profile's)."""
 
     user_agent: Optional[str] = None
     attempts: int = 5
@@ -142,5 +142,5 @@ def as_json(spec: StageSpec) -> dict:
 
 
 def download_kwargs(download: Optional[Download]) -> Optional[dict]:
-    """pipeline.download's keywords from a spec's download settings (None: its defaults)."""
+    """pipeline.archives.download's keywords from a spec's download settings (None: its defaults)."""
     return dataclasses.asdict(download) if download else None

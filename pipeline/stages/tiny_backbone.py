@@ -1,16 +1,15 @@
-"""`python -m pipeline.stages.tiny_backbone OUT`: a tiny M2M-100 + tokenizer, built offline, for the demo and tests.
+"""A tiny M2M-100 + tokenizer, built offline, for the demo and tests.
 
 d_model 32, one encoder and one decoder layer, weights drawn with std 0.15 (see INIT_STD), dropout 0.1 (see
 DROPOUT), no layer drop, a word-level sentencepiece vocabulary of the sample's sign words and some German, plus
 M2M-100's language tokens (`__de__` ...) marked special as in `facebook/m2m100_418M` (decoded text carries no
 language code), saved with `save_pretrained` so MultimodalHugs loads it like `facebook/m2m100_418M`. Seeded: the
-same OUT content every time. Runs in the trainer image. Configs name it `model.pretrained_backbone: tiny-m2m100`;
+same content every time. Runs in the trainer image. Configs name it `model.pretrained_backbone: tiny-m2m100`;
 the train stage builds it into the cache on first use.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
@@ -110,17 +109,3 @@ def build(out: Path, seed: int = 0) -> Path:
     for scratch in ("spm.model", "spm.vocab"):
         (out / scratch).unlink()
     return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.stages.tiny_backbone", description="Build a tiny M2M-100 and its tokenizer offline."
-    )
-    parser.add_argument("out", type=Path, help="folder to write (save_pretrained layout)")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    print(f"tiny backbone written to {build(args.out, args.seed)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,4 @@
-"""`python -m pipeline.stages.tiny_bleurt OUT`: a tiny BLEURT (bleurt-pytorch layout) with random weights, built
-offline.
+"""A tiny BLEURT (bleurt-pytorch layout) with random weights, built offline.
 
 For tests and for users without the hub: it exercises the BLEURT code path (tokenizer, model, scores per
 sentence) but its numbers mean nothing. A word-piece vocabulary of the sample's words and the letters, one layer of
@@ -8,7 +7,6 @@ width 16. Configs name it `evaluate.bleurt_checkpoint: tiny-bleurt`; evaluate bu
 
 from __future__ import annotations
 
-import argparse
 import string
 from pathlib import Path
 
@@ -41,17 +39,3 @@ def build(out: Path, seed: int = 0) -> Path:
     BleurtForSequenceClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.stages.tiny_bleurt",
-        description="Build a tiny random BLEURT offline (tests; numbers mean nothing).",
-    )
-    parser.add_argument("out", type=Path, help="folder to write (save_pretrained layout)")
-    args = parser.parse_args(argv)
-    print(f"tiny BLEURT written to {build(args.out)}")
-
-
-if __name__ == "__main__":
-    main()

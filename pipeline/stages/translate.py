@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
+from pipeline.stages.mmh_commands import generate_args, mmh_command, run_mmh
 from pipeline.stages.specs import TranslateSpec
-from pipeline.stages.train import mmh_command, run_mmh
 
 
 def best_checkpoint(train_dir: Path) -> Path:
@@ -35,31 +35,19 @@ def run(spec: TranslateSpec) -> dict:
     """Translate the test split."""
     out, model_dir = Path(spec.output_dir), Path(spec.train_dir)
     checkpoint = best_checkpoint(model_dir / "train")
+    settings = spec.translate
     argv = [
         mmh_command("multimodalhugs-generate"),
-        "--task",
-        "translation",
-        "--config_path",
-        str(model_dir / "config.yaml"),
-        "--metric_name",
-        "sacrebleu",
-        "--generate_output_dir",
-        str(out),
-        "--output_dir",
-        str(out),
-        "--setup_path",
-        str(model_dir / "setup"),
-        "--model_name_or_path",
-        str(checkpoint),
-        "--num_beams",
-        str(spec.translate.num_beams),
-        "--per_device_eval_batch_size",
-        str(spec.translate.batch_size),
-        "--report_to",
-        "none",
+        *generate_args(
+            model_dir / "config.yaml",
+            model_dir / "setup",
+            checkpoint,
+            out,
+            settings.num_beams,
+            settings.batch_size,
+            spec.use_gpu,
+        ),
     ]
-    if not spec.use_gpu:
-        argv.append("--use_cpu")
     run_mmh(argv, "multimodalhugs-generate")
     hyps = out / "generated_predictions.txt"
     if not hyps.exists():
