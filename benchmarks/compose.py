@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.compose import compose_run  # noqa: E402
-from pipeline.config import load_profile, stable_hash  # noqa: E402
+from pipeline.config import load_profile  # noqa: E402
+from pipeline.keys import stable_hash  # noqa: E402
 from pipeline.plan import build_plan  # noqa: E402
 from pipeline.sweep import load_sweep  # noqa: E402
 

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from pipeline.archives import sha256
-from pipeline.config import PROJECT_ROOT, load_profile
+from pipeline.config import load_profile
 from pipeline.errors import UserError, run_cli
-from pipeline.plan import project_path
+from pipeline.paths import PROJECT_ROOT
 from pipeline.pose_types import ALL_IMAGES, ESTIMATORS, TRAINER_IMAGE, VENV_IMAGES
 from pipeline.runtime import image_path, venv_python
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     images = args.images or (list(VENV_IMAGES) if runtime == "venv" else ALL_IMAGES)
     if runtime == "venv":
         for image in images:
-            build_venv(image, project_path(profile.venv_dir), args.force)
+            build_venv(image, Path(profile.venv_dir), args.force)
         return 0
     if shutil.which(runtime) is None:
         raise UserError(
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             f"python -m pipeline.build --runtime venv"
         )
     for image in images:
-        build_image(image, runtime, project_path(profile.image_dir), args.force, args.fakeroot)
+        build_image(image, runtime, Path(profile.image_dir), args.force, args.fakeroot)
     return 0
 
 

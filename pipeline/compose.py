@@ -20,10 +20,11 @@ import shlex
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.config import PROJECT_ROOT, Profile
-from pipeline.plan import Plan, StageJob, project_path
+from pipeline.paths import PROJECT_ROOT
+from pipeline.plan import Plan, StageJob
 from pipeline.rundir import JobFiles, job_files, plan_record
 from pipeline.runtime import Bind, cache_env, stage_command, wrap
+from pipeline.schema import Profile
 from pipeline.stage_registry import STAGE
 from pipeline.stages.markers import write_json
 from pipeline.stages.specs import as_json
@@ -154,14 +155,11 @@ def script_for(
     script_path: Path,
     spec_path: Path,
     log_dir: Path,
-    src_dir: Path,
-    data_dir: Path,
     jobs_dir: Path,
-    cache_dir: Path,
-    image_dir: Path,
-    venv_dir: Path,
 ) -> str:
-    """The script for one stage job under a profile."""
+    """The script for one stage job under a profile (its folders are absolute: load_profile resolved them)."""
+    src_dir, data_dir, cache_dir = PROJECT_ROOT, Path(profile.data_dir), Path(profile.cache_dir)
+    image_dir, venv_dir = Path(profile.image_dir), Path(profile.venv_dir)
     env = cache_env(cache_dir, profile.offline)
     binds = job_binds(job, src_dir=src_dir, data_dir=data_dir, jobs_dir=jobs_dir, cache_dir=cache_dir)
     command = wrap(
@@ -215,14 +213,6 @@ def compose_run(
 ) -> dict[str, JobFiles]:
     """Write specs, scripts and plan.json for every job of the plan. Returns the file names per job."""
     files = job_files(plan, run_dir)
-    dirs = dict(
-        src_dir=PROJECT_ROOT,
-        data_dir=project_path(profile.data_dir),
-        jobs_dir=jobs_dir,
-        cache_dir=project_path(profile.cache_dir),
-        image_dir=project_path(profile.image_dir),
-        venv_dir=project_path(profile.venv_dir),
-    )
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     for job_id, job in plan.jobs.items():
         f = files[job_id]
@@ -235,7 +225,7 @@ def compose_run(
             script_path=f.script,
             spec_path=f.spec,
             log_dir=run_dir / "logs",
-            **dirs,
+            jobs_dir=jobs_dir,
         )
         f.script.write_text(text)
         f.script.chmod(0o755)

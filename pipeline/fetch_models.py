@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipeline.config import load_profile
 from pipeline.errors import UserError, run_cli
-from pipeline.plan import build_plan, project_path
+from pipeline.plan import build_plan
 from pipeline.sweep import TRIAL_OVERRIDES, load_experiments
 
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = load_profile(args.profile, args.profile_overrides)
     if os.environ.get("PIPELINE_FETCH_POSES_DONE") != "1":
         fetch_pose_downloads(experiments, profile)
-    cache = project_path(profile.cache_dir) / "huggingface"
+    cache = Path(profile.cache_dir) / "huggingface"
     ids = hub_ids(experiments)
     if not ids:
         print("nothing to download: every backbone and tokenizer is local")

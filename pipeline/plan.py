@@ -14,19 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.config import (
-    PROJECT_ROOT,
-    STAGES,
-    Experiment,
-    Profile,
-    Resources,
-    as_plain,
-    dataset_identity,
-    stable_hash,
-    stage_resources,
-)
+from pipeline.config import stage_resources
 from pipeline.errors import UserError
+from pipeline.keys import as_plain, dataset_identity, stable_hash
+from pipeline.paths import project_path
 from pipeline.pose_types import POSE_TYPES, TRAINER_IMAGE, resolved_settings
+from pipeline.schema import Experiment, Profile
+from pipeline.stage_registry import STAGES, Resources
 from pipeline.stages.sample_data import VERSION as SAMPLE_VERSION
 from pipeline.stages.specs import StageSpec, load_spec
 
@@ -60,12 +54,6 @@ class Plan:
         for job in self.jobs.values():
             counts[job.stage] += 1
         return {s: n for s, n in counts.items() if n}
-
-
-def project_path(path: str) -> Path:
-    """A config path made absolute: relative paths are relative to the project root."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else PROJECT_ROOT / p
 
 
 def _add(
@@ -102,8 +90,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
     if exp.name in plan.runs:
         raise UserError(f"{exp.source}: name: two runs are called {exp.name!r}; give each run its own name")
     stages = STAGES[: STAGES.index(until) + 1]
-    data_dir = project_path(profile.data_dir)
-    cache_dir = project_path(profile.cache_dir)
+    data_dir, cache_dir = Path(profile.data_dir), Path(profile.cache_dir)  # absolute (load_profile)
     est = POSE_TYPES[exp.estimate.estimator]
     res = lambda stage: stage_resources(stage, profile, exp, est.wants_gpu)  # noqa: E731
     plan.experiments[exp.name] = exp

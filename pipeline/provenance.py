@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import stable_hash
+from pipeline.keys import stable_hash
 from pipeline.rundir import read_json
 from pipeline.stages.markers import marker_paths, write_json
 

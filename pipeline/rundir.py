@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.config import PROJECT_ROOT, STAGES, as_plain
 from pipeline.errors import UserError
+from pipeline.keys import as_plain
+from pipeline.paths import PROJECT_ROOT
 from pipeline.plan import Plan
+from pipeline.stage_registry import STAGES
 from pipeline.stages.markers import missing_tasks, write_json
 
 STAGE_INDEX = {stage: i for i, stage in enumerate(STAGES)}

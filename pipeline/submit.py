@@ -22,14 +22,18 @@ import time
 from pathlib import Path
 
 from pipeline.compose import compose_run
-from pipeline.config import PROJECT_ROOT, STAGES, Profile, config_hash, display_path, load_profile, stable_hash
+from pipeline.config import load_profile
 from pipeline.errors import UserError, run_cli
 from pipeline.executor_local import run_local
 from pipeline.executor_slurm import submit_slurm
-from pipeline.plan import Plan, build_plan, project_path
+from pipeline.keys import config_hash, stable_hash
+from pipeline.paths import PROJECT_ROOT, display_path, project_path
+from pipeline.plan import Plan, build_plan
 from pipeline.provenance import write_provenance
 from pipeline.rundir import JobFiles, git_commit, read_json, save_submission
 from pipeline.runtime import needed_artifact
+from pipeline.schema import Profile
+from pipeline.stage_registry import STAGES
 from pipeline.stages.markers import missing_tasks
 from pipeline.stages.specs import PrepareSpec
 from pipeline.sweep import TRIAL_OVERRIDES, TRIAL_SUFFIX, load_experiments, sweep_max_parallel
@@ -161,9 +165,7 @@ def check_artifacts(plan: Plan, profile: Profile) -> None:
     for job in plan.jobs.values():
         if not missing_tasks(job.output_dir, job.array):
             continue
-        path = needed_artifact(
-            profile.runtime, job.image, project_path(profile.image_dir), project_path(profile.venv_dir)
-        )
+        path = needed_artifact(profile.runtime, job.image, Path(profile.image_dir), Path(profile.venv_dir))
         if path is not None and not path.exists():
             runtime_opt = "" if profile.runtime == "apptainer" else f" --runtime {profile.runtime}"
             raise UserError(
@@ -192,7 +194,7 @@ def check_paths(plan: Plan, profile: Profile) -> None:
                 f"{exp.source}: dataset.root: {root} does not exist (on this machine); point it at your "
                 f"copy, e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T"
             )
-    data_dir = project_path(profile.data_dir)
+    data_dir = Path(profile.data_dir)
     try:  # try it: permission bits say nothing to root or to ACLs
         data_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=data_dir).close()
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     max_parallel = sweep_max_parallel(args.config, args.max_parallel)
     record = read_json(run_dir / "submission.json")
-    manifest = project_path(profile.venv_dir if profile.runtime == "venv" else profile.image_dir) / "manifest.json"
+    manifest = Path(profile.venv_dir if profile.runtime == "venv" else profile.image_dir) / "manifest.json"
     record.update(
         run=run,
         executor=profile.executor,

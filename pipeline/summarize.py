@@ -15,11 +15,11 @@ import json
 import statistics
 from pathlib import Path
 
-from pipeline.config import STAGES
 from pipeline.errors import UserError, run_cli
 from pipeline.run_state import job_rows, marker_seconds
 from pipeline.rundir import load_run
 from pipeline.slurm_query import ACTIVE, FAILED
+from pipeline.stage_registry import STAGES
 from pipeline.stages.markers import missing_tasks
 from pipeline.tables import format_table
 

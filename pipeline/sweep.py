@@ -25,16 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.config import (
-    Experiment,
-    apply_overrides,
-    display_path,
-    experiment_from_dict,
-    load_experiment,
-    load_layers,
-    read_yaml,
-)
+from pipeline.config import experiment_from_dict, load_experiment
 from pipeline.errors import UserError
+from pipeline.paths import display_path
+from pipeline.schema import Experiment
+from pipeline.yaml_layers import apply_overrides, load_layers, read_yaml
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import SPLITS
+from pipeline.schema import SPLITS
 from pipeline.stages.markers import atomic_path
 
 

@@ -12,7 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pipeline.config import Dataset, Evaluate, Model, Training, Translate, from_dict
+from pipeline.schema import Dataset, Evaluate, Model, Training, Translate
+from pipeline.yaml_layers import from_dict
 
 
 @dataclass
