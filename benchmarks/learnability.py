@@ -50,6 +50,7 @@ class Result:
     test_bleu: float | None
     first_step_at_goal: int | None  # first evaluation step with validation BLEU >= GOAL
     seconds: float
+    matches: str = ""  # 1- to 4-gram matches / n-grams written (evaluate's test_score.bleu)
 
 
 def parse_range(text: str) -> list[int]:
@@ -112,16 +113,18 @@ def stage_dir(work: Path, run: str, stage: str) -> Path:
     return Path(plan["jobs"][plan["runs"][run][stage]]["output_dir"])
 
 
-def read_result(work: Path, run: str) -> tuple[float | None, int | None]:
-    """Test BLEU and the first evaluation step whose validation BLEU reached GOAL."""
+def read_result(work: Path, run: str) -> tuple[float | None, int | None, str]:
+    """Test BLEU, the first evaluation step whose validation BLEU reached GOAL, and the n-gram matches."""
     bleu_file = stage_dir(work, run, "evaluate") / "test_score.bleu"
-    bleu = json.loads(bleu_file.read_text())["score"] if bleu_file.exists() else None
+    found = json.loads(bleu_file.read_text()) if bleu_file.exists() else {}
+    bleu = found.get("score")
+    matches = " ".join(f"{c}/{t}" for c, t in zip(found.get("counts", []), found.get("totals", [])))
     state_file = stage_dir(work, run, "train") / "train" / "trainer_state.json"
     first = None
     if state_file.exists():
         history = json.loads(state_file.read_text())["log_history"]
         first = next((h["step"] for h in history if h.get("eval_sacrebleu", -1) >= GOAL), None)
-    return bleu, first
+    return bleu, first, matches
 
 
 def one_run(config: str, work: Path, seed: int, threads: int, poses: str, noise: float, data: list[str]) -> Result:
@@ -138,8 +141,8 @@ def one_run(config: str, work: Path, seed: int, threads: int, poses: str, noise:
             f"error: {name} failed ({proc.returncode}); see {work / 'jobs' / name}\n{proc.stdout[-2000:]}"
             f"{proc.stderr[-2000:]}"
         )
-    bleu, first = read_result(work, name)
-    return Result(name, seed, threads, poses, bleu, first, round(time.monotonic() - start, 1))
+    bleu, first, matches = read_result(work, name)
+    return Result(name, seed, threads, poses, bleu, first, round(time.monotonic() - start, 1), matches)
 
 
 def spread(values: list[float]) -> str:
@@ -157,13 +160,15 @@ def report(results: list[Result], args: argparse.Namespace, commit: str) -> str:
         f"learnability of {args.config} at commit {commit}, on {cpu_model()} ({os.cpu_count()} cores); "
         f"noise {args.noise} px; {args.test_clips} test sentences",
         "",
-        "| run | seed | threads | poses | test BLEU | first step with validation BLEU >= 50 | seconds |",
-        "| --- | ---: | ---: | --- | ---: | ---: | ---: |",
+        "| run | seed | threads | poses | test BLEU | 1-4-gram matches / written "
+        "| first step with validation BLEU >= 50 "
+        "| seconds |",
+        "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: |",
     ]
     for r in results:
         bleu = "-" if r.test_bleu is None else f"{r.test_bleu:.3f}"
         lines.append(
-            f"| {r.run} | {r.seed} | {r.threads} | {r.poses} | {bleu} | {r.first_step_at_goal or '-'} "
+            f"| {r.run} | {r.seed} | {r.threads} | {r.poses} | {bleu} | {r.matches} | {r.first_step_at_goal or '-'} "
             f"| {r.seconds:.0f} |"
         )
     scores = [r.test_bleu for r in learning if r.test_bleu is not None]

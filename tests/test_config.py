@@ -143,7 +143,7 @@ def test_preprocess_control_accepts_shuffle_only(tmp_path):
 
 def test_pose_noise_must_not_be_negative_and_only_a_set_noise_changes_the_preprocess_key():
     from pipeline.config import load_experiment
-    from pipeline.plan import preprocess_identity
+    from pipeline.stages.specs import preprocess_identity
 
     with pytest.raises(UserError, match=r"preprocess.pose_noise: expected a number >= 0 \(pixels\), got -1.0"):
         load_experiment(PROJECT / "config/demo.yaml", ["preprocess.pose_noise=-1"])

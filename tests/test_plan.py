@@ -152,10 +152,10 @@ def test_estimator_sweep_runs_each_estimation_in_its_own_image():
 
 def test_a_misspelt_spec_key_fails_at_submit_in_one_line(monkeypatch):
     """The plan builds typed specs (pipeline/stages/specs.py): a key the stage does not know never reaches a job."""
-    from pipeline import plan as plan_module
+    from pipeline.stages import specs
 
-    real = plan_module.preprocess_checks
-    monkeypatch.setattr(plan_module, "preprocess_checks", lambda exp: {**real(exp), "max_mising_fraction": 0.1})
+    real = specs.preprocess_checks
+    monkeypatch.setattr(specs, "preprocess_checks", lambda exp: {**real(exp), "max_mising_fraction": 0.1})
     with pytest.raises(UserError) as caught:
         build_plan([load_experiment(PROJECT / "config/demo.yaml")], load_profile("local"))
     message = str(caught.value)

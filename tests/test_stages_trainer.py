@@ -327,6 +327,10 @@ def test_evaluate_writes_bleurt_or_says_in_one_line_why_not(demo, tmp_path, chec
     proc = run_in("trainer", EVALUATE, json.dumps(spec))
     bleurt = json.loads((tmp_path / "test_score.bleurt").read_text())
     assert (tmp_path / "test_score.bleu").exists() and (tmp_path / "test_score.chrf").exists()
+    bleu = json.loads((tmp_path / "test_score.bleu").read_text())  # n-gram matches beside the score
+    assert len(bleu["counts"]) == len(bleu["totals"]) == 4 and all(
+        c <= t for c, t in zip(bleu["counts"], bleu["totals"])
+    )
     if checkpoint == "tiny-bleurt":  # random weights: a number, nothing more
         assert isinstance(bleurt["score"], float) and proc.result["bleurt"] == bleurt["score"]
         assert "BLEURT = " in proc.stdout

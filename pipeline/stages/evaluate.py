@@ -39,6 +39,8 @@ def score(hyps: list[str], refs: list[str]) -> dict[str, dict]:
         result = metric.corpus_score(hyps, [refs])
         # three decimals, as the original pipeline's `sacrebleu -w 3` (9.982)
         out[name] = json.loads(result.format(width=3, signature=str(metric.get_signature()), is_json=True))
+        if name == "bleu":  # n-gram matches and totals: a chance-level score is smoothing of zero counts
+            out[name].update(counts=list(result.counts), totals=list(result.totals))
     return out
 
 

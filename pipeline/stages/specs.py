@@ -1,19 +1,53 @@
 """Typed stage specs: the one contract between the plan and the stages.
 
-`pipeline/plan.py` builds one of these per stage job (`build_spec`: unknown or missing keys fail at submit time,
-in one line), writes it as the JSON the job reads, and the stage loads it back into the same dataclass
-(`load_spec`, in `stage_main`): a stage reads attributes (`spec.output_dir`), never string keys. The experiment's own
-sections (dataset, model, training, translate, evaluate) keep their config dataclasses.
+One dataclass per stage says what its job reads, and its `plan` says where each value comes from: given the
+experiment, the profile and the run's jobs planned so far, it returns the job's label, its identity (what
+determines its output, hashed into its key), the spec's values and the stage it waits for; or None where the stage
+has no job in this run (no estimate job for pre-estimated poses). `pipeline/plan.py` walks the stage registry in
+order and calls each; `load_spec` builds the dataclass (a key unknown or missing fails at submit, in one line), the
+job reads it back as JSON into the same dataclass (`stage_main`): a stage reads attributes, never string keys.
+The experiment's own sections (dataset, model, training, translate, evaluate) keep their config dataclasses.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
 
-from pipeline.schema import Dataset, Evaluate, Model, Training, Translate
+from pipeline.keys import as_plain, dataset_identity, stable_hash
+from pipeline.paths import project_path
+from pipeline.pose_types import POSE_TYPES, resolved_settings
+from pipeline.schema import Dataset, Evaluate, Experiment, Model, Profile, Training, Translate
 from pipeline.yaml_layers import from_dict
+
+
+@dataclass
+class PlanContext:
+    """What a spec's `plan` reads: the experiment, the profile (its folders absolute), the run's jobs planned so far
+    by stage (each with `.key`, `.output_dir`, `.spec`), and whether a stage's job gets a GPU."""
+
+    exp: Experiment
+    profile: Profile
+    jobs: dict[str, Any]
+    gpu: Callable[[str], bool]
+
+    @property
+    def cache_dir(self) -> str:
+        return self.profile.cache_dir
+
+
+@dataclass
+class Planned:
+    """A stage's job as its spec plans it (pipeline/plan.py adds the key, output folder, image and resources)."""
+
+    label: str  # readable part of the key
+    identity: dict  # what determines the output: hashed into the key
+    values: dict  # the spec's fields (besides stage, key, output_dir)
+    after: Optional[str] = None  # the stage whose job of this run it waits for
+    array: int = 0  # array tasks; 0: a plain job
+    mounts: list = field(default_factory=list)  # (path, read_only) it needs besides the data folder
 
 
 @dataclass
@@ -41,11 +75,32 @@ class StageSpec:
     key: str
     output_dir: str
 
+    @classmethod
+    def plan(cls, ctx: PlanContext) -> Optional[Planned]:
+        raise NotImplementedError(f"{cls.__name__}.plan")
+
 
 @dataclass
 class PrepareSpec(StageSpec):
     dataset: Dataset  # root resolved to an absolute path
     download: Optional[Download] = None
+
+    @classmethod
+    def plan(cls, ctx: PlanContext) -> Optional[Planned]:
+        from pipeline.stages.sample_data import VERSION as SAMPLE_VERSION
+
+        ds = ctx.exp.dataset
+        # the key hashes the root as configured (relative roots stay relative: the same key in every clone);
+        # an unset dataset.url stays out of it, so keys from before that option existed still match
+        dataset = dataset_identity(ds)
+        root = str(project_path(ds.root or f"data/datasets/{ds.name}"))
+        identity: dict[str, Any] = {"dataset": dataset}
+        if ds.layout == "sample":  # regenerated clips must not reuse poses of older ones
+            identity["sample_version"] = SAMPLE_VERSION
+        values = {"dataset": {**dataset, "root": root}, **download_values(ctx.profile, bool(ds.url))}
+        # prepare writes the sample dataset or fetches annotations (read-write); estimate reads frames (read-only)
+        mounts = [(root, ds.layout not in ("sample", "annotations"))]
+        return Planned(f"{ds.name}-{ds.layout}", identity, values, mounts=mounts)
 
 
 @dataclass
@@ -58,6 +113,27 @@ class EstimateSpec(StageSpec):
     workers: Any  # a number or "auto"
     max_failure_fraction: float = 0.0
     limit: Optional[int] = None  # --limit of the stage command (trials)
+
+    @classmethod
+    def plan(cls, ctx: PlanContext) -> Optional[Planned]:
+        exp = ctx.exp
+        if exp.estimate.source != "estimate":  # pre-estimated poses: preprocess reads them
+            return None
+        est, prep = POSE_TYPES[exp.estimate.estimator], ctx.jobs["prepare"]
+        ident = {
+            "prepare": prep.key,
+            "estimator": est.name,
+            "settings": resolved_settings(est.name, exp.estimate.settings),
+        }
+        values = {
+            **ident,
+            "manifest_dir": prep.output_dir,
+            "shards": exp.estimate.shards,
+            "workers": exp.estimate.workers,
+            "max_failure_fraction": exp.estimate.max_failure_fraction,
+        }
+        mounts = [(prep.spec.dataset.root, True)]
+        return Planned(f"{exp.dataset.name}-{est.name}", ident, values, "prepare", exp.estimate.shards, mounts)
 
 
 @dataclass
@@ -82,6 +158,40 @@ class PreprocessSpec(StageSpec):
     sha256: Optional[str] = None
     download: Optional[Download] = None
 
+    @classmethod
+    def plan(cls, ctx: PlanContext) -> Optional[Planned]:
+        exp, prep = ctx.exp, ctx.jobs["prepare"]
+        est = POSE_TYPES[exp.estimate.estimator]
+        src = exp.estimate.source
+        if src == "estimate":
+            estimate = ctx.jobs["estimate"]
+            ident = {"estimate": estimate.key, **preprocess_identity(exp)}
+            values = {**ident, **preprocess_checks(exp), "manifest_dir": prep.output_dir}
+            values.update(poses_dir=estimate.output_dir, pose_source="estimate")
+            return Planned(f"{exp.dataset.name}-{est.name}", ident, values, "estimate")
+        # downloaded or in a folder: no estimate job, its only upstream is prepare
+        poses: dict[str, Any] = {"source": src, "pose_type": est.name}
+        if src == "download":
+            poses["url"] = exp.estimate.url or est.download_url
+            poses_dir = pose_download_dir(Path(ctx.profile.data_dir), est.name, poses["url"])
+            mounts = []
+        else:
+            poses["folder"] = exp.estimate.folder
+            poses_dir = project_path(exp.estimate.folder)
+            mounts = [(str(poses_dir), True)]
+        ident = {"prepare": prep.key, "poses": poses, **preprocess_identity(exp)}
+        values = {
+            **ident,
+            **preprocess_checks(exp),
+            "manifest_dir": prep.output_dir,
+            "poses_dir": str(poses_dir),
+            "pose_source": src,
+            "dataset_limit": exp.dataset.limit,
+            "sha256": exp.estimate.sha256,
+            **download_values(ctx.profile, src == "download"),
+        }
+        return Planned(f"{exp.dataset.name}-{est.name}-{src}", ident, values, "prepare", mounts=mounts)
+
 
 @dataclass
 class TrainSpec(StageSpec):
@@ -97,6 +207,29 @@ class TrainSpec(StageSpec):
     max_requeues: int
     encoder_prompt: str
 
+    @classmethod
+    def plan(cls, ctx: PlanContext) -> Optional[Planned]:
+        exp, pre = ctx.exp, ctx.jobs["preprocess"]
+        # how often a job may be requeued changes nothing it computes: not part of the key; torch's thread count
+        # changes the order of every sum (benchmarks/learnability.py varies it): part of the key only when set
+        training = {
+            k: v
+            for k, v in as_plain(exp.training).items()
+            if k != "max_requeues" and not (k == "torch_threads" and v is None)
+        }
+        ident = {"preprocess": pre.key, "model": as_plain(exp.model), "training": training, "replicate": exp.replicate}
+        values = {
+            **ident,
+            "preprocess_dir": pre.output_dir,
+            "cache_dir": ctx.cache_dir,
+            "run_name": exp.name,
+            "reduce_holistic": POSE_TYPES[exp.estimate.estimator].reduce_holistic,
+            "use_gpu": ctx.gpu("train"),
+            "max_requeues": exp.training.max_requeues,
+            "encoder_prompt": exp.preprocess.encoder_prompt,
+        }
+        return Planned(model_label(exp), ident, values, "preprocess")
+
 
 @dataclass
 class TranslateSpec(StageSpec):
@@ -108,6 +241,20 @@ class TranslateSpec(StageSpec):
     use_gpu: bool
     max_requeues: int
 
+    @classmethod
+    def plan(cls, ctx: PlanContext) -> Optional[Planned]:
+        exp, train = ctx.exp, ctx.jobs["train"]
+        ident = {"train": train.key, "translate": as_plain(exp.translate)}
+        values = {
+            **ident,
+            "train_dir": train.output_dir,
+            "preprocess_dir": ctx.jobs["preprocess"].output_dir,
+            "cache_dir": ctx.cache_dir,
+            "use_gpu": ctx.gpu("translate"),
+            "max_requeues": exp.training.max_requeues,
+        }
+        return Planned(model_label(exp), ident, values, "train")
+
 
 @dataclass
 class EvaluateSpec(StageSpec):
@@ -117,8 +264,20 @@ class EvaluateSpec(StageSpec):
     references: str
     cache_dir: str
 
+    @classmethod
+    def plan(cls, ctx: PlanContext) -> Optional[Planned]:
+        exp, trans = ctx.exp, ctx.jobs["translate"]
+        ident = {"translate": trans.key, "evaluate": as_plain(exp.evaluate)}
+        values = {
+            **ident,
+            "translate_dir": trans.output_dir,
+            "references": str(Path(ctx.jobs["preprocess"].output_dir) / "test.tsv"),
+            "cache_dir": ctx.cache_dir,
+        }
+        return Planned(model_label(exp), ident, values, "translate")
 
-SPEC_TYPES = {
+
+SPEC_TYPES: dict[str, type[StageSpec]] = {
     "prepare": PrepareSpec,
     "estimate": EstimateSpec,
     "preprocess": PreprocessSpec,
@@ -126,6 +285,57 @@ SPEC_TYPES = {
     "translate": TranslateSpec,
     "evaluate": EvaluateSpec,
 }
+
+
+def model_label(exp: Experiment) -> str:
+    """The readable part of the keys of a run's train, translate and evaluate jobs."""
+    label = f"{exp.dataset.name}-{exp.estimate.estimator}-seed{exp.training.seed}"
+    return f"{label}-rep{exp.replicate}" if exp.replicate else label
+
+
+def preprocess_identity(exp: Experiment) -> dict:
+    """What preprocess computes from besides its poses: the prompts, and the control and pose noise only when set
+    (so that keys of ordinary runs stay as they were)."""
+    ident: dict[str, Any] = {
+        "encoder_prompt": exp.preprocess.encoder_prompt,
+        "decoder_prompt": exp.preprocess.decoder_prompt,
+    }
+    if exp.preprocess.control:
+        ident["control"] = exp.preprocess.control
+    if exp.preprocess.pose_noise:
+        ident["pose_noise"] = exp.preprocess.pose_noise
+    return ident
+
+
+def preprocess_checks(exp: Experiment) -> dict:
+    """What preprocess checks the pose files against (the registry's entry) and how many it may leave out."""
+    est = POSE_TYPES[exp.estimate.estimator]
+    return {
+        "estimator": est.name,
+        "points": est.points,
+        "dims": est.dims,
+        "reduce_holistic": est.reduce_holistic,
+        "expected_feat_dim": est.expected_feat_dim,
+        "max_missing_fraction": exp.preprocess.max_missing_fraction,
+    }
+
+
+def pose_download_dir(data_dir: Path, pose_type: str, url: str) -> Path:
+    """Where a pose type's archive is fetched and extracted: one folder per (type, URL), shared by every run."""
+    return data_dir / "downloads" / "poses" / f"{pose_type}-{stable_hash(url, 8)}"
+
+
+def download_values(profile: Profile, fetches: bool) -> dict:
+    """A fetching job's `download` value: how it downloads (the profile's; in no key), or nothing."""
+    if not fetches:
+        return {}
+    return {
+        "download": {
+            "user_agent": profile.download_user_agent,
+            "attempts": profile.download_attempts,
+            "retry_wait": profile.download_retry_wait,
+        }
+    }
 
 
 def load_spec(data: dict, where: str) -> StageSpec:
