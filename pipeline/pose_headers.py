@@ -14,10 +14,12 @@ writes them otherwise or not at all, and the renaming that lets stock pose-forma
   components BODY_SAPIENS (30: the Goliath body points, then the two wrists again as `left_wrist_body`,
   `right_wrist_body`), FACE_SAPIENS (238), LEFT_HAND_SAPIENS and RIGHT_HAND_SAPIENS (21 each, the same side-free
   names: `thumb4` ... `wrist`); 310 points, XYC.
-- smplest_x: GerrySant/pose `src/python/pose_format/utils/smplest_x.py` at d90e720 (`smplx_components`):
-  components BODY (25: `Pelvis`, `L_Hip`, ...), LEFT_HAND (20), RIGHT_HAND (20), FACE (72: `Face_1` ...);
-  137 points, XYC. The original pipeline's table gives 139 points (278 features), from a later version of that
-  file that we could not read: the registry accepts both counts, preprocess measures the real dimension.
+- smplest_x: GerrySant/pose `src/python/pose_format/utils/smplest_x.py` at 491bc34 (`get_smplx_components`, which
+  the original pipeline's fake poses import): components BODY (25: `Pelvis`, `L_Hip`, ...), LEFT_HAND and
+  RIGHT_HAND (21 each, the same side-free names: `Thumb_1` ... `Pinky_4`, then `Wrist_Hand`, the body's wrist
+  again), FACE (72: `Face_1` ...); 139 points, XYC: the original pipeline's 139 points / 278 features. The file's
+  earlier version (d90e720, `SMPLEST_X_137`) wrote 137 points, hands of 20 sided names (`L_Thumb_1` ...); the
+  registry accepts that count too, and preprocess measures the real dimension.
 
 Stock pose-format detects a layout by component names. On sapiens' names it raises ("Could not detect pose
 format"), so leg hiding and `Pose.normalize` fail; smplest_x's names are taken for COCO-WholeBody, whose leg and
@@ -125,10 +127,17 @@ SAPIENS = (
 
 _SMPLX_BODY = """Pelvis L_Hip R_Hip L_Knee R_Knee L_Ankle R_Ankle Neck L_Shoulder R_Shoulder L_Elbow R_Elbow L_Wrist
 R_Wrist L_Big_toe L_Small_toe L_Heel R_Big_toe R_Small_toe R_Heel L_Ear R_Ear L_Eye R_Eye Nose""".split()
+_SMPLX_FINGERS = [f"{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]
 SMPLEST_X = (
     ("BODY", _SMPLX_BODY),
-    ("LEFT_HAND", [f"L_{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]),
-    ("RIGHT_HAND", [f"R_{f}_{j}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for j in range(1, 5)]),
+    ("LEFT_HAND", [*_SMPLX_FINGERS, "Wrist_Hand"]),
+    ("RIGHT_HAND", [*_SMPLX_FINGERS, "Wrist_Hand"]),
+    ("FACE", [f"Face_{i}" for i in range(1, 73)]),
+)
+SMPLEST_X_137 = (  # @d90e720
+    ("BODY", _SMPLX_BODY),
+    ("LEFT_HAND", [f"L_{f}" for f in _SMPLX_FINGERS]),
+    ("RIGHT_HAND", [f"R_{f}" for f in _SMPLX_FINGERS]),
     ("FACE", [f"Face_{i}" for i in range(1, 73)]),
 )
 
@@ -162,7 +171,7 @@ HEADERS = {
     "openpifpaf": (_COCO_SOURCE, COCO_WHOLEBODY),
     "sdpose": (_COCO_SOURCE, COCO_WHOLEBODY),
     "sapiens": ("GerrySant/pose src/python/pose_format/utils/sapiens.py @7a54341", SAPIENS),
-    "smplest_x": ("GerrySant/pose src/python/pose_format/utils/smplest_x.py @d90e720", SMPLEST_X),
+    "smplest_x": ("GerrySant/pose src/python/pose_format/utils/smplest_x.py @491bc34", SMPLEST_X),
 }
 
 

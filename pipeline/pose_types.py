@@ -158,16 +158,15 @@ POSE_TYPES: dict[str, PoseType] = {
             header_source=HEADERS["sdpose"][0],
             download_url=f"{POSES_URL}/sdpose/phoenix.zip",
         ),
-        # the original pipeline's table says 139 points / 278 features (a later version of the producing code)
         PoseType(
             "smplest_x",
-            "SMPLest-X joints projected to 2D, 137 points, XYC",
-            137,
+            "SMPLest-X joints projected to 2D: BODY 25, hands 2 x 21 (wrist repeated), FACE 72; 139 points, XYC",
+            139,
             2,
-            274,
-            (("BODY", 25), ("LEFT_HAND", 20), ("RIGHT_HAND", 20), ("FACE", 72)),
+            278,
+            (("BODY", 25), ("LEFT_HAND", 21), ("RIGHT_HAND", 21), ("FACE", 72)),
             header_source=HEADERS["smplest_x"][0],
-            accepted_points=(139,),
+            accepted_points=(137,),  # the producing code's earlier version (pose_headers.SMPLEST_X_137)
             download_url=f"{POSES_URL}/smplest_x/phoenix.zip",
         ),
     ]

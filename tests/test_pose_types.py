@@ -37,6 +37,25 @@ for i, name in enumerate(names):
 """
 
 
+OLDER_SMPLEST_X = """
+import sys
+import numpy as np
+from pathlib import Path
+from pose_format import Pose
+from pose_format.numpy import NumPyPoseBody
+from pose_format.pose_header import PoseHeader, PoseHeaderComponent
+from pipeline.fake_poses import fake_pose, write_pose
+from pipeline.pose_headers import SMPLEST_X_137
+keep = list(range(25)) + list(range(25, 45)) + list(range(46, 66)) + list(range(67, 139))  # hands without the wrist
+for i, name in enumerate(sys.argv[2:]):
+    pose = fake_pose("smplest_x", frames=12, seed=i)
+    components = [PoseHeaderComponent(n, list(p), [], [(0, 0, 0)], "XYC") for n, p in SMPLEST_X_137]
+    header = PoseHeader(pose.header.version, pose.header.dimensions, components)
+    body = NumPyPoseBody(25.0, pose.body.data[:, :, keep], pose.body.confidence[:, :, keep])
+    write_pose(Pose(header, body), Path(sys.argv[1]) / (name + ".pose"))
+"""
+
+
 def write_fakes(pose_type: str, dest: Path, names: list[str], people: int = 1, rename: str = "") -> None:
     run_in("trainer", WRITE_FAKES, pose_type, str(dest), str(people), rename, *names)
 
@@ -143,6 +162,30 @@ def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimensi
     assert summary.returncode == 0, summary.stderr
     assert summary.stdout.count("finished") == 8 and "estimate.estimator" in summary.stdout
     assert (tmp_path / "jobs" / "pose_types" / "summary.png").stat().st_size > 1000  # BLEU per pose type
+
+
+@needs_trainer
+def test_smplest_x_files_of_the_earlier_137_point_layout_are_accepted_and_measured(tmp_path):
+    """GerrySant/pose smplest_x.py wrote 137 points at d90e720, 139 (hands with their wrist) from 491bc34."""
+    folder = tmp_path / "poses"
+    for split, names in IDS.items():
+        run_in("trainer", OLDER_SMPLEST_X, str(folder / ("dev" if split == "validation" else split)), *names)
+    for path, data in corpus_files(IDS).items():
+        target = tmp_path / "annotations" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    config = experiment(
+        tmp_path,
+        "http://unused",
+        dataset={"url": None},
+        estimate={"source": "folder", "folder": str(folder), "estimator": "smplest_x"},
+    )
+    proc = submit(config, tmp_path, "--until", "preprocess")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    feat = json.loads((output_dir(tmp_path, "poses", "preprocess") / "feat_dim.json").read_text())
+    assert (feat["feat_dim"], feat["expected"]) == (274, 274)  # 137 points x 2: measured, not the registry's 278
+    log = next((tmp_path / "jobs" / "poses" / "logs").glob("preprocess-*.out")).read_text()
+    assert "header names: 10 pose file(s) of smplest_x renamed" in log
 
 
 @needs_trainer
@@ -316,14 +359,16 @@ def test_sapiens_and_smplest_x_fakes_carry_the_producing_codes_headers_and_train
     assert len(set(face)) == 238 and face[0] == "center_of_glabella" and face[-1] == "r_border_of_pupil_midpoint_2"
     assert sapiens["names"]["LEFT_HAND_SAPIENS"] == sapiens["names"]["RIGHT_HAND_SAPIENS"]
     assert sapiens["names"]["LEFT_HAND_SAPIENS"][0] == "thumb4" and sapiens["names"]["LEFT_HAND_SAPIENS"][-1] == "wrist"
-    # smplest_x.py @d90e720: BODY 25, LEFT_HAND 20, RIGHT_HAND 20, FACE 72, SMPL-X joint names
+    # smplest_x.py @491bc34: BODY 25, LEFT_HAND 21, RIGHT_HAND 21 (side-free, the wrist last), FACE 72: 139 points
     assert [(n, len(p)) for n, p in smplx["names"].items()] == [
         ("BODY", 25),
-        ("LEFT_HAND", 20),
-        ("RIGHT_HAND", 20),
+        ("LEFT_HAND", 21),
+        ("RIGHT_HAND", 21),
         ("FACE", 72),
     ]
     assert smplx["names"]["BODY"][:3] == ["Pelvis", "L_Hip", "R_Hip"] and smplx["names"]["FACE"][-1] == "Face_72"
+    assert smplx["names"]["LEFT_HAND"] == smplx["names"]["RIGHT_HAND"]
+    assert smplx["names"]["LEFT_HAND"][0] == "Thumb_1" and smplx["names"]["LEFT_HAND"][-1] == "Wrist_Hand"
     # stock pose-format 0.15.0 cannot hide legs or normalise either as written; after the renaming it can
     assert sapiens["stock"] == "ValueError" and smplx["stock"] != "ok"
     legs = [
@@ -340,11 +385,12 @@ def test_sapiens_and_smplest_x_fakes_carry_the_producing_codes_headers_and_train
         "right_small_toe",
         "right_heel",
     ]
-    for entry, points in ((sapiens, 310), (smplx, 137)):
+    for entry, points in ((sapiens, 310), (smplx, 139)):
         assert entry["renamed"][0] == "BODY" and sorted(entry["hidden"]) == sorted(legs)
         assert entry["points"] == points and entry["fmt"] == "XYC"
     assert POSE_TYPES["sapiens"].header_source.endswith("sapiens.py @7a54341")
-    assert POSE_TYPES["smplest_x"].header_source.endswith("smplest_x.py @d90e720")
+    assert POSE_TYPES["smplest_x"].header_source.endswith("smplest_x.py @491bc34")
+    assert (POSE_TYPES["smplest_x"].points, POSE_TYPES["smplest_x"].expected_feat_dim) == (139, 278)  # the original's
 
 
 WHOLEBODY_CHECK = """

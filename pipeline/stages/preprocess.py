@@ -35,6 +35,14 @@ from pipeline.stages.specs import PreprocessSpec, download_kwargs
 TSV_COLUMNS = ["signal", "signal_start", "signal_end", "encoder_prompt", "decoder_prompt", "output"]
 
 
+def header_points(pose_file: Path) -> int:
+    """Points per frame the file's header declares (all components)."""
+    from pose_format import Pose
+
+    with open(pose_file, "rb") as handle:
+        return Pose.read(handle.read()).header.total_points()
+
+
 def measure_feat_dim(pose_file: Path, reduce_holistic: bool) -> int:
     """Features per frame the trainer will see for this pose file."""
     try:
@@ -278,8 +286,9 @@ def run(spec: PreprocessSpec) -> dict:
         )
     assert sample_pose is not None  # every split kept at least one example (else the stage failed above)
     feat_dim = measure_feat_dim(sample_pose, spec.reduce_holistic)
-    expected = spec.expected_feat_dim
-    declared = None if spec.reduce_holistic else spec.points * spec.dims
+    points = header_points(sample_pose)  # the registry's count, or one it accepts (pose_types.accepted_points)
+    expected = spec.expected_feat_dim if points == spec.points else points * spec.dims
+    declared = None if spec.reduce_holistic else points * spec.dims
     (out / "feat_dim.json").write_text(
         json.dumps(
             {
@@ -294,7 +303,7 @@ def run(spec: PreprocessSpec) -> dict:
     if declared and feat_dim != declared:
         raise UserError(
             f"{sample_pose}: the trainer sees {feat_dim} features per frame but the header declares "
-            f"{spec.points} points x {spec.dims} dims = {declared}; the file stores something else "
+            f"{points} points x {spec.dims} dims = {declared}; the file stores something else "
             f"than its header says"
         )
     note = "" if feat_dim == expected else f" (the registry expected {expected}: check the pose type's layout)"
