@@ -83,7 +83,7 @@ def _add(
     return job
 
 
-def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "evaluate") -> None:
+def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = STAGES[-1]) -> None:
     """Add one experiment's stage jobs to the plan, reusing jobs already there with the same key: each stage of
     the registry in order, as its spec's `plan` says (pipeline/stages/specs.py)."""
     if exp.name in plan.runs:
@@ -114,7 +114,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = "
         )
 
 
-def build_plan(experiments: list[Experiment], profile: Profile, until: str = "evaluate") -> Plan:
+def build_plan(experiments: list[Experiment], profile: Profile, until: str = STAGES[-1]) -> Plan:
     plan = Plan()
     for exp in experiments:
         add_experiment(plan, exp, profile, until)

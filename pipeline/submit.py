@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="on SLURM, at most N train jobs of a sweep at once (overrides the sweep's max_parallel)",
     )
-    parser.add_argument("--until", choices=STAGES, default="evaluate", help="last stage to include")
+    parser.add_argument("--until", choices=STAGES, default=STAGES[-1], help="last stage to include")
     parser.add_argument(
         "--set",
         dest="overrides",

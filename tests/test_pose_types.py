@@ -92,6 +92,20 @@ def pose_archive(pose_type: str, tmp: Path, people: int = 1) -> tuple[str, bytes
     return "phoenix.zip", buffer.getvalue()
 
 
+def folder_experiment(tmp: Path, folder: Path, pose_type: str) -> Path:
+    """The tiny chain on poses from `folder`, with the corpus CSVs of IDS written under tmp/annotations."""
+    for path, data in corpus_files(IDS).items():
+        target = tmp / "annotations" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return experiment(
+        tmp,
+        "http://unused",
+        dataset={"url": None},
+        estimate={"source": "folder", "folder": str(folder), "estimator": pose_type},
+    )
+
+
 def experiment(tmp: Path, base_url: str, **over) -> Path:
     """A tiny chain on downloaded poses: annotations layout, source download, 6 training steps."""
     data = {
@@ -170,16 +184,7 @@ def test_smplest_x_files_of_the_earlier_137_point_layout_are_accepted_and_measur
     folder = tmp_path / "poses"
     for split, names in IDS.items():
         run_in("trainer", OLDER_SMPLEST_X, str(folder / ("dev" if split == "validation" else split)), *names)
-    for path, data in corpus_files(IDS).items():
-        target = tmp_path / "annotations" / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    config = experiment(
-        tmp_path,
-        "http://unused",
-        dataset={"url": None},
-        estimate={"source": "folder", "folder": str(folder), "estimator": "smplest_x"},
-    )
+    config = folder_experiment(tmp_path, folder, "smplest_x")
     proc = submit(config, tmp_path, "--until", "preprocess")
     assert proc.returncode == 0, proc.stdout[-3000:]
     feat = json.loads((output_dir(tmp_path, "poses", "preprocess") / "feat_dim.json").read_text())
@@ -196,16 +201,7 @@ def test_bad_headers_and_poses_without_text_are_left_out_by_id_or_fail_the_stage
     write_fakes("mmposewholebody", folder / "train", [IDS["train"][0]])  # 133 points in an openpose set, first
     write_fakes("openpose", folder / "train", ["orphan-07"])  # a pose nobody gave a text for
     write_fakes("openpose", folder / "dev", [IDS["validation"][1]], rename="body_25")  # 137 points, other layout
-    for path, data in corpus_files(IDS).items():
-        target = tmp_path / "annotations" / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    config = experiment(
-        tmp_path,
-        "http://unused",
-        dataset={"url": None},
-        estimate={"source": "folder", "folder": str(folder), "estimator": "openpose"},
-    )
+    config = folder_experiment(tmp_path, folder, "openpose")
     proc = submit(config, tmp_path, "--until", "preprocess")
     assert proc.returncode != 0
     log = next((tmp_path / "jobs" / "poses" / "logs").glob("preprocess-*.out")).read_text()
