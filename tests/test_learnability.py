@@ -7,8 +7,8 @@ purpose, every clip given another clip's poses (`preprocess.control: shuffle`), 
 must stay at or below BLEU 5: a chain that scored well regardless of its inputs would fail here.
 
 The floor keeps a margin: it is at most half the minimum that benchmarks/learnability.py measured over seeds 1-5,
-one and two torch threads, and poses as estimated or perturbed (81.859 on an AMD EPYC with 2 cores, see
-docs/results-and-benchmarks.md), so a CPU that rounds otherwise does not fail it."""
+one and two torch threads, and poses as estimated or perturbed (85.041 on an AMD EPYC with 2 cores at commit
+613240b, see docs/results-and-benchmarks.md), so a CPU that rounds otherwise does not fail it."""
 
 import json
 
