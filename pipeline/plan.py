@@ -97,7 +97,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = S
         if planned is None:
             continue
         # an estimator-image stage runs in the pose type's image where we estimate it, else in the trainer's
-        own = STAGE[stage].image == "estimator" and exp.estimate.source == "estimate" and est.image
+        own = STAGE[stage].image == "estimator" and exp.estimate.source == "estimate"
         ctx.jobs[stage] = _add(
             plan,
             exp.name,

@@ -35,14 +35,6 @@ from pipeline.stages.specs import PreprocessSpec, download_kwargs
 TSV_COLUMNS = ["signal", "signal_start", "signal_end", "encoder_prompt", "decoder_prompt", "output"]
 
 
-def header_points(pose_file: Path) -> int:
-    """Points per frame the file's header declares (all components)."""
-    from pose_format import Pose
-
-    with open(pose_file, "rb") as handle:
-        return Pose.read(handle.read()).header.total_points()
-
-
 def measure_feat_dim(pose_file: Path, reduce_holistic: bool) -> int:
     """Features per frame the trainer will see for this pose file."""
     try:
@@ -160,6 +152,7 @@ def run(spec: PreprocessSpec) -> dict:
     problems: list[str] = []
     counts: dict[str, dict] = {}
     sample_pose: Path | None = None
+    sample_points = 0  # points its header declares: the registry's count, or one it accepts (accepted_points)
     first: list = []  # the set's first good file: (id, signature)
     several = {"examples": 0, "frames": 0}
     renamed_files: list[Path] = []  # sapiens, smplest_x: headers renamed for stock pose-format (pose_headers.py)
@@ -231,7 +224,8 @@ def run(spec: PreprocessSpec) -> dict:
                 problems.append(f"{split}\t{ex.id}\t{reason}")
                 dropped += 1
                 continue
-            sample_pose = sample_pose or pose
+            if sample_pose is None:
+                sample_pose, sample_points = pose, found.pose.header.total_points()
             encoder = f"__{ex.source_lang}__" if ex.source_lang else spec.encoder_prompt
             decoder = f"__{ex.target_lang}__" if ex.target_lang else spec.decoder_prompt
             prompts["encoder"].add(encoder)
@@ -286,9 +280,8 @@ def run(spec: PreprocessSpec) -> dict:
         )
     assert sample_pose is not None  # every split kept at least one example (else the stage failed above)
     feat_dim = measure_feat_dim(sample_pose, spec.reduce_holistic)
-    points = header_points(sample_pose)  # the registry's count, or one it accepts (pose_types.accepted_points)
-    expected = spec.expected_feat_dim if points == spec.points else points * spec.dims
-    declared = None if spec.reduce_holistic else points * spec.dims
+    expected = spec.expected_feat_dim if sample_points == spec.points else sample_points * spec.dims
+    declared = None if spec.reduce_holistic else sample_points * spec.dims
     (out / "feat_dim.json").write_text(
         json.dumps(
             {
@@ -303,7 +296,7 @@ def run(spec: PreprocessSpec) -> dict:
     if declared and feat_dim != declared:
         raise UserError(
             f"{sample_pose}: the trainer sees {feat_dim} features per frame but the header declares "
-            f"{points} points x {spec.dims} dims = {declared}; the file stores something else "
+            f"{sample_points} points x {spec.dims} dims = {declared}; the file stores something else "
             f"than its header says"
         )
     note = "" if feat_dim == expected else f" (the registry expected {expected}: check the pose type's layout)"
