@@ -50,21 +50,33 @@ def parse_resources(raw: dict, sources: dict, prefix: str, src: str) -> dict[str
     return out
 
 
-def _check_pose_source(est: Estimate, where) -> None:
+OPENPOSE_FOLDER = "one folder of OpenPose *_keypoints.json per example, named like its media, anywhere below it"
+
+
+def _check_pose_source(est: Estimate, layout: str, where) -> None:
     """The pose type exists and its source can deliver it."""
     _check_choice(est.estimator, list(POSE_TYPES), where("estimate.estimator"), "estimate.estimator")
     _check_choice(est.source, SOURCES, where("estimate.source"), "estimate.source")
     pose_type = POSE_TYPES[est.estimator]
-    if est.source == "estimate" and not pose_type.image:
+    # a manifest may give .pose media of any type: the plan reads it and says so if one must be estimated
+    if est.source == "estimate" and not pose_type.image and layout != "manifest":
         raise UserError(
             f"{where('estimate.estimator')}: estimate.estimator: we cannot estimate {est.estimator} "
             f"here (no image); set estimate.source to download (its pre-estimated Phoenix poses) or "
-            f"folder (poses you estimated elsewhere)"
+            f"folder (poses you estimated elsewhere), or give .pose files as the media of a manifest"
         )
-    if est.source == "folder" and not est.folder:
+    if est.source in ("folder", "openpose_json") and not est.folder:
+        what = "a tree {train,dev|validation,test}/<id>.pose" if est.source == "folder" else OPENPOSE_FOLDER
+        raise UserError(f"{where('estimate.source')}: estimate.folder: required with source {est.source}: {what}")
+    if est.source == "openpose_json" and est.estimator != "openpose":
         raise UserError(
-            f"{where('estimate.source')}: estimate.folder: required with source folder: a tree "
-            f"{{train,dev|validation,test}}/<id>.pose"
+            f"{where('estimate.estimator')}: estimate.estimator: source openpose_json makes poses of the openpose "
+            f"type (pose-format's OpenPose header), not {est.estimator}; set estimate.estimator: openpose"
+        )
+    if est.source == "openpose_json" and layout not in ("manifest", "how2sign"):
+        raise UserError(
+            f"{where('estimate.source')}: estimate.source: openpose_json finds each example's keypoint folder by "
+            f"its media's name: use dataset.layout manifest or how2sign, not {layout}"
         )
     if est.source == "download" and not (est.url or pose_type.download_url):
         raise UserError(
@@ -104,7 +116,7 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     exp = from_dict(Experiment, data, sources, "", src)
     where = lambda key: sources.get(key, src)  # noqa: E731
     _check_choice(exp.dataset.layout, DATASET_LAYOUTS, where("dataset.layout"), "dataset.layout")
-    _check_pose_source(exp.estimate, where)
+    _check_pose_source(exp.estimate, exp.dataset.layout, where)
     unknown = check_settings(exp.estimate.estimator, exp.estimate.settings)
     if unknown:
         allowed = ", ".join(POSE_TYPES[exp.estimate.estimator].settings) or "none"

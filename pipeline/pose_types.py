@@ -26,7 +26,7 @@ from pipeline.pose_headers import HEADERS
 
 POSES_URL = "https://datasets.sigma-sign-language.com/poses"
 ANNOTATIONS_URL = "https://datasets.sigma-sign-language.com/public/phoenix/phoenix-annotations.tar.gz"
-SOURCES = ("estimate", "download", "folder")
+SOURCES = ("estimate", "download", "folder", "openpose_json")
 
 
 @dataclass(frozen=True)

@@ -286,6 +286,7 @@ def test_mmh_config_has_v054_layout_and_the_hyperparameters():
         use_gpu=True,
     )
     assert cfg["data"]["dataset_type"] == "pose2text" and cfg["data"]["test_metadata_file"] == "/d/test.tsv"
+    assert "max_frames" not in cfg["data"]  # preprocess filters: MMH's setup must not read every pose file again
     slots = cfg["processor"]["slots"]
     assert slots[0]["processor_class"] == "PoseModalityProcessor"
     assert slots[0]["processor_kwargs"] == {"reduce_holistic_poses": True}

@@ -67,6 +67,7 @@ class Layout:
     resolve: Optional[Callable[[str, Path], Path]] = None
     whole_media: bool = False  # How2Sign clips: the media is the sentence, start/end not applied
     problems: list[str] = field(default_factory=list)
+    probe: Optional[Callable[[Path, float], tuple[int, float]]] = None  # (frames, fps) of a media; default: probe
 
 
 def pose_id_for(media: Path, root: Path) -> str:
@@ -88,10 +89,11 @@ def probe(media: Path, fps: float) -> tuple[int, float]:
         return len(frame_files(media)), fps
     if media.suffix == ".pose":
         from pose_format import Pose
+        from pose_format.pose_body import EmptyPoseBody
 
-        try:
+        try:  # the header and frame count only: preprocess reads (and checks) the whole file
             with open(media, "rb") as handle:
-                pose = Pose.read(handle.read())
+                pose = Pose.read(handle, pose_body=EmptyPoseBody)
         except Exception as exc:  # pose-format raises many kinds on a damaged file
             raise MediaError(f"unreadable pose file {media} ({type(exc).__name__}: {exc})") from None
         return int(pose.body.data.shape[0]), float(pose.body.fps)
@@ -151,7 +153,7 @@ def read_layout(layout: Layout, root: Path) -> tuple[list[Example], list[str]]:
             else:
                 if media not in probed:
                     try:
-                        probed[media] = probe(media, layout.fps)
+                        probed[media] = (layout.probe or probe)(media, layout.fps)
                     except Exception as exc:  # cv2 / pose-format on an unreadable file
                         probed[media] = str(exc)
                 info = probed[media]
@@ -238,9 +240,47 @@ def how2sign_layout(ds: dict, root: Path) -> Layout:
     def resolve(value: str, manifest: Path) -> Path:
         return videos.get(value, root / f"{value}.mp4")
 
-    return Layout(files, columns, "seconds", DEFAULT_FPS, resolve, whole_media=media == "clips")
+    fps = float(ds.get("fps") or DEFAULT_FPS)  # frame folders and keypoint folders; videos say their own
+    return Layout(files, columns, "seconds", fps, resolve, whole_media=media == "clips")
 
 
-def read_corpus(ds: dict, root: Path) -> tuple[list[Example], list[str]]:
+def media_cells(ds: dict, root: Path) -> list[tuple[str, str]] | None:
+    """(file:line, media cell) of every row of a `manifest` corpus, read at submit (the plan asks whether every
+    media is a pose file); None when a split file or its media column cannot be read (prepare then says why)."""
+    try:
+        layout = manifest_layout(ds, root)
+        cells = []
+        for path in layout.files.values():
+            header, rows = read_table(path)
+            if layout.columns["media"] not in header:
+                return None
+            cells += [(f"{path}:{n}", (row.get(layout.columns["media"]) or "").strip()) for n, row in rows]
+        return cells
+    except (OSError, UnicodeDecodeError, csv.Error, UserError):
+        return None
+
+
+def with_keypoints(layout: Layout, keypoints: Path) -> Layout:
+    """The layout with each example's media being its folder of OpenPose JSON keypoints, found by the media's
+    name anywhere below `keypoints` (estimate.source openpose_json; see openpose_json.py). Videos are not needed."""
+    from pipeline.stages.openpose_json import KeypointFolders, keypoint_frames
+
+    if not keypoints.is_dir():
+        raise UserError(
+            f"estimate.folder {keypoints}: no such folder (the OpenPose JSON keypoints, one folder per clip)"
+        )
+    folders = KeypointFolders(keypoints)
+
+    def resolve(value: str, manifest: Path) -> Path:
+        name = Path(value).stem if Path(value).suffix in (".mp4", ".mov", ".avi", ".mkv") else Path(value).name
+        return folders.find(name) or keypoints / name
+
+    layout.resolve, layout.probe = resolve, lambda folder, fps: (keypoint_frames(folder), fps)
+    return layout
+
+
+def read_corpus(ds: dict, root: Path, keypoints: Optional[Path] = None) -> tuple[list[Example], list[str]]:
     layout = how2sign_layout(ds, root) if ds["layout"] == "how2sign" else manifest_layout(ds, root)
+    if keypoints is not None:
+        layout = with_keypoints(layout, keypoints)
     return read_layout(layout, root)

@@ -133,13 +133,16 @@ def read_videos(root: Path) -> tuple[list[Example], list[str]]:
     return examples, problems
 
 
-def read_dataset(ds: dict, root: Path) -> tuple[list[Example], list[str]]:
-    """Examples and problems of the dataset described by the `dataset` settings `ds`, whose tree is at root."""
+def read_dataset(ds: dict, root: Path, keypoints: Path | None = None) -> tuple[list[Example], list[str]]:
+    """Examples and problems of the dataset described by the `dataset` settings `ds`, whose tree is at root;
+    with `keypoints`, each example's media is its OpenPose JSON folder below it (layouts manifest and how2sign)."""
     layout = ds["layout"]
     if layout in ("manifest", "how2sign"):
         from pipeline.stages.corpus import read_corpus
 
-        return read_corpus(ds, root)
+        return read_corpus(ds, root, keypoints)
+    if keypoints is not None:
+        raise UserError(f"estimate.source openpose_json: needs dataset.layout manifest or how2sign, not {layout}")
     if layout in ("official", "sample"):
         return read_official(root)
     if layout == "videos":

@@ -9,6 +9,8 @@
 - `workers > 1` runs that many processes, each with its own model, to use every core; `auto` (the default) picks
   ceil(CPUs / 1.4) from the task's CPUs (SLURM_CPUS_PER_TASK, else this process's affinity). The work itself
   (workers, prefetching, atomic writes) is in pipeline/stages/pose_workers.py.
+- `estimate.source: openpose_json` converts OpenPose's JSON keypoints instead (pipeline/stages/openpose_json.py),
+  sharded and skipped, written and reported the same way.
 """
 
 from __future__ import annotations
@@ -73,11 +75,16 @@ def run(spec: EstimateSpec) -> dict:
     out = Path(spec.output_dir)
     started = time.time()
     workers = resolve_workers(spec.workers)
-    if spec.workers == "auto":
+    if spec.workers == "auto" and spec.source == "estimate":
         print(f"estimate.workers auto: {workers} worker(s) for {task_cpus()} CPU(s)", flush=True)
-    frames, failures = run_shard(
-        mine, out, spec.estimator, spec.settings, workers, f"estimate shard {task + 1}/{shards}"
-    )
+    label = f"estimate shard {task + 1}/{shards}"
+    if spec.source == "openpose_json":  # nothing to estimate: OpenPose's keypoints, converted
+        from pipeline.stages.openpose_json import convert_shard
+
+        workers = 1
+        frames, failures = convert_shard(mine, out, label)
+    else:
+        frames, failures = run_shard(mine, out, spec.estimator, spec.settings, workers, label)
     elapsed = time.time() - started
     failures_file = out / f"failures.shard-{task}.tsv"
     failures_file.write_text("".join(f"{i}\t{r}\n" for i, r in failures))

@@ -6,7 +6,8 @@ v0.5.4 wants `data.dataset_type: pose2text` and a declarative `processor.slots` 
 (PoseModalityProcessor, reduce_holistic_poses for MediaPipe) and three TextModalityProcessor slots (labels from
 decoder_prompt+output, the encoder prompt, the decoder prompt), the layout of MMH's own `pipeline: pose2text`
 shorthand written out so the file says everything. The older flat `processor: reduce_holistic_poses /
-text_tokenizer_path` keys of the original pipeline's MMH commit are rejected by v0.5.4.
+text_tokenizer_path` keys of the original pipeline's MMH commit are rejected by v0.5.4. `model.max_frames` is
+applied by preprocess, not here (see the data section).
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def mmh_config(
             "validation_metadata_file": f"{tsv_dir}/validation.tsv",
             "test_metadata_file": f"{tsv_dir}/test.tsv",
             "shuffle": True,
-            "max_frames": model.max_frames,
+            # no max_frames: preprocess left out the longer examples already (its filter counts frames as
+            # MultimodalHugs does); given here, MultimodalHugs' setup would read every pose file again to filter
         },
         "processor": {"slots": processor_slots(tokenizer, encoder_prompt, spec.reduce_holistic)},
     }

@@ -11,13 +11,16 @@ stock MultimodalHugs keeps person 0, whoever that is): we keep one track, the si
 confident detection of the file (sum of its points' confidences); from there, forwards and backwards, each frame
 keeps the person whose confident points' centre is nearest the centre kept in the frame before. Frames with nobody
 keep an empty person. The reduced file is written beside the TSVs and the TSV points at it.
+
+`check_pose_file` does all of that for one file and returns a `CheckedPose`: a few numbers, never the poses, so
+that preprocess can hold one per file of a 35 000-example corpus and run it in worker processes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -42,6 +45,63 @@ def read_pose(path: Path) -> PoseFile:
     confidence = np.asarray(pose.body.confidence)
     present = (confidence > 0).any(axis=-1).sum(axis=1) if confidence.ndim == 3 else np.zeros(0)
     return PoseFile(pose, signature, int(confidence.shape[1]) if confidence.ndim == 3 else 1, int((present > 1).sum()))
+
+
+@dataclass(frozen=True)
+class CheckedPose:
+    """What preprocess keeps of one pose file once it is checked (and copied where it had to change)."""
+
+    source: str  # the file as given
+    path: str  # the file to train on: the source, or its reduced / renamed / perturbed copy
+    problem: Optional[str]  # why it cannot be used (None: usable)
+    signature: tuple = ()  # ((component, points, format), ...)
+    frames: int = 0
+    fps: float = 0.0
+    points: int = 0  # points its header declares
+    people: int = 0
+    frames_with_several: int = 0
+    renamed: bool = False
+
+
+def check_pose_file(source: Path, copy: Path, pose_type: str, noise: float, name: str) -> CheckedPose:
+    """Read one pose file, check its header against its pose type, and where needed write the copy to train on:
+    several people reduced to the signer, names renamed for stock pose-format (pipeline/pose_headers.py), pose
+    noise added (pose_noise.py, seeded by `name`). Runs in preprocess's worker processes."""
+    from pipeline.pose_headers import renamed_to_known
+    from pipeline.stages.pose_noise import write_perturbed
+
+    try:
+        found = read_pose(source)
+    except Exception as exc:  # pose-format raises many kinds on a damaged file
+        return CheckedPose(str(source), str(source), f"unreadable pose file {source} ({type(exc).__name__}: {exc})")
+    body = found.pose.body
+    facts = {
+        "signature": found.signature,
+        "frames": int(body.data.shape[0]),
+        "fps": float(body.fps),
+        "points": found.pose.header.total_points(),
+        "people": found.people,
+        "frames_with_several": found.frames_with_several,
+    }
+    reason = header_problem(pose_type, found.signature)
+    if reason:
+        return CheckedPose(str(source), str(source), f"{reason} in {source}", **facts)
+    path = source
+    header = renamed_to_known(pose_type, found.pose.header)
+    if header is not None:
+        found.pose.header = header
+    if found.people > 1:
+        write_single_person(found, copy)
+        path = copy
+        found = read_pose(copy) if noise else found
+    if noise:
+        write_perturbed(found.pose, copy, noise, name)
+        path = copy
+    elif header is not None and path != copy:
+        with atomic_path(copy) as tmp, open(tmp, "wb") as handle:
+            found.pose.write(handle)
+        path = copy
+    return CheckedPose(str(source), str(path), None, renamed=header is not None, **facts)
 
 
 def header_problem(pose_type: str, signature: tuple) -> str | None:

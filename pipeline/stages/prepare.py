@@ -38,7 +38,10 @@ def run(spec: PrepareSpec) -> dict:
             fetch_tree(ds.url, root, download_settings=download_kwargs(spec.download))
     if not root.exists():
         raise UserError(f"dataset.root {root}: no such folder (set dataset.root to your copy of the data)")
-    examples, problems = read_dataset(dataclasses.asdict(ds), root)
+    keypoints = Path(spec.keypoints) if spec.keypoints else None
+    if keypoints is not None:
+        print(f"keypoints: one OpenPose JSON folder per example below {keypoints}, at {ds.fps or 25:g} fps", flush=True)
+    examples, problems = read_dataset(dataclasses.asdict(ds), root, keypoints)
     counts = {}
     for split in SPLITS:
         rows = [e for e in examples if e.split == split]

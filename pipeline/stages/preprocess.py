@@ -7,8 +7,13 @@ segments of a long video carry their times, checked to lie within the pose file)
 output.
 Poses come from our estimate job (`<poses_dir>/<id>.pose`), from a downloaded archive (fetched and extracted here,
 once per pose type: pipeline.archives.fetch_tree) or from a folder, both `{train,validation|dev,test}/<id>.pose`.
-Every pose file is read: its header is checked against its pose type and its set, and a file with several people
-is reduced to the signer (see pose_checks.py; the TSV then points at the reduced copy under `poses/`).
+Every pose file is read once, in worker processes (the task's CPUs): its header is checked against its pose type
+and its set, and a file with several people is reduced to the signer (see pose_checks.py; the TSV then points at the
+reduced copy under `poses/`). Only a few numbers per file are kept, so memory does not grow with the corpus.
+Training and validation examples longer than `model.max_frames` are left out here, counted as MultimodalHugs'
+pose2text dataset counts them (`mmh_frames`), and listed in problems.txt: the trainer's config then carries no
+`max_frames`, so MultimodalHugs' setup does not read every pose file again to filter them (the test split is never
+filtered, as in MultimodalHugs).
 Examples without a pose, with an empty text, with a header that does not fit, and pose files whose id has no text
 are left out *and reported* (problems.txt, counts in the log);
 if more than `max_missing_fraction` of a split is left out, the stage fails.
@@ -24,12 +29,19 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import multiprocessing
+import signal
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Optional
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
 from pipeline.stages.manifest import SPLITS, read_manifest
 from pipeline.stages.markers import atomic_path
+from pipeline.stages.pose_checks import CheckedPose, check_pose_file, describe
 from pipeline.stages.specs import PreprocessSpec, download_kwargs
 
 TSV_COLUMNS = ["signal", "signal_start", "signal_end", "encoder_prompt", "decoder_prompt", "output"]
@@ -95,6 +107,8 @@ def read_failures(poses_dir: Path) -> dict[str, str]:
 def pose_tree(spec: PreprocessSpec) -> Path:
     """The folder holding the poses: the estimate job's output, the extracted download, or the user's folder."""
     poses = Path(spec.poses_dir)
+    if spec.pose_source == "manifest":  # every example's media is its pose file
+        return Path(spec.manifest_dir)
     if spec.pose_source == "download":
         from pipeline.archives import fetch_tree, normalise_splits
 
@@ -107,7 +121,7 @@ def pose_tree(spec: PreprocessSpec) -> Path:
 
 
 def split_folder(tree: Path, split: str, source: str) -> Path:
-    if source == "estimate":
+    if source in ("estimate", "manifest"):
         return tree
     for name in (split, "dev") if split == "validation" else (split,):
         if (tree / name).is_dir():
@@ -120,121 +134,204 @@ def split_folder(tree: Path, split: str, source: str) -> Path:
 
 def pose_file_of(ex, folder: Path, source: str) -> Path:
     """The pose file of an example: its media when that is a pose file, else the estimated (or given) one."""
-    if source == "estimate" and ex.media.endswith(".pose"):
+    if source in ("estimate", "manifest") and ex.media.endswith(".pose"):
         return Path(ex.media)
     return folder / f"{ex.pose_name if source == 'estimate' else ex.id}.pose"
 
 
-def segment_problem(ex, pose) -> str | None:
-    """Why the example's segment does not lie within its pose file (None when it does)."""
-    fps = float(pose.body.fps) or 1.0
-    duration = pose.body.data.shape[0] / fps
+def segment_problem(ex, frames: int, fps: float) -> str | None:
+    """Why the example's segment does not lie within its pose file of `frames` at `fps` (None when it does)."""
+    fps = fps or 1.0
+    duration = frames / fps
     if ex.end > duration + 1.0 / fps:
         return (
-            f"segment {ex.start:.3f}-{ex.end:.3f} s ends after its pose file ({duration:.3f} s, "
-            f"{pose.body.data.shape[0]} frames at {fps:g} fps)"
+            f"segment {ex.start:.3f}-{ex.end:.3f} s ends after its pose file ({duration:.3f} s, {frames} frames "
+            f"at {fps:g} fps)"
         )
     if int(ex.end * fps) <= int(ex.start * fps):
         return f"segment {ex.start:.3f}-{ex.end:.3f} s holds no frame at {fps:g} fps"
     return None
 
 
+def mmh_frames(frames: int, fps: float, start_ms: int, end_ms: int) -> int:
+    """The frames MultimodalHugs 0.5.4 counts for a TSV row when it filters by `max_frames`: its pose2text dataset
+    reads the file with pose-format's `start_time` / `end_time` (milliseconds; 0 means unset), which take
+    floor(start × fps) and ceil(end × fps), the end clipped to the file."""
+    first = math.floor(start_ms / 1000 * fps) if start_ms else 0
+    last = min(math.ceil(end_ms / 1000 * fps), frames) if end_ms else frames
+    return last - first
+
+
+def check_workers(files: int) -> int:
+    """Worker processes for the pose checks: the task's CPUs (SLURM's allocation, else this process's), at most
+    one per file."""
+    from pipeline.stages.pose_workers import task_cpus
+
+    return max(1, min(task_cpus(), files))
+
+
+def _default_signals() -> None:
+    """A worker dies on TERM, as the pool expects: the stage's own handlers (stage_main: save and stop) are its
+    parent's business."""
+    for sig in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _check_one(job: tuple) -> CheckedPose:
+    return check_pose_file(*job)
+
+
+def check_all(jobs: list[tuple], workers: int) -> Iterator[CheckedPose]:
+    """check_pose_file over `jobs` (source, copy, pose type, noise, name), in their order, in `workers`
+    processes; progress to the log."""
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: the pool forks this process
+    if workers > 1:
+        # fork, once per stage and before any thread: the workers need only this module, already imported
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals) as pool:
+            bar = tqdm(total=len(jobs), unit="file", mininterval=10, file=sys.stdout, ncols=100, desc="pose files")
+            for checked in pool.imap(_check_one, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8)))):
+                bar.update()
+                yield checked
+            bar.close()
+            pool.close()
+            pool.join()
+    else:
+        for job in tqdm(jobs, unit="file", mininterval=10, file=sys.stdout, ncols=100, desc="pose files"):
+            yield check_pose_file(*job)
+
+
+@dataclass
+class PoseChecks:
+    """The pose files of a run, checked once each (segments of one file share it), and what preprocess says of
+    them: the set's header (the first good file's), people reduced, headers renamed."""
+
+    pose_type: str
+    out: Path
+    noise: float
+    files: dict[str, CheckedPose] = field(default_factory=dict)  # source path -> its check
+    first: Optional[tuple] = None  # (example id, signature) of the set's first good file
+
+    def check(self, wanted: list[tuple], workers: int) -> None:
+        """Check every (source, split, name) of `wanted` not checked yet."""
+        jobs = []
+        for source, split, name in wanted:
+            if source not in self.files:
+                self.files[source] = CheckedPose(source, source, "pending")  # once, however many segments
+                jobs.append(
+                    (Path(source), self.out / "poses" / split / f"{name}.pose", self.pose_type, self.noise, name)
+                )
+        if jobs:
+            print(f"checking {len(jobs)} pose file(s) with {workers} worker(s)", flush=True)
+        for checked in check_all(jobs, workers):
+            self.files[checked.source] = checked
+
+    def problem(self, source: str, example_id: str) -> Optional[str]:
+        """Why the example whose pose is `source` cannot use it: its own problem, or a header unlike the set's."""
+        checked = self.files[source]
+        if checked.problem:
+            return checked.problem
+        if self.first is None:
+            self.first = (example_id, checked.signature)
+        if checked.signature != self.first[1]:
+            if checked.path != checked.source:  # its copy is never trained on
+                Path(checked.path).unlink(missing_ok=True)
+            return (
+                f"header differs from the set's ({self.first[0]}): {describe(checked.signature)} vs "
+                f"{describe(self.first[1])} in {source}"
+            )
+        return None
+
+    def report(self) -> None:
+        usable = [c for c in self.files.values() if not c.problem]
+        several = [c for c in usable if c.people > 1]
+        print(
+            f"several people: {sum(c.frames_with_several for c in several)} frame(s) of {len(several)} example(s) "
+            f"had more than one person; reduced to the signer's track",
+            flush=True,
+        )
+        renamed = sum(c.renamed for c in usable)
+        if renamed:
+            print(
+                f"header names: {renamed} pose file(s) of {self.pose_type} renamed to names pose-format knows, "
+                f"points unchanged (pipeline/pose_headers.py); the TSVs point at the copies in {self.out / 'poses'}",
+                flush=True,
+            )
+
+    def several_people(self) -> dict:
+        several = [c for c in self.files.values() if not c.problem and c.people > 1]
+        return {"examples": len(several), "frames": sum(c.frames_with_several for c in several)}
+
+
+def write_problems(out: Path, problems: list[str]) -> None:
+    (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
+
+
 def run(spec: PreprocessSpec) -> dict:
     """Write the three TSVs, prompts.json (the prompts used) and feat_dim.json."""
-    from pipeline.pose_headers import renamed_to_known
-    from pipeline.stages.pose_checks import describe, header_problem, read_pose, write_single_person
-    from pipeline.stages.pose_noise import write_perturbed
-
     out, source = Path(spec.output_dir), spec.pose_source
     noise = float(spec.pose_noise or 0.0)
     tree = pose_tree(spec)
     failures = read_failures(tree) if source == "estimate" else {}
     problems: list[str] = []
     counts: dict[str, dict] = {}
-    sample_pose: Path | None = None
-    sample_points = 0  # points its header declares: the registry's count, or one it accepts (accepted_points)
-    first: list = []  # the set's first good file: (id, signature)
-    several = {"examples": 0, "frames": 0}
-    renamed_files: list[Path] = []  # sapiens, smplest_x: headers renamed for stock pose-format (pose_headers.py)
+    sample: Optional[CheckedPose] = None
     prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
-    checked: dict[Path, tuple] = {}  # pose file -> (PoseFile, problem, path to train on): segments share one
-
-    def check_pose(pose: Path, ex, split: str) -> tuple:
-        """Read and check one pose file (once, however many examples are segments of it); reduce several people
-        to the signer and add the noise, writing the copy the TSV will point at."""
-        try:
-            found = read_pose(pose)
-        except Exception as exc:  # pose-format raises many kinds on a damaged file
-            return None, f"unreadable pose file {pose} ({type(exc).__name__}: {exc})", pose
-        reason = header_problem(spec.estimator, found.signature)
-        if not reason and not first:
-            first.append((ex.id, found.signature))
-        if reason is None and found.signature != first[0][1]:
-            reason = (
-                f"header differs from the set's ({first[0][0]}): {describe(found.signature)} vs {describe(first[0][1])}"
-            )
-        if reason:
-            return found, f"{reason} in {pose}", pose
-        copy = out / "poses" / split / f"{ex.pose_name}.pose"
-        header = renamed_to_known(spec.estimator, found.pose.header)
-        if header is not None:
-            found.pose.header = header
-            renamed_files.append(pose)
-        if found.people > 1:
-            several["examples"] += 1
-            several["frames"] += found.frames_with_several
-            write_single_person(found, copy)
-            pose = copy
-            found = read_pose(copy) if noise else found
-        if noise:
-            write_perturbed(found.pose, copy, noise, ex.pose_name)
-            pose = copy
-        elif header is not None and pose != copy:
-            with atomic_path(copy) as tmp, open(tmp, "wb") as handle:
-                found.pose.write(handle)
-            pose = copy
-        return found, None, pose
-
-    for split in SPLITS:
-        rows, dropped = [], 0
+    checks = PoseChecks(spec.estimator, out, noise)
+    too_long = 0
+    splits, wanted = {}, []
+    for split in SPLITS:  # first what every example needs, then every pose file checked in one pool of workers
         examples = read_manifest(Path(spec.manifest_dir) / f"{split}.tsv")
         folder = split_folder(tree, split, source)
         texts = {ex.id for ex in examples}
         # with dataset.limit the manifest holds only the first N: the other poses have texts we did not read
-        check_orphans = source != "estimate" and not spec.dataset_limit
+        check_orphans = source in ("download", "folder") and not spec.dataset_limit
         orphans = sorted(p for p in folder.glob("*.pose") if p.stem not in texts) if check_orphans else []
-        for orphan in orphans:  # a pose nobody gave a text for: reported, never trained on empty
-            problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
-            dropped += 1
-        for n, ex in enumerate(examples, 1):
-            reason = ex.problem or None
+        reasons: list[Optional[str]] = []  # per example, in order (ids may repeat: each row is reported)
+        for ex in examples:
             pose = pose_file_of(ex, folder, source)
+            reason = ex.problem or None
             if reason is None:
                 missing = failures.get(ex.pose_name, "not estimated") if source == "estimate" else f"no {pose}"
                 reason = f"no pose ({missing})" if not pose.exists() else None if ex.text.strip() else "empty text"
+            reasons.append(reason)
             if reason is None:
-                if pose not in checked:
-                    checked[pose] = check_pose(pose, ex, split)
-                found, reason, pose = checked[pose]
+                wanted.append((str(pose), split, ex.pose_name))
+        splits[split] = (examples, folder, orphans, reasons)
+    checks.check(wanted, check_workers(len(wanted)))
+    for split, (examples, folder, orphans, reasons) in splits.items():
+        rows, dropped, long_here = [], 0, 0
+        for orphan in orphans:  # a pose nobody gave a text for: reported, never trained on empty
+            problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
+            dropped += 1
+        for ex, reason in zip(examples, reasons):
+            checked = None
+            if reason is None:
+                checked = checks.files[str(pose_file_of(ex, folder, source))]
+                reason = checks.problem(checked.source, ex.id)
                 if reason is None and ex.is_segment:
-                    reason = segment_problem(ex, found.pose)
-            if n % 1000 == 0:
-                print(f"{split}: {n}/{len(examples)} pose files checked", flush=True)
-            if reason:
+                    reason = segment_problem(ex, checked.frames, checked.fps)
+            if reason or checked is None:
                 problems.append(f"{split}\t{ex.id}\t{reason}")
                 dropped += 1
                 continue
-            if sample_pose is None:
-                sample_pose, sample_points = pose, found.pose.header.total_points()
+            start_ms, end_ms = round(ex.start * 1000), round(ex.end * 1000)
+            frames = mmh_frames(checked.frames, checked.fps, start_ms, end_ms)
+            if spec.max_frames and split != "test" and frames > spec.max_frames:  # as MultimodalHugs would filter
+                problems.append(f"{split}\t{ex.id}\tlonger than model.max_frames ({frames} > {spec.max_frames} frames)")
+                long_here += 1
+                continue
+            sample = sample or checked
             encoder = f"__{ex.source_lang}__" if ex.source_lang else spec.encoder_prompt
             decoder = f"__{ex.target_lang}__" if ex.target_lang else spec.decoder_prompt
             prompts["encoder"].add(encoder)
             prompts["decoder"].add(decoder)
             rows.append(
                 {
-                    "signal": str(pose),
-                    "signal_start": round(ex.start * 1000),
-                    "signal_end": round(ex.end * 1000),
+                    "signal": checked.path,
+                    "signal_start": start_ms,
+                    "signal_end": end_ms,
                     "encoder_prompt": encoder,
                     "decoder_prompt": decoder,
                     "output": ex.text.strip(),
@@ -244,21 +341,33 @@ def run(spec: PreprocessSpec) -> dict:
             derange_signals(rows)
             print(f"{split}: control shuffle: every example got another example's pose", flush=True)
         write_tsv(out / f"{split}.tsv", rows)
-        counts[split] = {"kept": len(rows), "left_out": dropped}
-        print(f"{split}: {len(rows)} examples kept, {dropped} left out", flush=True)
+        counts[split] = {"kept": len(rows), "left_out": dropped, "longer_than_max_frames": long_here}
+        too_long += long_here
+        longer = f", {long_here} longer than model.max_frames ({spec.max_frames})" if long_here else ""
+        print(f"{split}: {len(rows)} examples kept, {dropped} left out{longer}", flush=True)
         total = len(examples) + len(orphans)
         allowed = spec.max_missing_fraction * total
         if dropped > allowed or not rows:
-            (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
+            write_problems(out, problems)
             for p in problems[:20]:
                 print("left out: " + p.replace("\t", ": "), flush=True)
             raise UserError(
                 f"{split}: {dropped} of {total} examples left out (allowed {allowed:g}, "
-                f"preprocess.max_missing_fraction); see {out / 'problems.txt'}"
+                f"preprocess.max_missing_fraction){longer}; see {out / 'problems.txt'}"
             )
-    (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
-    for p in problems:
+    write_problems(out, problems)
+    shown = [p for p in problems if "longer than model.max_frames" not in p]
+    for p in shown[:200]:
         print("left out: " + p.replace("\t", ": "), flush=True)
+    if len(shown) > 200:
+        print(f"... and {len(shown) - 200} more left out: see {out / 'problems.txt'}", flush=True)
+    if too_long:
+        print(
+            f"max_frames: {too_long} training/validation example(s) longer than {spec.max_frames} frames left out, "
+            f"as MultimodalHugs' own filter would (model.max_frames; the test split is never filtered); listed in "
+            f"{out / 'problems.txt'}",
+            flush=True,
+        )
     (out / "prompts.json").write_text(json.dumps({k: sorted(v) for k, v in prompts.items()}) + "\n")
     if noise:
         print(
@@ -266,27 +375,23 @@ def run(spec: PreprocessSpec) -> dict:
             f"the TSVs point at the perturbed copies in {out / 'poses'}",
             flush=True,
         )
-    print(
-        f"several people: {several['frames']} frame(s) of {several['examples']} example(s) had more than one "
-        f"person; reduced to the signer's track",
-        flush=True,
-    )
-    if renamed_files:
-        print(
-            f"header names: {len(renamed_files)} pose file(s) of {spec.estimator} renamed to names pose-format "
-            f"knows, points unchanged (pipeline/pose_headers.py); the TSVs point at the copies in "
-            f"{out / 'poses'}",
-            flush=True,
-        )
-    assert sample_pose is not None  # every split kept at least one example (else the stage failed above)
-    feat_dim = measure_feat_dim(sample_pose, spec.reduce_holistic)
-    expected = spec.expected_feat_dim if sample_points == spec.points else sample_points * spec.dims
-    declared = None if spec.reduce_holistic else sample_points * spec.dims
+    checks.report()
+    assert sample is not None  # every split kept at least one example (else the stage failed above)
+    feat_dim = check_feat_dim(spec, out, sample)
+    return {"examples": counts, "feat_dim": feat_dim, "several_people": checks.several_people()}
+
+
+def check_feat_dim(spec: PreprocessSpec, out: Path, sample: CheckedPose) -> int:
+    """Measure the trainer's feature dimension on one kept file, write feat_dim.json, and check it against the
+    header (a file storing something else than it declares fails here, not in training)."""
+    feat_dim = measure_feat_dim(Path(sample.path), spec.reduce_holistic)
+    expected = spec.expected_feat_dim if sample.points == spec.points else sample.points * spec.dims
+    declared = None if spec.reduce_holistic else sample.points * spec.dims
     (out / "feat_dim.json").write_text(
         json.dumps(
             {
                 "feat_dim": feat_dim,
-                "measured_from": str(sample_pose),
+                "measured_from": sample.path,
                 "reduce_holistic": spec.reduce_holistic,
                 "expected": expected,
             }
@@ -295,13 +400,13 @@ def run(spec: PreprocessSpec) -> dict:
     )
     if declared and feat_dim != declared:
         raise UserError(
-            f"{sample_pose}: the trainer sees {feat_dim} features per frame but the header declares "
-            f"{sample_points} points x {spec.dims} dims = {declared}; the file stores something else "
+            f"{sample.path}: the trainer sees {feat_dim} features per frame but the header declares "
+            f"{sample.points} points x {spec.dims} dims = {declared}; the file stores something else "
             f"than its header says"
         )
     note = "" if feat_dim == expected else f" (the registry expected {expected}: check the pose type's layout)"
-    print(f"feature dimension: {feat_dim}, measured from {sample_pose}{note}", flush=True)
-    return {"examples": counts, "feat_dim": feat_dim, "several_people": several}
+    print(f"feature dimension: {feat_dim}, measured from {sample.path}{note}", flush=True)
+    return feat_dim
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ class StageSpec:
 class PrepareSpec(StageSpec):
     dataset: Dataset  # root resolved to an absolute path
     download: Optional[Download] = None
+    keypoints: Optional[str] = None  # estimate.source openpose_json: the folder of per-example keypoint folders
 
     @classmethod
     def plan(cls, ctx: PlanContext) -> Optional[Planned]:
@@ -100,6 +101,10 @@ class PrepareSpec(StageSpec):
         values = {"dataset": {**dataset, "root": root}, **download_values(ctx.profile, bool(ds.url))}
         # prepare writes the sample dataset or fetches annotations (read-write); estimate reads frames (read-only)
         mounts = [(root, ds.layout not in ("sample", "annotations"))]
+        if ctx.exp.estimate.source == "openpose_json":  # each example's media is its folder of keypoint JSONs
+            identity["keypoints"] = ctx.exp.estimate.folder
+            values["keypoints"] = str(project_path(ctx.exp.estimate.folder))
+            mounts.append((values["keypoints"], True))
         return Planned(f"{ds.name}-{ds.layout}", identity, values, mounts=mounts)
 
 
@@ -113,18 +118,23 @@ class EstimateSpec(StageSpec):
     workers: Any  # a number or "auto"
     max_failure_fraction: float = 0.0
     limit: Optional[int] = None  # --limit of the stage command (trials)
+    source: str = "estimate"  # estimate: run the estimator; openpose_json: convert OpenPose's JSON keypoints
 
     @classmethod
     def plan(cls, ctx: PlanContext) -> Optional[Planned]:
         exp = ctx.exp
-        if exp.estimate.source != "estimate":  # pre-estimated poses: preprocess reads them
+        if exp.estimate.source not in ("estimate", "openpose_json"):  # pre-estimated poses: preprocess reads them
             return None
         est, prep = POSE_TYPES[exp.estimate.estimator], ctx.jobs["prepare"]
+        if exp.estimate.source == "estimate" and poses_given(exp, prep.spec.dataset.root, est.image is not None):
+            return None  # a manifest of .pose media: nothing to estimate, preprocess reads them
         ident = {
             "prepare": prep.key,
             "estimator": est.name,
             "settings": resolved_settings(est.name, exp.estimate.settings),
         }
+        if exp.estimate.source != "estimate":  # (absent for estimation: older keys still match)
+            ident["source"] = exp.estimate.source
         values = {
             **ident,
             "manifest_dir": prep.output_dir,
@@ -133,7 +143,10 @@ class EstimateSpec(StageSpec):
             "max_failure_fraction": exp.estimate.max_failure_fraction,
         }
         mounts = [(prep.spec.dataset.root, True)]
-        return Planned(f"{exp.dataset.name}-{est.name}", ident, values, "prepare", exp.estimate.shards, mounts)
+        if prep.spec.keypoints:
+            mounts.append((prep.spec.keypoints, True))
+        label = f"{exp.dataset.name}-{est.name}" + ("-json" if exp.estimate.source == "openpose_json" else "")
+        return Planned(label, ident, values, "prepare", exp.estimate.shards, mounts)
 
 
 @dataclass
@@ -148,7 +161,9 @@ class PreprocessSpec(StageSpec):
     max_missing_fraction: float
     manifest_dir: str
     poses_dir: str
-    pose_source: str = "estimate"  # estimate | download | folder
+    # estimate (our estimate job's, also for openpose_json) | download | folder | manifest (the media are poses)
+    pose_source: str = "estimate"
+    max_frames: Optional[int] = None  # training and validation examples longer than this are left out
     estimate: Optional[str] = None  # the estimate job's key (pose_source estimate)
     prepare: Optional[str] = None  # the prepare job's key (pre-estimated poses)
     poses: Optional[PoseSource] = None
@@ -163,7 +178,12 @@ class PreprocessSpec(StageSpec):
         exp, prep = ctx.exp, ctx.jobs["prepare"]
         est = POSE_TYPES[exp.estimate.estimator]
         src = exp.estimate.source
-        if src == "estimate":
+        if src in ("estimate", "openpose_json") and "estimate" not in ctx.jobs:  # .pose media given in a manifest
+            ident = {"prepare": prep.key, "pose_source": "manifest", **preprocess_identity(exp)}
+            values = {**ident, **preprocess_checks(exp), "manifest_dir": prep.output_dir, "poses_dir": ""}
+            label = f"{exp.dataset.name}-{est.name}-manifest"
+            return Planned(label, ident, values, "prepare", mounts=[(prep.spec.dataset.root, True)])
+        if src in ("estimate", "openpose_json"):
             estimate = ctx.jobs["estimate"]
             ident = {"estimate": estimate.key, **preprocess_identity(exp)}
             values = {**ident, **preprocess_checks(exp), "manifest_dir": prep.output_dir}
@@ -299,6 +319,7 @@ def preprocess_identity(exp: Experiment) -> dict:
     ident: dict[str, Any] = {
         "encoder_prompt": exp.preprocess.encoder_prompt,
         "decoder_prompt": exp.preprocess.decoder_prompt,
+        "max_frames": exp.model.max_frames,  # preprocess leaves out longer training/validation examples
     }
     if exp.preprocess.control:
         ident["control"] = exp.preprocess.control
@@ -318,6 +339,31 @@ def preprocess_checks(exp: Experiment) -> dict:
         "expected_feat_dim": est.expected_feat_dim,
         "max_missing_fraction": exp.preprocess.max_missing_fraction,
     }
+
+
+def poses_given(exp: Experiment, root: str, can_estimate: bool) -> bool:
+    """Whether every example of a `manifest` corpus gives a `.pose` file as its media (nothing to estimate), read
+    from the split files at submit. A corpus that mixes media is estimated, which a pose type without an image
+    cannot be: that stops here, naming the first row that is not a pose file."""
+    if exp.dataset.layout != "manifest":
+        return False
+    from pipeline.stages.corpus import media_cells
+
+    cells = media_cells(as_plain(exp.dataset), Path(root))
+    if cells is None:  # the split files cannot be read here: prepare will say why
+        return False
+    other = next(((where, cell) for where, cell in cells if not cell.endswith(".pose")), None)
+    if other is None:
+        return bool(cells)
+    if not can_estimate:
+        from pipeline.errors import UserError
+
+        raise UserError(
+            f"{other[0]}: media {other[1]!r} is not a .pose file, and we cannot estimate "
+            f"{exp.estimate.estimator} here (no image); give every example a .pose file of that type, or set "
+            f"estimate.source to download or folder"
+        )
+    return False
 
 
 def pose_download_dir(data_dir: Path, pose_type: str, url: str) -> Path:
