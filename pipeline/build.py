@@ -69,7 +69,7 @@ def build_venv(image: str, venv_dir: Path, force: bool) -> None:
     if image not in VENV_IMAGES:
         raise UserError(
             f"{image}: its venv needs CUDA wheels/model downloads from outside PyPI; build it on the "
-            f"cluster (python -m pipeline.build {image}); venvs here: {', '.join(VENV_IMAGES)}"
+            f"cluster (python -m pipeline.build --profile <site> {image}); venvs here: {', '.join(VENV_IMAGES)}"
         )
     print(f"{image}: creating {target} from {CONTAINERS / (image + '.requirements.txt')}", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(target)], check=True)
