@@ -47,7 +47,7 @@ class Planned:
     values: dict  # the spec's fields (besides stage, key, output_dir)
     after: Optional[str] = None  # the stage whose job of this run it waits for
     array: int = 0  # array tasks; 0: a plain job
-    mounts: list = field(default_factory=list)  # (path, read_only) it needs besides the data folder
+    mounts: list = field(default_factory=list)  # (path, read_only) beyond what pipeline/binds.py derives: none so far
 
 
 @dataclass
@@ -98,9 +98,7 @@ class PrepareSpec(StageSpec):
         if ds.layout == "sample":  # regenerated clips must not reuse poses of older ones
             identity["sample_version"] = SAMPLE_VERSION
         values = {"dataset": {**dataset, "root": root}, **download_values(ctx.profile, bool(ds.url))}
-        # prepare writes the sample dataset or fetches annotations (read-write); estimate reads frames (read-only)
-        mounts = [(root, ds.layout not in ("sample", "annotations"))]
-        return Planned(f"{ds.name}-{ds.layout}", identity, values, mounts=mounts)
+        return Planned(f"{ds.name}-{ds.layout}", identity, values)
 
 
 @dataclass
@@ -132,8 +130,7 @@ class EstimateSpec(StageSpec):
             "workers": exp.estimate.workers,
             "max_failure_fraction": exp.estimate.max_failure_fraction,
         }
-        mounts = [(prep.spec.dataset.root, True)]
-        return Planned(f"{exp.dataset.name}-{est.name}", ident, values, "prepare", exp.estimate.shards, mounts)
+        return Planned(f"{exp.dataset.name}-{est.name}", ident, values, "prepare", exp.estimate.shards)
 
 
 @dataclass
@@ -174,11 +171,9 @@ class PreprocessSpec(StageSpec):
         if src == "download":
             poses["url"] = exp.estimate.url or est.download_url
             poses_dir = pose_download_dir(Path(ctx.profile.data_dir), est.name, poses["url"])
-            mounts = []
         else:
             poses["folder"] = exp.estimate.folder
             poses_dir = project_path(exp.estimate.folder)
-            mounts = [(str(poses_dir), True)]
         ident = {"prepare": prep.key, "poses": poses, **preprocess_identity(exp)}
         values = {
             **ident,
@@ -190,7 +185,7 @@ class PreprocessSpec(StageSpec):
             "sha256": exp.estimate.sha256,
             **download_values(ctx.profile, src == "download"),
         }
-        return Planned(f"{exp.dataset.name}-{est.name}-{src}", ident, values, "prepare", mounts=mounts)
+        return Planned(f"{exp.dataset.name}-{est.name}-{src}", ident, values, "prepare")
 
 
 @dataclass
