@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.gpu_fit import fit_problems
-from pipeline.paths import PROJECT_ROOT, project_path
+from pipeline.paths import CONFIG_DIR, PROJECT_ROOT, project_path
 from pipeline.plan import Plan
 from pipeline.runtime import needed_artifact
 from pipeline.schema import SPLITS, Dataset, Profile
@@ -145,7 +145,9 @@ def split_problems(ds: Dataset, root: Path) -> list[str]:
 
 def header_of(path: Path, delimiter: str) -> list[str]:
     with open(path, newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "|" else 0), [])
+        if delimiter == "|":  # the official CSVs quote nothing
+            return next(csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
+        return next(csv.reader(handle, delimiter=delimiter), [])
 
 
 def artifact_problems(plan: Plan, profile: Profile) -> list[str]:
@@ -164,7 +166,9 @@ def artifact_problems(plan: Plan, profile: Profile) -> list[str]:
         seen.add(job.image)
         path = needed_artifact(profile.runtime, job.image, Path(profile.image_dir), Path(profile.venv_dir))
         if path is not None and not path.exists():
-            build = "python -m pipeline.build" + (f" --profile {profile.name}" if profile.name != "local" else "")
+            build = "python -m pipeline.build"
+            if profile.name != "local":
+                build += f" --profile {profile_arg(profile)}"
             if profile.runtime != "apptainer":
                 build += f" --runtime {profile.runtime}"
             out.append(
@@ -172,6 +176,11 @@ def artifact_problems(plan: Plan, profile: Profile) -> list[str]:
                 f" at {path}, which does not exist; build it with: {build} {job.image}"
             )
     return out
+
+
+def profile_arg(profile: Profile) -> str:
+    """How to name the profile on a command line: its name when it is in config/clusters/, else its file."""
+    return profile.name if (CONFIG_DIR / "clusters" / f"{profile.name}.yaml").is_file() else profile.source
 
 
 def data_dir_problem(profile: Profile, create: bool) -> str | None:
