@@ -1,8 +1,12 @@
 """`python -m pipeline.build [IMAGE ...]`: build the stage images once (Apptainer) or their virtualenvs.
 
-    python -m pipeline.build                      # every image, apptainer, into the profile's image_dir
-    python -m pipeline.build trainer --fakeroot   # one image, unprivileged build
+    python -m pipeline.build --profile uzh mediapipe trainer   # the images a MediaPipe run needs, into its image_dir
+    python -m pipeline.build --profile uzh trainer --fakeroot   # one image, unprivileged build
     python -m pipeline.build --runtime venv       # .venvs/<image> from the same pinned requirements (laptop, CI)
+
+Without --profile it builds for the local profile: its runtime is venv, so venvs (mediapipe, trainer), not images;
+without IMAGE names, every image of that runtime (for Apptainer also the MMPose and OpenPifPaf images). It says
+which on its first line.
 
 An image (or venv) newer than its .def and requirements file is skipped unless --force. Each build records its
 sha256 (image file; for a venv, its `pip freeze`) and build time in `<dir>/manifest.json`, which runs copy into
@@ -65,7 +69,7 @@ def build_venv(image: str, venv_dir: Path, force: bool) -> None:
     if image not in VENV_IMAGES:
         raise UserError(
             f"{image}: its venv needs CUDA wheels/model downloads from outside PyPI; build it on the "
-            f"cluster (python -m pipeline.build {image}); venvs here: {', '.join(VENV_IMAGES)}"
+            f"cluster (python -m pipeline.build --profile <site> {image}); venvs here: {', '.join(VENV_IMAGES)}"
         )
     print(f"{image}: creating {target} from {CONTAINERS / (image + '.requirements.txt')}", flush=True)
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(target)], check=True)
@@ -147,6 +151,15 @@ def main(argv: list[str] | None = None) -> int:
             f"unknown image {unknown[0]!r}; images: {', '.join(ALL_IMAGES)} (estimators: {', '.join(ESTIMATORS)})"
         )
     images = args.images or (list(VENV_IMAGES) if runtime == "venv" else ALL_IMAGES)
+    where = profile.venv_dir if runtime == "venv" else profile.image_dir
+    what = "venvs" if runtime == "venv" else f"{runtime} images"
+    print(f"building {what} {', '.join(images)} into {where} (profile {profile.name})", flush=True)
+    if args.profile is None:
+        print(
+            "no --profile: the local profile's; for a cluster's images: python -m pipeline.build --profile <site> "
+            "mediapipe trainer",
+            flush=True,
+        )
     if runtime == "venv":
         for image in images:
             build_venv(image, Path(profile.venv_dir), args.force)

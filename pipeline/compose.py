@@ -3,13 +3,13 @@ a whole plan → its run folder's specs, scripts and plan.json (`compose_run`).
 
 `make_sbatch_script` follows submitit's `_make_sbatch_string`: typed keyword parameters in, script text out.
 Directives are the sbatch manual's (https://slurm.schedmd.com/sbatch.html); what we add:
-- `--signal=USR1@90` and `--open-mode=append`: a warning before the time limit, and a requeued job appends to its
-  log instead of overwriting it;
-- requeueable jobs (train, translate: `requeue_limit`) get `--requeue` and `--signal=B:USR1@90` instead: our
-  stages run in the batch shell, with no `srun` step, and a plain `USR1@90` signals job steps only, so it would
-  reach no one. The shell traps USR1 (and TERM, sent on preemption) and passes it on to the stage, which saves a
-  checkpoint and exits with 75; the shell then requeues the job (`scontrol requeue`), which resumes from that
-  checkpoint while the jobs depending on it keep waiting. Past `requeue_limit` restarts the job fails instead;
+- `--open-mode=append`: a requeued job appends to its log instead of overwriting it;
+- requeueable jobs (train, translate: `requeue_limit`) get `--requeue` and `--signal=B:USR1@90`: a warning 90 s
+  before the time limit, sent to the batch shell (our stages run in it, with no `srun` step, and a plain
+  `USR1@90` signals job steps only, so it would reach no one). The shell traps USR1 (and TERM, sent on
+  preemption) and passes it on to the stage, which saves a checkpoint and exits with 75; the shell then requeues
+  the job (`scontrol requeue`), which resumes from that checkpoint while the jobs depending on it keep waiting.
+  Past `requeue_limit` restarts the job fails instead. Other stages handle no signal, so they get no `--signal`;
 - logs are `<log_dir>/%x-%A_%a.out` for arrays and `<log_dir>/%x-%j.out` otherwise (stdout and stderr together).
 The same script runs under the local executor, which sets the SLURM_* variables a stage reads.
 """
@@ -63,9 +63,10 @@ def make_sbatch_script(
         "ntasks": "1",
         "output": log,
         "error": log,
-        "signal": "USR1@90" if requeue_limit is None else "B:USR1@90",
         "open-mode": "append",
     }
+    if requeue_limit is not None:  # the stage saves a checkpoint on USR1: the batch shell passes it on
+        directives["signal"] = "B:USR1@90"
     optional = {
         "partition": partition,
         "account": account,
@@ -156,8 +157,10 @@ def script_for(
     spec_path: Path,
     log_dir: Path,
     jobs_dir: Path,
+    dry_run: bool = False,
 ) -> str:
-    """The script for one stage job under a profile (its folders are absolute: load_profile resolved them)."""
+    """The script for one stage job under a profile (its folders are absolute: load_profile resolved them).
+    A dry run's script says that it is not for sbatch: it has no dependencies, so it would start at once."""
     src_dir, data_dir, cache_dir = PROJECT_ROOT, Path(profile.data_dir), Path(profile.cache_dir)
     image_dir, venv_dir = Path(profile.image_dir), Path(profile.venv_dir)
     env = cache_env(cache_dir, profile.offline)
@@ -180,12 +183,18 @@ def script_for(
     setup = ["mkdir -p " + " ".join(shlex.quote(p) for p in writable)]
     if not containerised:
         setup.append(f"cd {shlex.quote(str(src_dir))}")
+    resubmit = f"resubmit by hand: sbatch {script_path}" + ("   (one task: sbatch --array=N ...)" if job.array else "")
     header = [
         f"run: {run}   stage: {job.stage}   key: {job.key}   config hash: {config_hash}",
         f"runs sharing this job: {', '.join(job.runs)}",
         f"image: {job.image}   runtime: {profile.runtime}   profile: {profile.name}",
         f"output: {job.output_dir}",
-        f"resubmit by hand: sbatch {script_path}" + ("   (one task: sbatch --array=N ...)" if job.array else ""),
+        (
+            "dry run: to read, not to submit: sbatch would start it at once, without waiting for the jobs it needs "
+            "(no --dependency); submit the run without --dry-run"
+            if dry_run
+            else resubmit
+        ),
     ]
     partition_opts = {"partition": profile.partition, **gpu_options(profile, job.resources.gpu)}
     return make_sbatch_script(
@@ -209,7 +218,7 @@ def script_for(
 
 
 def compose_run(
-    plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path, chash: str
+    plan: Plan, profile: Profile, run: str, run_dir: Path, jobs_dir: Path, chash: str, dry_run: bool = False
 ) -> dict[str, JobFiles]:
     """Write specs, scripts and plan.json for every job of the plan. Returns the file names per job."""
     files = job_files(plan, run_dir)
@@ -226,6 +235,7 @@ def compose_run(
             spec_path=f.spec,
             log_dir=run_dir / "logs",
             jobs_dir=jobs_dir,
+            dry_run=dry_run,
         )
         f.script.write_text(text)
         f.script.chmod(0o755)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.errors import UserError
+from pipeline.gpu_fit import FAMILIES
 from pipeline.paths import CONFIG_DIR, display_path, project_path
 from pipeline.pose_types import POSE_TYPES, SOURCES, check_settings
 from pipeline.schema import (
@@ -202,10 +203,13 @@ def load_profile(name_or_path: str, overrides: Sequence[str] = ()) -> Profile:
     prof = from_dict(Profile, data, sources, "", src)
     _check_choice(prof.executor, EXECUTORS, sources.get("executor", src), "executor")
     _check_choice(prof.runtime, RUNTIMES, sources.get("runtime", src), "runtime")
+    if prof.gpu.family is not None:
+        _check_choice(prof.gpu.family, list(FAMILIES), sources.get("gpu.family", src), "gpu.family")
     prof.resources = parse_resources(data.get("resources") or {}, sources, "resources.", src)
     for name in PROFILE_FOLDERS:
         setattr(prof, name, str(project_path(getattr(prof, name))))
     prof.source = src
+    prof.sources = sources
     return prof
 
 

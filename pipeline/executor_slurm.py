@@ -12,18 +12,21 @@ keeps its own readable script and spec and can be resubmitted alone.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from pipeline.errors import UserError
-from pipeline.rundir import jobs_to_run, save_submission
+from pipeline.rundir import jobs_to_run, save_submission, topological
 from pipeline.slurm_query import ACTIVE, query_states
 from pipeline.stage_registry import STAGE
+from pipeline.stages.markers import missing_tasks
 
 
-def sbatch(script: str, dependency: list[str], array: list[int] | None, after_any: str | None = None) -> str:
+def sbatch_argv(script: str, dependency: list[str], array: list[int] | None, after_any: str | None = None) -> list[str]:
+    """The sbatch command line of one job: after the jobs `dependency` (ids), in the lane of `after_any`."""
     cmd = ["sbatch", "--parsable", "--kill-on-invalid-dep=yes"]
     conditions = (["afterok:" + ":".join(dependency)] if dependency else []) + (
         [f"afterany:{after_any}"] if after_any else []
@@ -33,6 +36,11 @@ def sbatch(script: str, dependency: list[str], array: list[int] | None, after_an
     if array is not None:
         cmd.append("--array=" + ",".join(str(t) for t in array))
     cmd.append(script)
+    return cmd
+
+
+def sbatch(script: str, dependency: list[str], array: list[int] | None, after_any: str | None = None) -> str:
+    cmd = sbatch_argv(script, dependency, array, after_any)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise UserError(
@@ -86,3 +94,33 @@ def submit_slurm(run_dir: Path, plan: dict, record: dict, max_parallel: int | No
         save_submission(run_dir, record)
     save_submission(run_dir, record)
     return submitted
+
+
+def planned_sbatch_lines(plan: dict, max_parallel: int | None = None) -> list[str]:
+    """What `submit_slurm` would run for `plan` (plan.json form) on a first submission, as shell lines: each job's
+    id kept in a variable named after its stage, the jobs after it depending on that variable."""
+    counts: dict[str, int] = {}
+    for job in plan["jobs"].values():
+        counts[job["stage"]] = counts.get(job["stage"], 0) + 1
+    names: dict[str, str] = {}
+    numbered: dict[str, int] = {}
+    trains: list[str] = []
+    lines = []
+    for job_id in topological(plan["jobs"]):
+        job = plan["jobs"][job_id]
+        tasks = missing_tasks(job["output_dir"], job["array"])
+        if not tasks:
+            lines.append(f"# {job_id}: complete, not submitted")
+            continue
+        stage = job["stage"]
+        numbered[stage] = numbered.get(stage, 0) + 1
+        name = stage if counts[stage] == 1 else f"{stage}_{numbered[stage]}"
+        deps = ["$" + names[d] for d in job["deps"] if d in names]
+        throttled = STAGE[stage].throttled
+        lane = trains[-max_parallel] if throttled and max_parallel and len(trains) >= max_parallel else None
+        argv = sbatch_argv(job["script"], deps, tasks if job["array"] else None, after_any=lane)
+        names[job_id] = name
+        if throttled:
+            trains.append("$" + name)
+        lines.append(f"{name}=$({' '.join(a if a.startswith('--') else shlex.quote(a) for a in argv)})")
+    return lines

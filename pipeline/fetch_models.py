@@ -1,4 +1,4 @@
-"""`python -m pipeline.fetch_models CONFIG [--profile P]`: fill the cache on a login node (with internet) so that
+"""`python -m pipeline.fetch_models CONFIG --profile SITE`: fill the cache on a login node (with internet) so that
 compute nodes can run with `offline: true` (HF_HUB_OFFLINE=1).
 
 Pre-estimated poses first: for runs with `estimate.source: download` it fetches and extracts each pose type's
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _, experiments, _ = load_experiments(args.config, (TRIAL_OVERRIDES if args.trial else []) + args.overrides)
     profile = load_profile(args.profile, args.profile_overrides)
+    print(f"filling the {profile.name} profile's cache {profile.cache_dir} (data_dir {profile.data_dir})", flush=True)
+    if args.profile == "local":
+        print("no --profile: the local profile's; for a cluster's jobs give its profile: --profile <site>", flush=True)
     if os.environ.get("PIPELINE_FETCH_POSES_DONE") != "1":
         fetch_pose_downloads(experiments, profile)
     cache = Path(profile.cache_dir) / "huggingface"

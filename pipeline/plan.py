@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from pipeline.binds import job_mounts, unique
 from pipeline.config import stage_resources
 from pipeline.errors import UserError
 from pipeline.keys import stable_hash
@@ -34,7 +35,7 @@ class StageJob:
     resources: Resources
     array: int = 0  # number of array tasks; 0 = a plain job
     runs: list[str] = field(default_factory=list)
-    mounts: list[tuple[str, bool]] = field(default_factory=list)  # (path, read_only) it needs besides data_dir
+    mounts: list[tuple[str, bool]] = field(default_factory=list)  # (path, read_only) besides data_dir: binds.py
 
     @property
     def id(self) -> str:
@@ -66,7 +67,8 @@ def _add(
     resources: Resources,
     data_dir: Path,
     array: int = 0,
-    mounts: Sequence[tuple[str, bool]] = (),
+    upstream: dict[str, StageJob] | None = None,
+    extra_mounts: Sequence[tuple[str, bool]] = (),
 ) -> StageJob:
     key = f"{label}-{stable_hash({'stage': stage, **identity})}"
     job_id = f"{stage}/{key}"
@@ -75,7 +77,9 @@ def _add(
         out = data_dir / stage / key
         # the typed spec the job reads (pipeline/stages/specs.py): a key unknown or missing fails here, at submit
         typed = load_spec({"stage": stage, "key": key, "output_dir": str(out), **spec}, f"{stage} job {key}: spec")
-        job = StageJob(stage, key, image, typed, str(out), deps, resources, array, mounts=list(mounts))
+        # what it reads and writes besides data_dir, from its spec and those before it (pipeline/binds.py)
+        mounts = job_mounts(typed, {s: j.spec for s, j in (upstream or {}).items()}) + list(extra_mounts)
+        job = StageJob(stage, key, image, typed, str(out), deps, resources, array, mounts=unique(mounts))
         plan.jobs[job_id] = job
     if run not in job.runs:
         job.runs.append(run)
@@ -110,6 +114,7 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = S
             res(stage),
             Path(profile.data_dir),
             planned.array,
+            ctx.jobs,
             planned.mounts,
         )
 

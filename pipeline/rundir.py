@@ -108,6 +108,18 @@ def read_json(path: Path) -> dict:
         return {}
 
 
+def find_run_dir(path: Path) -> Path:
+    """A run folder named on the command line: as given (relative to the working directory), else relative to the
+    project root (`jobs/phoenix`, where submit writes it from any directory), else a run name under jobs/."""
+    for candidate in (Path(path), PROJECT_ROOT / path, PROJECT_ROOT / "jobs" / path):
+        if candidate.is_dir():
+            return candidate
+    raise UserError(
+        f"{path}: no such run folder here, in {PROJECT_ROOT} or in {PROJECT_ROOT / 'jobs'} (submit writes runs "
+        f"to jobs/<run>/ in the project unless given --jobs-dir)"
+    )
+
+
 def load_run(run_dir: Path) -> tuple[dict, dict]:
     """(plan.json, submission.json) of a run folder."""
     run_dir = Path(run_dir)

@@ -124,6 +124,8 @@ class Gpu:
     gres: Optional[str] = None  # --gres=VALUE, e.g. "gpu:1"
     constraint: Optional[str] = None  # --constraint=VALUE, e.g. "GPUMEM32GB"
     partition: Optional[str] = None  # a GPU partition, if the cluster has one
+    # which GPUs the jobs get: volta, turing, ampere, ... (pipeline/gpu_fit.py); unset: a model named above
+    family: Optional[str] = None
 
 
 @dataclass
@@ -149,3 +151,5 @@ class Profile:
     download_retry_wait: float = 15.0  # seconds before the second attempt, doubled before each later one
     resources: dict = field(default_factory=dict)  # stage -> partial Resources
     source: str = field(default="", metadata={"set_by_loader": True})  # the file it came from
+    # key -> the file (or --set) that set it, for messages about one key
+    sources: dict = field(default_factory=dict, metadata={"set_by_loader": True})

@@ -11,10 +11,10 @@ import json
 import time
 from pathlib import Path
 
-from pipeline.errors import UserError, run_cli
+from pipeline.errors import run_cli
 from pipeline.provenance import write_provenance
 from pipeline.run_state import job_rows
-from pipeline.rundir import load_run, tail
+from pipeline.rundir import find_run_dir, load_run, tail
 from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.tables import format_table
 
@@ -36,13 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.status", description=__doc__.split("\n\n")[0].split(": ", 1)[1]
     )
-    parser.add_argument("run_dir", type=Path, help="a run folder written by pipeline.submit, e.g. jobs/demo")
+    parser.add_argument(
+        "run_dir",
+        type=Path,
+        help="a run folder written by pipeline.submit, e.g. jobs/demo (from any directory: relative paths are "
+        "also looked up in the project), or a run name",
+    )
     parser.add_argument("--wait", action="store_true", help="poll until the run ends; exit 1 if a stage failed")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between polls with --wait")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
-    if not args.run_dir.is_dir():
-        raise UserError(f"{args.run_dir}: no such run folder (runs are under jobs/)")
+    args.run_dir = find_run_dir(args.run_dir)
     while True:
         plan, record = load_run(args.run_dir)
         rows = job_rows(args.run_dir, plan, record)

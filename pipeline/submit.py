@@ -2,7 +2,7 @@
 
     python -m pipeline.submit config/demo.yaml                       # local executor: runs everything here
     python -m pipeline.submit config/phoenix.yaml --profile uzh      # SLURM, apptainer, per the profile
-    python -m pipeline.submit config/phoenix.yaml --dry-run          # write + print scripts and plan, run nothing
+    python -m pipeline.submit config/phoenix.yaml --profile uzh --dry-run  # check, write + print scripts, run nothing
     python -m pipeline.submit config/phoenix.yaml --until preprocess # prepare → estimate → preprocess only
     python -m pipeline.submit config/demo.yaml --set training.seed=7 # override any key
     python -m pipeline.submit config/phoenix.yaml --trial            # the original's dry run: a real, tiny run
@@ -10,32 +10,37 @@
 `--trial` is the original pipeline's `dry_run="true"`: the experiment's own dataset and backbone, cut down to 10
 examples per split, 10 training steps (evaluate, save and log every 5), batch size 1, on the CPU (no GPU asked
 for, small time and memory requests). It runs as `<run>.trial` with its own data keys, so it never blocks or
-pollutes the real run, and ends with what the real run will ask for. `--dry-run` only writes the scripts.
+pollutes the real run, and ends with what the real run will ask for.
+
+`--dry-run` runs the login-node checks (pipeline/preflight.py: dataset root, split files and their columns, images,
+a writable data_dir, whether the images run on the profile's GPUs) and prints each problem as a `warning:` line
+(exit 0; with `--strict` they are errors, exit 2, as they are for a real submit); it writes the scripts to
+`jobs/dry-run/<profile>/<run>/` and prints them, and for a SLURM profile the sbatch command lines a submit would run,
+with their dependencies.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
-import tempfile
+import sys
 import time
 from pathlib import Path
 
+from pipeline import preflight
 from pipeline.compose import compose_run
 from pipeline.config import load_profile
-from pipeline.errors import UserError, run_cli
+from pipeline.errors import USER_ERROR_EXIT, run_cli
 from pipeline.executor_local import run_local
-from pipeline.executor_slurm import submit_slurm
+from pipeline.executor_slurm import planned_sbatch_lines, submit_slurm
 from pipeline.keys import config_hash, stable_hash
-from pipeline.paths import PROJECT_ROOT, display_path, project_path
+from pipeline.paths import PROJECT_ROOT, display_path
 from pipeline.plan import Plan, build_plan
 from pipeline.provenance import write_provenance
-from pipeline.rundir import JobFiles, git_commit, read_json, save_submission
-from pipeline.runtime import needed_artifact
+from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_json, save_submission
 from pipeline.schema import Profile
 from pipeline.stage_registry import STAGES
 from pipeline.stages.markers import missing_tasks
-from pipeline.stages.specs import PrepareSpec
 from pipeline.sweep import TRIAL_OVERRIDES, TRIAL_SUFFIX, load_experiments, sweep_max_parallel
 from pipeline.tables import format_table
 
@@ -45,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m pipeline.submit",
         description=__doc__.split("\n\n")[0].split(": ", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Scripts land in jobs/<run>/ (dry runs: jobs/dry-run/<run>/); outputs in data/<stage>/<key>/.\n"
+        epilog="Scripts land in jobs/<run>/ (dry runs: jobs/dry-run/<profile>/<run>/); outputs in "
+        "data/<stage>/<key>/.\n"
         "A second submit of the same run skips finished stages and resumes unfinished ones.",
     )
     parser.add_argument("config", help="an experiment YAML (config/demo.yaml) or a sweep (config/sweeps/*.yaml)")
@@ -59,7 +65,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--runtime", choices=["venv", "apptainer", "singularity", "host"], help="override the profile's runtime"
     )
-    parser.add_argument("--dry-run", action="store_true", help="write and print the scripts and plan; run nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check what the login node can see (problems are warnings), write and print the scripts, the plan and "
+        "the sbatch commands; run nothing",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="with --dry-run: the checks' problems are errors (exit 2)"
+    )
     parser.add_argument(
         "--trial",
         action="store_true",
@@ -151,58 +165,29 @@ def print_plan(plan: Plan, files: dict[str, JobFiles], run: str, profile: Profil
     print("\n".join(format_table(rows, indent="  ")))
 
 
-def check_artifacts(plan: Plan, profile: Profile) -> None:
-    """Refuse to run when an image (or venv) a job needs is missing, naming the build command."""
-    if (
-        profile.runtime in ("apptainer", "singularity")
-        and shutil.which(profile.runtime) is None
-        and profile.executor == "local"
-    ):
-        raise UserError(
-            f"{profile.runtime} not found on PATH: install it, or use --runtime venv "
-            f"(python -m pipeline.build --runtime venv)"
-        )
-    for job in plan.jobs.values():
-        if not missing_tasks(job.output_dir, job.array):
-            continue
-        path = needed_artifact(profile.runtime, job.image, Path(profile.image_dir), Path(profile.venv_dir))
-        if path is not None and not path.exists():
-            runtime_opt = "" if profile.runtime == "apptainer" else f" --runtime {profile.runtime}"
-            raise UserError(
-                f"{job.stage} needs the {job.image!r} {'venv' if profile.runtime == 'venv' else 'image'}"
-                f" at {path}, which does not exist; build it with: "
-                f"python -m pipeline.build{runtime_opt} {job.image}"
-            )
+def report(found: preflight.Findings, fatal: bool) -> None:
+    """The login-node checks' problems as `error:` (fatal) or `warning:` lines, then what was not checked."""
+    for problem in found.problems:
+        print(f"{'error' if fatal else 'warning'}: {problem}", file=sys.stderr)
+    for note in found.notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
-def check_paths(plan: Plan, profile: Profile) -> None:
-    """What the login node can see, checked before anything is queued: a dataset root that is missing, or a
-    data_dir that cannot be written, fails here in one line instead of in the first job after a wait in the queue."""
-    for exp in plan.experiments.values():
-        prepare = plan.jobs[plan.runs[exp.name]["prepare"]]
-        if exp.estimate.source == "folder" and not project_path(exp.estimate.folder).is_dir():
-            raise UserError(
-                f"{exp.source}: estimate.folder: {project_path(exp.estimate.folder)} does not exist (on "
-                f"this machine); it should hold {{train,dev|validation,test}}/<id>.pose"
-            )
-        if exp.dataset.layout == "sample" or exp.dataset.url or not missing_tasks(prepare.output_dir, 0):
-            continue  # generated or fetched by prepare, or prepared already: not read again
-        assert isinstance(prepare.spec, PrepareSpec)
-        root = Path(prepare.spec.dataset.root)
-        if not root.is_dir():
-            raise UserError(
-                f"{exp.source}: dataset.root: {root} does not exist (on this machine); point it at your "
-                f"copy, e.g. --set dataset.root=/data/PHOENIX-2014-T-release-v3/PHOENIX-2014-T"
-            )
-    data_dir = Path(profile.data_dir)
-    try:  # try it: permission bits say nothing to root or to ACLs
-        data_dir.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=data_dir).close()
-    except OSError as exc:
-        raise UserError(
-            f"{profile.source or profile.name}: data_dir: {data_dir} cannot be written "
-            f"({exc.strerror}); set data_dir (--profile-set data_dir=PATH)"
-        ) from None
+def print_dry_run(
+    args: argparse.Namespace, plan: Plan, profile: Profile, run: str, run_dir: Path, files: dict[str, JobFiles]
+) -> None:
+    """The scripts, then what a real submit would do with them: the sbatch command lines on SLURM."""
+    if not args.quiet:
+        for f in files.values():
+            print(f"\n===== {display_path(f.script)}\n{f.script.read_text()}", end="")
+    print(f"\ndry run: scripts in {display_path(run_dir)}/, nothing submitted")
+    if profile.executor != "slurm":
+        print("without --dry-run the local executor runs these scripts here, one after another, in the order above")
+        return
+    real = plan_record(plan, job_files(plan, args.jobs_dir.resolve() / run))
+    print("without --dry-run, submit writes the scripts to jobs/<run>/ and runs (job ids kept in shell variables):")
+    for line in planned_sbatch_lines(real, sweep_max_parallel(args.config, args.max_parallel)):
+        print(f"  {line}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,20 +209,23 @@ def main(argv: list[str] | None = None) -> int:
     chash = (
         config_hash(experiments[0]) if len(experiments) == 1 else stable_hash([config_hash(e) for e in experiments], 12)
     )
-    run_dir = args.jobs_dir.resolve() / ("dry-run" if args.dry_run else "") / run
-    if not args.dry_run:
-        check_paths(plan, profile)
-        check_artifacts(plan, profile)
-    files = compose_run(plan, profile, run, run_dir, args.jobs_dir.resolve(), chash)
+    jobs_dir = args.jobs_dir.resolve()
+    run_dir = jobs_dir / "dry-run" / profile.name / run if args.dry_run else jobs_dir / run
+    found = preflight.check(plan, profile, create_data_dir=not args.dry_run)
+    if found.problems and (args.strict or not args.dry_run):
+        report(found, fatal=True)
+        return USER_ERROR_EXIT
+    files = compose_run(plan, profile, run, run_dir, jobs_dir, chash, dry_run=args.dry_run)
     print_plan(plan, files, run, profile)
     if args.dry_run:
-        if not args.quiet:
-            for f in files.values():
-                print(f"\n===== {display_path(f.script)}\n{f.script.read_text()}", end="")
-        print(f"\ndry run: scripts in {display_path(run_dir)}/, nothing submitted")
+        print_dry_run(args, plan, profile, run, run_dir, files)
         if args.trial:
             print_real_request(args, profile, "the real run will ask for")
+        report(found, fatal=False)
+        if found.problems:
+            print(f"{len(found.problems)} problem(s) above: a submit without --dry-run would refuse to run")
         return 0
+    report(found, fatal=False)  # notes only
     max_parallel = sweep_max_parallel(args.config, args.max_parallel)
     record = read_json(run_dir / "submission.json")
     manifest = Path(profile.venv_dir if profile.runtime == "venv" else profile.image_dir) / "manifest.json"
@@ -264,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.trial:
             print_real_request(args, profile, "when the trial passes, the real run will ask for")
         return 0
+    if shutil.which("sbatch"):
+        print(
+            f"note: the {profile.name} profile's local executor runs every stage here, on this machine, one after "
+            f"another; to submit to SLURM instead give a cluster profile: --profile <site> (docs/cluster.md)"
+        )
     print("running locally:")
     ok = run_local(run_dir, plan_json, record)
     write_provenance(run_dir, plan_json, record)

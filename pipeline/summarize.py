@@ -15,9 +15,9 @@ import json
 import statistics
 from pathlib import Path
 
-from pipeline.errors import UserError, run_cli
+from pipeline.errors import run_cli
 from pipeline.run_state import job_rows, marker_seconds
-from pipeline.rundir import load_run
+from pipeline.rundir import find_run_dir, load_run
 from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.stage_registry import STAGES
 from pipeline.stages.markers import missing_tasks
@@ -237,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="a run or sweep folder under jobs/")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
     args = parser.parse_args(argv)
-    if not args.run_dir.is_dir():
-        raise UserError(f"{args.run_dir}: no such run folder (runs are under jobs/)")
+    args.run_dir = find_run_dir(args.run_dir)
     rows, varied = run_rows(args.run_dir)
     columns, cells = table(rows)
     print("\n".join(format_table([columns] + cells)))

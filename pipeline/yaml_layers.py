@@ -62,7 +62,13 @@ def load_layers(path: Path, sources: dict, _seen: tuple = ()) -> dict:
     if parent is not None:
         if not isinstance(parent, str):
             raise UserError(f"{path}: extends: expected a file path, got {parent!r}")
-        merged = load_layers(path.parent / parent, sources, _seen + (path.resolve(),))
+        target = path.parent / parent
+        if not target.is_file():
+            raise UserError(
+                f"{display_path(path)}: extends: {parent}: no such file ({target}); the path is relative to the "
+                f"folder of the file that says extends:, {display_path(path.parent)}"
+            )
+        merged = load_layers(target, sources, _seen + (path.resolve(),))
     return _merge(merged, data, sources, display_path(path))
 
 

@@ -20,7 +20,8 @@ GOLDEN = PROJECT / "tests" / "golden"
 STAGES = ["prepare", "estimate", "preprocess", "train", "translate", "evaluate"]
 
 
-def dry_run(tmp_path, *args):
+def dry_run(tmp_path, *args, profile="local"):
+    """`submit config/smoke.yaml --dry-run --profile PROFILE`; returns the process and the dry run's folder."""
     proc = subprocess.run(
         [
             sys.executable,
@@ -30,6 +31,8 @@ def dry_run(tmp_path, *args):
             "--dry-run",
             "--jobs-dir",
             str(tmp_path / "jobs"),
+            "--profile",
+            profile,
             *args,
         ],
         capture_output=True,
@@ -37,7 +40,7 @@ def dry_run(tmp_path, *args):
         cwd=PROJECT,
     )
     assert proc.returncode == 0, proc.stderr
-    return proc, tmp_path / "jobs" / "dry-run" / "smoke"
+    return proc, tmp_path / "jobs" / "dry-run" / Path(profile).stem / "smoke"
 
 
 def normalise(text: str, tmp_path: Path) -> str:
@@ -46,7 +49,7 @@ def normalise(text: str, tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("profile", ["local", "uzh"])
 def test_demo_scripts_match_golden_files(tmp_path, profile):
-    _, run_dir = dry_run(tmp_path, "--profile", profile, "--quiet")
+    _, run_dir = dry_run(tmp_path, "--quiet", profile=profile)
     for stage in STAGES:
         text = normalise((run_dir / f"{stage}.sbatch").read_text(), tmp_path)
         golden = GOLDEN / profile / f"{stage}.sbatch"
@@ -66,16 +69,16 @@ def test_dry_run_prints_plan_writes_scripts_that_bash_accepts(tmp_path):
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
         text = script.read_text()
         assert text.startswith("#!/bin/bash\n") and "set -euo pipefail" in text
-        assert "resubmit by hand: sbatch" in text
+        assert "# dry run: to read, not to submit" in text and "resubmit by hand" not in text
     assert (run_dir / "plan.json").exists() and not (tmp_path / "jobs" / "smoke").exists()
 
 
 def test_sbatch_lines_come_from_profile_and_stage_resources(tmp_path):
-    _, run_dir = dry_run(tmp_path, "--profile", "uzh", "--quiet")
+    _, run_dir = dry_run(tmp_path, "--quiet", profile="uzh")
     train = (run_dir / "train.sbatch").read_text()
     for line in [
         "#SBATCH --partition=lowprio",
-        "#SBATCH --gpus=V100:1",
+        "#SBATCH --gpus=A100:1",
         "#SBATCH --time=24:00:00",
         "#SBATCH --mem=32G",
         "#SBATCH --job-name=train-sample-mediapipe-seed42-",
@@ -88,12 +91,12 @@ def test_sbatch_lines_come_from_profile_and_stage_resources(tmp_path):
         assert line in train
     estimate = (run_dir / "estimate.sbatch").read_text()
     assert "#SBATCH --array=0-1" in estimate and "%x-%A_%a.out" in estimate
-    assert "#SBATCH --signal=USR1@90" in estimate and "--requeue" not in estimate  # estimate resumes by resubmit
+    assert "--signal" not in estimate and "--requeue" not in estimate  # no trap: a signal would reach no one
     assert "--gpus" not in (run_dir / "evaluate.sbatch").read_text()
 
 
 def test_apptainer_commands_bind_paths_and_add_nv_only_for_gpu_stages(tmp_path):
-    _, run_dir = dry_run(tmp_path, "--profile", "uzh", "--quiet")
+    _, run_dir = dry_run(tmp_path, "--quiet", profile="uzh")
     for stage, image, gpu in [
         ("prepare", "mediapipe", False),
         ("estimate", "mediapipe", False),
@@ -135,11 +138,88 @@ def test_make_sbatch_script_sorts_directives_and_skips_unset_ones():
 def test_a_dataset_outside_data_dir_is_bound_for_prepare_and_estimate(tmp_path):
     root = tmp_path / "PHOENIX-2014-T"
     _, run_dir = dry_run(
-        tmp_path, "--profile", "uzh", "--quiet", "--set", "dataset.layout=official", "--set", f"dataset.root={root}"
+        tmp_path, "--quiet", "--set", "dataset.layout=official", "--set", f"dataset.root={root}", profile="uzh"
     )
     for stage in ("prepare", "estimate"):
         assert f"--bind {root}:{root}:ro" in (run_dir / f"{stage}.sbatch").read_text(), stage
     assert str(root) not in (run_dir / "train.sbatch").read_text()
-    _, run_dir = dry_run(tmp_path, "--profile", "uzh", "--quiet", "--set", f"dataset.root={root}")  # sample
+    _, run_dir = dry_run(tmp_path, "--quiet", "--set", f"dataset.root={root}", profile="uzh")  # sample
     prepare = (run_dir / "prepare.sbatch").read_text()
     assert f"--bind {root}:{root} " in prepare and f"mkdir -p {PROJECT}/data {root}" in prepare
+
+
+def test_a_real_runs_script_says_how_to_resubmit_it_by_hand_and_a_dry_runs_says_it_is_not_for_sbatch(tmp_path):
+    from pipeline.compose import script_for
+    from pipeline.config import load_profile
+    from pipeline.plan import build_plan
+    from pipeline.sweep import load_experiments
+
+    profile = load_profile("uzh")
+    plan = build_plan(load_experiments(str(PROJECT / "config/smoke.yaml"), [])[1], profile)
+    job = next(j for j in plan.jobs.values() if j.stage == "estimate")
+    paths = dict(spec_path=tmp_path / "s.json", log_dir=tmp_path / "logs", jobs_dir=tmp_path)
+    real = script_for(job, profile, run="smoke", config_hash="h", script_path=tmp_path / "e.sbatch", **paths)
+    assert f"# resubmit by hand: sbatch {tmp_path / 'e.sbatch'}   (one task: sbatch --array=N ...)" in real
+    dry = script_for(
+        job, profile, run="smoke", config_hash="h", script_path=tmp_path / "e.sbatch", dry_run=True, **paths
+    )
+    assert "resubmit" not in dry and "without waiting for the jobs it needs (no --dependency)" in dry
+
+
+def test_dry_runs_of_two_profiles_land_in_their_own_folders(tmp_path):
+    _, local = dry_run(tmp_path, "--quiet")
+    _, uzh = dry_run(tmp_path, "--quiet", profile="uzh")
+    assert local != uzh and local.parent.name == "local" and uzh.parent.name == "uzh"
+    assert "runtime: venv" in (local / "train.sbatch").read_text()
+    assert "runtime: apptainer" in (uzh / "train.sbatch").read_text()
+
+
+def test_dry_run_on_slurm_prints_the_sbatch_lines_with_their_dependencies(tmp_path):
+    proc, _ = dry_run(tmp_path, "--quiet", profile="uzh")
+    jobs = tmp_path / "jobs" / "smoke"  # the real run's scripts, not the dry run's
+    opts = "sbatch --parsable --kill-on-invalid-dep=yes"
+    for line in [
+        f"prepare=$({opts} {jobs}/prepare.sbatch)",
+        f"estimate=$({opts} --dependency=afterok:$prepare --array=0,1 {jobs}/estimate.sbatch)",
+        f"train=$({opts} --dependency=afterok:$preprocess {jobs}/train.sbatch)",
+        f"evaluate=$({opts} --dependency=afterok:$translate {jobs}/evaluate.sbatch)",
+    ]:
+        assert f"  {line}\n" in proc.stdout, line
+
+
+def write_pose_manifest(tmp_path: Path) -> tuple[Path, Path]:
+    """A manifest corpus of .pose media: train and validation below the root, test in a folder beside it."""
+    root, elsewhere = tmp_path / "corpus", tmp_path / "elsewhere"
+    root.mkdir()
+    for split, media in (("train", "poses/a.pose"), ("dev", "poses/b.pose"), ("test", "../elsewhere/c.pose")):
+        (root / f"{split}.tsv").write_text(f"id\tfile\ttext\n{split}1\t{media}\thallo\n")
+    return root, elsewhere
+
+
+def pose_manifest_args(root: Path) -> list[str]:
+    return [
+        "--set",
+        "dataset={name: poses, layout: manifest, root: " + str(root) + ", sample_clips: null, "
+        "splits: {train: train.tsv, validation: dev.tsv, test: test.tsv}, columns: {media: file, text: text, id: id}}",
+    ]
+
+
+def test_every_stage_binds_the_pose_media_it_reads_below_and_outside_the_dataset_root(tmp_path):
+    root, elsewhere = write_pose_manifest(tmp_path)
+    _, run_dir = dry_run(tmp_path, "--quiet", *pose_manifest_args(root), profile="uzh")
+    assert not (run_dir / "estimate.sbatch").exists()  # every media is a pose file: nothing to estimate
+    for stage in ("prepare", "preprocess", "train", "translate"):
+        text = (run_dir / f"{stage}.sbatch").read_text()
+        assert f"--bind {root}:{root}:ro" in text and f"--bind {elsewhere}:{elsewhere}:ro" in text, stage
+    assert str(root) not in (run_dir / "evaluate.sbatch").read_text()  # it reads the test TSV's texts only
+
+
+def test_a_pose_folder_is_bound_for_preprocess_train_and_translate(tmp_path):
+    folder = tmp_path / "poses"
+    folder.mkdir()
+    uzh = dry_run(
+        tmp_path, "--quiet", "--set", "estimate.source=folder", "--set", f"estimate.folder={folder}", profile="uzh"
+    )[1]
+    for stage in ("preprocess", "train", "translate"):
+        assert f"--bind {folder}:{folder}:ro" in (uzh / f"{stage}.sbatch").read_text(), stage
+    assert str(folder) not in (uzh / "prepare.sbatch").read_text()

@@ -98,7 +98,7 @@ def test_non_sample_layout_needs_a_root(tmp_path):
 
 def test_profiles_load_and_unknown_profile_lists_the_known_ones():
     uzh = load_profile("uzh")
-    assert (uzh.executor, uzh.runtime, uzh.partition, uzh.gpu.gpus) == ("slurm", "apptainer", "lowprio", "V100:1")
+    assert (uzh.executor, uzh.runtime, uzh.partition, uzh.gpu.gpus) == ("slurm", "apptainer", "lowprio", "A100:1")
     with pytest.raises(UserError, match="unknown cluster profile; known: generic, local, local-slurm, uzh"):
         load_profile("nope")
 
@@ -198,7 +198,11 @@ def test_submit_refuses_a_missing_dataset_root_before_anything_is_queued(tmp_pat
 
 def test_submit_refuses_a_data_dir_it_cannot_write(tmp_path):
     root = tmp_path / "phoenix"
-    root.mkdir()
+    (root / "annotations" / "manual").mkdir(parents=True)
+    for split in ("train", "dev", "test"):  # the corpus CSVs submit checks for
+        (root / "annotations" / "manual" / f"PHOENIX-2014-T.{split}.corpus.csv").write_text(
+            "name|video|start|end|speaker|orth|translation\n"
+        )
     proc = submit_cli(
         "config/phoenix.yaml",
         "--set",

@@ -196,3 +196,66 @@ def test_demo_chain_runs_through_the_apptainer_runtime(tmp_path):
     assert "apptainer exec --cleanenv" in script and f"{images}/trainer.sif python -m pipeline.stages.train" in script
     assert (output_dir(tmp_path, "smoke", "evaluate") / "test_score.bleu").exists()
     assert len((output_dir(tmp_path, "smoke", "translate") / "generated_predictions.txt").read_text().split("\n")) == 4
+
+
+MAKE_POSES = """
+import sys
+from pathlib import Path
+from pipeline.fake_poses import fake_pose, write_pose
+for i, path in enumerate(sys.argv[1:]):
+    write_pose(fake_pose("mediapipe", frames=20, seed=i), Path(path))
+"""
+
+
+def through_standin(tmp_path: Path, config: Path) -> subprocess.CompletedProcess:
+    """The run of `config` with the apptainer runtime: every stage in the bubblewrap stand-in, which sees only
+    what the job script binds."""
+    images = standin_images(tmp_path / "images")
+    env = {"PATH": f"{STANDIN}:{os.environ['PATH']}"}
+    return submit(config, tmp_path, "--runtime", "apptainer", "--profile-set", f"image_dir={images}", env=env)
+
+
+@needs_bwrap
+@needs_mediapipe
+@needs_trainer
+@pytest.mark.slow
+def test_a_manifest_of_pose_media_below_and_outside_its_root_runs_to_evaluate_through_the_apptainer_runtime(tmp_path):
+    root, elsewhere = tmp_path / "corpus", tmp_path / "elsewhere"
+    words = ["regen", "sonne", "wind", "nebel", "schnee"]
+    media = {"train": [f"poses/a{i}.pose" for i in range(12)], "dev": [f"poses/b{i}.pose" for i in range(4)]}
+    media["test"] = [f"../elsewhere/c{i}.pose" for i in range(4)]  # relative to the manifest's folder
+    run_in("trainer", MAKE_POSES, *[str(root / m) for split in media.values() for m in split])
+    for split, cells in media.items():
+        rows = [f"{split}{i}\t{m}\t{words[i % 5]} {words[(i + 1) % 5]}" for i, m in enumerate(cells)]
+        (root / f"{split}.tsv").write_text("id\tfile\ttext\n" + "\n".join(rows) + "\n")
+    config = tmp_path / "poses.yaml"
+    config.write_text(
+        f"extends: {PROJECT / 'config/smoke.yaml'}\nname: poses\n"
+        f"dataset: {{name: poses, layout: manifest, root: {root}, sample_clips: null,\n"
+        "  splits: {train: train.tsv, validation: dev.tsv, test: test.tsv},\n"
+        "  columns: {id: id, media: file, text: text}}\n"
+        "estimate: {shards: 1}\n"
+    )
+    proc = through_standin(tmp_path, config)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for stage in ("preprocess", "train", "translate"):
+        script = (tmp_path / "jobs" / "poses" / f"{stage}.sbatch").read_text()
+        assert f"--bind {root}:{root}:ro" in script and f"--bind {elsewhere}:{elsewhere}:ro" in script, stage
+    pre = output_dir(tmp_path, "poses", "preprocess")
+    assert (pre / "train.tsv").read_text().count(str(root / "poses")) == 12  # the TSVs point at the media
+    assert (pre / "test.tsv").read_text().count(f"{root}/../elsewhere/") == 4
+    assert (output_dir(tmp_path, "poses", "evaluate") / "test_score.bleu").exists()
+
+
+@needs_bwrap
+@needs_mediapipe
+@needs_trainer
+@pytest.mark.slow
+def test_a_how2sign_tree_runs_to_evaluate_through_the_apptainer_runtime(tmp_path):
+    from test_corpus import how2sign_config, how2sign_tree
+
+    root = how2sign_tree(tmp_path / "h2s", "clips")
+    proc = through_standin(tmp_path, how2sign_config(tmp_path, root, "clips"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"--bind {root}:{root}:ro" in (tmp_path / "jobs" / "h2s" / "estimate.sbatch").read_text()
+    assert (output_dir(tmp_path, "h2s", "evaluate") / "test_score.bleu").exists()

@@ -273,7 +273,7 @@ def test_the_comparison_sweep_is_24_runs_sharing_one_download_and_preprocess_per
     proc = submit("config/sweeps/pose_types.yaml", tmp_path, "--dry-run", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "24 run(s), 81 job(s) (1 prepare, 8 preprocess, 24 train, 24 translate, 24 evaluate)" in proc.stdout
-    plan = json.loads((tmp_path / "jobs" / "dry-run" / "o_brien_et_al_2026" / "plan.json").read_text())
+    plan = json.loads((tmp_path / "jobs" / "dry-run" / "local" / "o_brien_et_al_2026" / "plan.json").read_text())
     seeds = {}
     for run, stages in plan["runs"].items():
         seeds.setdefault(stages["preprocess"], set()).add(plan["experiments"][run]["training"]["seed"])

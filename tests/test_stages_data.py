@@ -200,7 +200,7 @@ def test_killed_estimate_task_leaves_no_truncated_pose_and_resumes(tmp_path):
     assert submit(exp, tmp_path, "--until", "prepare").returncode == 0
     proc = submit(exp, tmp_path, "--until", "estimate", "--dry-run", "--quiet")
     assert proc.returncode == 0
-    script = tmp_path / "jobs" / "dry-run" / "data" / "estimate.sbatch"
+    script = tmp_path / "jobs" / "dry-run" / "local" / "data" / "estimate.sbatch"
     est = output_dir(tmp_path, "data", "prepare").parent.parent / "estimate"
     task = subprocess.Popen(
         ["bash", str(script)],

@@ -406,7 +406,7 @@ def test_usr1_to_the_job_script_saves_a_checkpoint_and_the_rerun_resumes_from_it
         "--quiet",
     )
     assert proc.returncode == 0, proc.stderr
-    script = demo / "jobs" / "dry-run" / "interrupted" / "train.sbatch"
+    script = demo / "jobs" / "dry-run" / "local" / "interrupted" / "train.sbatch"
     plan = json.loads((script.parent / "plan.json").read_text())
     train = Path(plan["jobs"][plan["runs"]["interrupted"]["train"]]["output_dir"])
     log = tmp_path / "train.log"

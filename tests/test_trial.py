@@ -38,7 +38,7 @@ def test_trial_on_a_gpu_cluster_asks_for_no_gpu_and_says_what_the_real_run_needs
         cwd=PROJECT,
     )
     assert proc.returncode == 0, proc.stderr
-    scripts = tmp_path / "jobs" / "dry-run" / "phoenix.trial"
+    scripts = tmp_path / "jobs" / "dry-run" / "uzh" / "phoenix.trial"
     for stage, time_limit in (("train", "01:00:00"), ("translate", "00:30:00")):
         text = (scripts / f"{stage}.sbatch").read_text()
         assert "--gpus" not in text and " --nv " not in text and f"#SBATCH --time={time_limit}" in text

@@ -244,9 +244,10 @@ def how2sign_layout(ds: dict, root: Path) -> Layout:
     return Layout(files, columns, "seconds", fps, resolve, whole_media=media == "clips")
 
 
-def media_cells(ds: dict, root: Path) -> list[tuple[str, str]] | None:
-    """(file:line, media cell) of every row of a `manifest` corpus, read at submit (the plan asks whether every
-    media is a pose file); None when a split file or its media column cannot be read (prepare then says why)."""
+def media_cells(ds: dict, root: Path) -> list[tuple[Path, int, str]] | None:
+    """(manifest file, line, media cell) of every row of a `manifest` corpus, read at submit (the plan asks whether
+    every media is a pose file; binds.py which folders hold them); None when a split file or its media column cannot
+    be read (prepare then says why)."""
     try:
         layout = manifest_layout(ds, root)
         cells = []
@@ -254,7 +255,7 @@ def media_cells(ds: dict, root: Path) -> list[tuple[str, str]] | None:
             header, rows = read_table(path)
             if layout.columns["media"] not in header:
                 return None
-            cells += [(f"{path}:{n}", (row.get(layout.columns["media"]) or "").strip()) for n, row in rows]
+            cells += [(path, n, (row.get(layout.columns["media"]) or "").strip()) for n, row in rows]
         return cells
     except (OSError, UnicodeDecodeError, csv.Error, UserError):
         return None
@@ -266,9 +267,7 @@ def with_keypoints(layout: Layout, keypoints: Path) -> Layout:
     from pipeline.stages.openpose_json import KeypointFolders, keypoint_frames
 
     if not keypoints.is_dir():
-        raise UserError(
-            f"estimate.folder {keypoints}: no such folder (the OpenPose JSON keypoints, one folder per clip)"
-        )
+        raise UserError(f"estimate.folder {keypoints}: no such folder (OpenPose JSON keypoints, one folder per clip)")
     folders = KeypointFolders(keypoints)
 
     def resolve(value: str, manifest: Path) -> Path:

@@ -47,7 +47,7 @@ class Planned:
     values: dict  # the spec's fields (besides stage, key, output_dir)
     after: Optional[str] = None  # the stage whose job of this run it waits for
     array: int = 0  # array tasks; 0: a plain job
-    mounts: list = field(default_factory=list)  # (path, read_only) it needs besides the data folder
+    mounts: list = field(default_factory=list)  # (path, read_only) beyond what pipeline/binds.py derives: none so far
 
 
 @dataclass
@@ -99,13 +99,10 @@ class PrepareSpec(StageSpec):
         if ds.layout == "sample":  # regenerated clips must not reuse poses of older ones
             identity["sample_version"] = SAMPLE_VERSION
         values = {"dataset": {**dataset, "root": root}, **download_values(ctx.profile, bool(ds.url))}
-        # prepare writes the sample dataset or fetches annotations (read-write); estimate reads frames (read-only)
-        mounts = [(root, ds.layout not in ("sample", "annotations"))]
         if ctx.exp.estimate.source == "openpose_json":  # each example's media is its folder of keypoint JSONs
             identity["keypoints"] = ctx.exp.estimate.folder
             values["keypoints"] = str(project_path(ctx.exp.estimate.folder))
-            mounts.append((values["keypoints"], True))
-        return Planned(f"{ds.name}-{ds.layout}", identity, values, mounts=mounts)
+        return Planned(f"{ds.name}-{ds.layout}", identity, values)
 
 
 @dataclass
@@ -142,11 +139,8 @@ class EstimateSpec(StageSpec):
             "workers": exp.estimate.workers,
             "max_failure_fraction": exp.estimate.max_failure_fraction,
         }
-        mounts = [(prep.spec.dataset.root, True)]
-        if prep.spec.keypoints:
-            mounts.append((prep.spec.keypoints, True))
         label = f"{exp.dataset.name}-{est.name}" + ("-json" if exp.estimate.source == "openpose_json" else "")
-        return Planned(label, ident, values, "prepare", exp.estimate.shards, mounts)
+        return Planned(label, ident, values, "prepare", exp.estimate.shards)
 
 
 @dataclass
@@ -182,7 +176,7 @@ class PreprocessSpec(StageSpec):
             ident = {"prepare": prep.key, "pose_source": "manifest", **preprocess_identity(exp)}
             values = {**ident, **preprocess_checks(exp), "manifest_dir": prep.output_dir, "poses_dir": ""}
             label = f"{exp.dataset.name}-{est.name}-manifest"
-            return Planned(label, ident, values, "prepare", mounts=[(prep.spec.dataset.root, True)])
+            return Planned(label, ident, values, "prepare")  # binds.py binds the manifest's media
         if src in ("estimate", "openpose_json"):
             estimate = ctx.jobs["estimate"]
             ident = {"estimate": estimate.key, **preprocess_identity(exp)}
@@ -194,11 +188,9 @@ class PreprocessSpec(StageSpec):
         if src == "download":
             poses["url"] = exp.estimate.url or est.download_url
             poses_dir = pose_download_dir(Path(ctx.profile.data_dir), est.name, poses["url"])
-            mounts = []
         else:
             poses["folder"] = exp.estimate.folder
             poses_dir = project_path(exp.estimate.folder)
-            mounts = [(str(poses_dir), True)]
         ident = {"prepare": prep.key, "poses": poses, **preprocess_identity(exp)}
         values = {
             **ident,
@@ -210,7 +202,7 @@ class PreprocessSpec(StageSpec):
             "sha256": exp.estimate.sha256,
             **download_values(ctx.profile, src == "download"),
         }
-        return Planned(f"{exp.dataset.name}-{est.name}-{src}", ident, values, "prepare", mounts=mounts)
+        return Planned(f"{exp.dataset.name}-{est.name}-{src}", ident, values, "prepare")
 
 
 @dataclass
@@ -352,14 +344,14 @@ def poses_given(exp: Experiment, root: str, can_estimate: bool) -> bool:
     cells = media_cells(as_plain(exp.dataset), Path(root))
     if cells is None:  # the split files cannot be read here: prepare will say why
         return False
-    other = next(((where, cell) for where, cell in cells if not cell.endswith(".pose")), None)
+    other = next(((path, line, cell) for path, line, cell in cells if not cell.endswith(".pose")), None)
     if other is None:
         return bool(cells)
     if not can_estimate:
         from pipeline.errors import UserError
 
         raise UserError(
-            f"{other[0]}: media {other[1]!r} is not a .pose file, and we cannot estimate "
+            f"{other[0]}:{other[1]}: media {other[2]!r} is not a .pose file, and we cannot estimate "
             f"{exp.estimate.estimator} here (no image); give every example a .pose file of that type, or set "
             f"estimate.source to download or folder"
         )
