@@ -74,3 +74,28 @@ def test_learnability_benchmark_runs_each_axis_and_reports_the_spread(tmp_path):
     assert "/poses/train/" in noisy.split("\t")[0] and "/estimate/" in plain.split("\t")[0]
     log = next((tmp_path / "jobs" / "learn-s1-t1-estimated" / "logs").glob("train-*.out")).read_text()
     assert "torch threads: 1" in log
+
+
+@needs_trainer
+def test_scale_benchmark_stays_linear_and_a_finished_run_does_no_work_again(tmp_path):
+    """benchmarks/scale.py at 500 and 2 000 examples (the quick tier's size; the table's sizes are in the docs):
+    prepare and preprocess cost no more per example at 2 000 than twice what they cost at 500, nothing is
+    estimated for .pose media, and a second submit of the finished run does no work."""
+    result = tmp_path / "scale.json"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/scale.py", "--sizes", "500,2000", "--no-setup", "--no-dry-run"]
+        + ["--workdir", str(tmp_path / "work"), "--json", str(result)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    small, big = json.loads(result.read_text())["rows"]
+    for stage in ("prepare", "preprocess"):
+        per_example = [row[stage]["seconds"] / row["examples"] for row in (small, big)]
+        assert per_example[1] <= 2 * per_example[0], (stage, per_example)
+        assert 0 < big[stage]["peak_bytes"] < 2 * 1024**3
+    assert big["rerun_did_no_work"] and big["rerun_skipped"] == 2
+    assert "| 2,000 | preprocess |" in proc.stdout
+    assert not (tmp_path / "work" / "n2000" / "corpus").exists()  # the corpus is deleted afterwards

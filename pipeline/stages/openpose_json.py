@@ -69,20 +69,22 @@ def culprit(folder: Path, exc: Exception) -> str:
     for name in names:
         if not FRAME_PATTERN.findall(name):
             return f"{folder / name}: stray file, not an OpenPose *_keypoints.json (every file of the folder is read)"
+    frames = {}
     for name in names:
         try:
             with open(folder / name) as handle:
-                frame = json.load(handle)
+                frames[name] = json.load(handle)
         except (ValueError, OSError) as error:
             return f"{folder / name}: truncated or not JSON ({type(error).__name__}: {error})"
-        if not isinstance(frame, dict) or not isinstance(frame.get("people"), list):
+        if not isinstance(frames[name], dict) or not isinstance(frames[name].get("people"), list):
             return f"{folder / name}: no 'people' list (expected OpenPose's --write_json output)"
-        for person in frame["people"]:
-            if isinstance(exc, KeyError) and exc.args and exc.args[0] not in person:
-                return (
-                    f"{folder / name}: a person without {exc.args[0]!r} (run OpenPose with --face --hand, as "
-                    f"How2Sign's B-F-H keypoints are)"
-                )
+    missing = exc.args[0] if isinstance(exc, KeyError) and exc.args else None
+    for name, frame in frames.items():
+        if missing and any(missing not in person for person in frame["people"]):
+            return (
+                f"{folder / name}: a person without {missing!r} (run OpenPose with --face --hand, as How2Sign's "
+                f"B-F-H keypoints are)"
+            )
     return f"{folder}: pose-format cannot load it ({type(exc).__name__}: {exc})"
 
 

@@ -28,12 +28,16 @@ The feature dimension is measured by loading a real pose file through Multimodal
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import multiprocessing
+import os
 import signal
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -47,7 +51,7 @@ from pipeline.stages.specs import PreprocessSpec, download_kwargs
 TSV_COLUMNS = ["signal", "signal_start", "signal_end", "encoder_prompt", "decoder_prompt", "output"]
 
 
-def measure_feat_dim(pose_file: Path, reduce_holistic: bool) -> int:
+def measure_feat_dim(pose_file: str | Path, reduce_holistic: bool) -> int:
     """Features per frame the trainer will see for this pose file."""
     try:
         from multimodalhugs.processors import PoseModalityProcessor
@@ -132,11 +136,12 @@ def split_folder(tree: Path, split: str, source: str) -> Path:
     )
 
 
-def pose_file_of(ex, folder: Path, source: str) -> Path:
-    """The pose file of an example: its media when that is a pose file, else the estimated (or given) one."""
+def pose_file_of(ex, folder: Path, source: str) -> str:
+    """The pose file of an example: its media when that is a pose file, else the estimated (or given) one.
+    (Strings, not Paths: this runs for every example of a corpus of tens of thousands.)"""
     if source in ("estimate", "manifest") and ex.media.endswith(".pose"):
-        return Path(ex.media)
-    return folder / f"{ex.pose_name if source == 'estimate' else ex.id}.pose"
+        return ex.media
+    return os.path.join(folder, f"{ex.pose_name if source == 'estimate' else ex.id}.pose")
 
 
 def segment_problem(ex, frames: int, fps: float) -> str | None:
@@ -177,55 +182,74 @@ def _default_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
+def _measure_or_none(measure, path: str) -> Optional[int]:
+    try:
+        return measure(path)
+    except UserError:  # a bad file: measured again on the set's first good file
+        return None
+
+
 def _check_one(job: tuple) -> CheckedPose:
     return check_pose_file(*job)
 
 
-def check_all(jobs: list[tuple], workers: int) -> Iterator[CheckedPose]:
-    """check_pose_file over `jobs` (source, copy, pose type, noise, name), in their order, in `workers`
-    processes; progress to the log."""
-    from tqdm import tqdm
-
-    tqdm.monitor_interval = 0  # no monitor thread: the pool forks this process
-    if workers > 1:
-        # fork, once per stage and before any thread: the workers need only this module, already imported
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals) as pool:
-            bar = tqdm(total=len(jobs), unit="file", mininterval=10, file=sys.stdout, ncols=100, desc="pose files")
-            for checked in pool.imap(_check_one, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8)))):
-                bar.update()
-                yield checked
-            bar.close()
-            pool.close()
-            pool.join()
-    else:
-        for job in tqdm(jobs, unit="file", mininterval=10, file=sys.stdout, ncols=100, desc="pose files"):
-            yield check_pose_file(*job)
+@contextmanager
+def worker_pool(workers: int) -> Iterator[Optional[Pool]]:
+    """`workers` forked processes (None for one: the work runs here). Forked once per stage, before any thread:
+    the workers need only this module, already imported (no torch yet)."""
+    if workers < 2:
+        yield None
+        return
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals) as pool:
+        yield pool
+        pool.close()
+        pool.join()
 
 
 @dataclass
 class PoseChecks:
     """The pose files of a run, checked once each (segments of one file share it), and what preprocess says of
-    them: the set's header (the first good file's), people reduced, headers renamed."""
+    them: the set's header (the first good file's), people reduced, headers renamed, and the feature dimension the
+    trainer will see, measured on the set's first good file."""
 
     pose_type: str
     out: Path
     noise: float
+    reduce_holistic: bool
     files: dict[str, CheckedPose] = field(default_factory=dict)  # source path -> its check
     first: Optional[tuple] = None  # (example id, signature) of the set's first good file
+    feat_dim: Optional[int] = None
+    feat_from: Optional[CheckedPose] = None  # the file it was measured on
 
     def check(self, wanted: list[tuple], workers: int) -> None:
-        """Check every (source, split, name) of `wanted` not checked yet."""
+        """Check every (source, split, name) of `wanted` not checked yet, in `workers` processes, progress to the
+        log. The feature dimension is measured in the same pool on the first good file, while checks go on (it
+        imports MultimodalHugs and torch: seconds of one CPU)."""
+        from tqdm import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread: the pool forks this process
         jobs = []
         for source, split, name in wanted:
             if source not in self.files:
                 self.files[source] = CheckedPose(source, source, "pending")  # once, however many segments
-                jobs.append(
-                    (Path(source), self.out / "poses" / split / f"{name}.pose", self.pose_type, self.noise, name)
-                )
-        if jobs:
-            print(f"checking {len(jobs)} pose file(s) with {workers} worker(s)", flush=True)
-        for checked in check_all(jobs, workers):
-            self.files[checked.source] = checked
+                copy = os.path.join(self.out, "poses", split, f"{name}.pose")
+                jobs.append((source, copy, self.pose_type, self.noise, name))
+        print(f"checking {len(jobs)} pose file(s) with {workers} worker(s)", flush=True)
+        measure = functools.partial(measure_feat_dim, reduce_holistic=self.reduce_holistic)
+        with worker_pool(workers) as pool:
+            # queued first, so one worker measures while the others check: on the first file as given, which is
+            # what is trained on unless it turns out bad or needs a copy (then it is measured again below)
+            early = pool.apply_async(_measure_or_none, (measure, jobs[0][0])) if pool and jobs else None
+            chunks = max(1, min(256, len(jobs) // (workers * 8)))
+            results = pool.imap(_check_one, jobs, chunksize=chunks) if pool else map(_check_one, jobs)
+            for checked in tqdm(results, total=len(jobs), unit="file", mininterval=10, file=sys.stdout, ncols=100):
+                self.files[checked.source] = checked
+                if self.feat_from is None and not checked.problem:
+                    self.feat_from = checked
+            if early is not None and self.feat_from is not None and self.feat_from.path == jobs[0][0]:
+                self.feat_dim = early.get()
+        if self.feat_dim is None and self.feat_from is not None:
+            self.feat_dim = measure(self.feat_from.path)
 
     def problem(self, source: str, example_id: str) -> Optional[str]:
         """Why the example whose pose is `source` cannot use it: its own problem, or a header unlike the set's."""
@@ -276,9 +300,8 @@ def run(spec: PreprocessSpec) -> dict:
     failures = read_failures(tree) if source == "estimate" else {}
     problems: list[str] = []
     counts: dict[str, dict] = {}
-    sample: Optional[CheckedPose] = None
     prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
-    checks = PoseChecks(spec.estimator, out, noise)
+    checks = PoseChecks(spec.estimator, out, noise, spec.reduce_holistic)
     too_long = 0
     splits, wanted = {}, []
     for split in SPLITS:  # first what every example needs, then every pose file checked in one pool of workers
@@ -289,26 +312,28 @@ def run(spec: PreprocessSpec) -> dict:
         check_orphans = source in ("download", "folder") and not spec.dataset_limit
         orphans = sorted(p for p in folder.glob("*.pose") if p.stem not in texts) if check_orphans else []
         reasons: list[Optional[str]] = []  # per example, in order (ids may repeat: each row is reported)
-        for ex in examples:
-            pose = pose_file_of(ex, folder, source)
+        poses = [pose_file_of(ex, folder, source) for ex in examples]
+        for ex, pose in zip(examples, poses):
             reason = ex.problem or None
             if reason is None:
                 missing = failures.get(ex.pose_name, "not estimated") if source == "estimate" else f"no {pose}"
-                reason = f"no pose ({missing})" if not pose.exists() else None if ex.text.strip() else "empty text"
+                reason = (
+                    f"no pose ({missing})" if not os.path.exists(pose) else None if ex.text.strip() else "empty text"
+                )
             reasons.append(reason)
             if reason is None:
-                wanted.append((str(pose), split, ex.pose_name))
-        splits[split] = (examples, folder, orphans, reasons)
+                wanted.append((pose, split, ex.pose_name))
+        splits[split] = (examples, poses, orphans, reasons)
     checks.check(wanted, check_workers(len(wanted)))
-    for split, (examples, folder, orphans, reasons) in splits.items():
+    for split, (examples, poses, orphans, reasons) in splits.items():
         rows, dropped, long_here = [], 0, 0
         for orphan in orphans:  # a pose nobody gave a text for: reported, never trained on empty
             problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
             dropped += 1
-        for ex, reason in zip(examples, reasons):
+        for ex, pose, reason in zip(examples, poses, reasons):
             checked = None
             if reason is None:
-                checked = checks.files[str(pose_file_of(ex, folder, source))]
+                checked = checks.files[pose]
                 reason = checks.problem(checked.source, ex.id)
                 if reason is None and ex.is_segment:
                     reason = segment_problem(ex, checked.frames, checked.fps)
@@ -322,7 +347,6 @@ def run(spec: PreprocessSpec) -> dict:
                 problems.append(f"{split}\t{ex.id}\tlonger than model.max_frames ({frames} > {spec.max_frames} frames)")
                 long_here += 1
                 continue
-            sample = sample or checked
             encoder = f"__{ex.source_lang}__" if ex.source_lang else spec.encoder_prompt
             decoder = f"__{ex.target_lang}__" if ex.target_lang else spec.decoder_prompt
             prompts["encoder"].add(encoder)
@@ -376,15 +400,15 @@ def run(spec: PreprocessSpec) -> dict:
             flush=True,
         )
     checks.report()
-    assert sample is not None  # every split kept at least one example (else the stage failed above)
-    feat_dim = check_feat_dim(spec, out, sample)
+    # every split kept at least one example (else the stage failed above): the set has a good file, measured
+    assert checks.feat_from is not None and checks.feat_dim is not None
+    feat_dim = check_feat_dim(spec, out, checks.feat_from, checks.feat_dim)
     return {"examples": counts, "feat_dim": feat_dim, "several_people": checks.several_people()}
 
 
-def check_feat_dim(spec: PreprocessSpec, out: Path, sample: CheckedPose) -> int:
-    """Measure the trainer's feature dimension on one kept file, write feat_dim.json, and check it against the
-    header (a file storing something else than it declares fails here, not in training)."""
-    feat_dim = measure_feat_dim(Path(sample.path), spec.reduce_holistic)
+def check_feat_dim(spec: PreprocessSpec, out: Path, sample: CheckedPose, feat_dim: int) -> int:
+    """Write feat_dim.json (the trainer's feature dimension, measured on `sample`) and check it against the header
+    (a file storing something else than it declares fails here, not in training)."""
     expected = spec.expected_feat_dim if sample.points == spec.points else sample.points * spec.dims
     declared = None if spec.reduce_holistic else sample.points * spec.dims
     (out / "feat_dim.json").write_text(
