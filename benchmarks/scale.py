@@ -75,9 +75,8 @@ def build_corpus(folder: Path, n: int, pose_type: str = "openpose", frames: int 
     long_frames = int(LONG_SECONDS * FPS)
     too_long = 400  # > model.max_frames (300): MultimodalHugs' filter, and now preprocess's, leaves these out
     templates = make_templates(folder / "templates", pose_type, [frames, too_long, long_frames])
-    columns = {"id": "id", "media": "media", "text": "text"}
-    if shape == "segments":
-        columns.update(start="start", end="end")
+    roles = ("id", "media", "start", "end", "text") if shape == "segments" else ("id", "media", "text")
+    columns = {role: role for role in roles}  # the order of each line below
     index = 0
     for split, count in split_sizes(n).items():
         lines = ["\t".join(columns.values())]
