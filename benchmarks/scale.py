@@ -273,8 +273,8 @@ def segment_estimations(n: int, videos: int) -> int:
     """How many estimations n sentences cut from `videos` long videos become (prepare's pose ids, then
     estimate's one-per-source-media rule and its shards), without videos."""
     from pipeline.stages.corpus import pose_id_for
-    from pipeline.stages.estimate import media_to_estimate, shard
     from pipeline.stages.manifest import Example
+    from pipeline.stages.shards import media_to_estimate, shard
 
     root = Path("/corpus")
     examples = [

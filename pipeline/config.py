@@ -9,6 +9,7 @@ Every problem is a `UserError` naming the file that set the key, the key and wha
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -52,6 +53,19 @@ def parse_resources(raw: dict, sources: dict, prefix: str, src: str) -> dict[str
 
 
 OPENPOSE_FOLDER = "one folder of OpenPose *_keypoints.json per example, named like its media, anywhere below it"
+
+
+RUN_NAME = re.compile(r"[A-Za-z0-9._+-]+")
+
+
+def check_run_name(name: object, where: str) -> None:
+    """A run's (or sweep's) name is one folder name under jobs/ and in every stage key's label: letters, digits,
+    '.', '_', '-' and '+' (sweep runs join their varied keys with it), never '.' or '..'."""
+    if not isinstance(name, str) or not RUN_NAME.fullmatch(name) or name in (".", ".."):
+        raise UserError(
+            f"{where}: {name!r} is not a run name: use letters, digits, '.', '_', '-' and '+' only "
+            f"(it names the folder jobs/<name>)"
+        )
 
 
 def _check_pose_source(est: Estimate, layout: str, where) -> None:
@@ -107,8 +121,6 @@ def _check_corpus(ds: Dataset, where) -> None:
         _check_choice(ds.time_unit, TIME_UNITS, where("dataset.time_unit"), "dataset.time_unit")
     if ds.media is not None:
         _check_choice(ds.media, ("clips", "videos"), where("dataset.media"), "dataset.media")
-    if ds.fps is not None and ds.fps <= 0:
-        raise UserError(f"{where('dataset.fps')}: dataset.fps: expected a frame rate > 0, got {ds.fps}")
 
 
 def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
@@ -116,6 +128,7 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
     data.setdefault("name", Path(src).stem)
     exp = from_dict(Experiment, data, sources, "", src)
     where = lambda key: sources.get(key, src)  # noqa: E731
+    check_run_name(exp.name, f"{where('name')}: name")
     _check_choice(exp.dataset.layout, DATASET_LAYOUTS, where("dataset.layout"), "dataset.layout")
     _check_pose_source(exp.estimate, exp.dataset.layout, where)
     unknown = check_settings(exp.estimate.estimator, exp.estimate.settings)
@@ -130,23 +143,6 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
         raise UserError(
             f"{where('estimate.workers')}: estimate.workers: expected a whole number >= 1 or 'auto', got {workers!r}"
         )
-    if exp.preprocess.pose_noise < 0:
-        raise UserError(
-            f"{where('preprocess.pose_noise')}: preprocess.pose_noise: expected a number >= 0 (pixels), "
-            f"got {exp.preprocess.pose_noise}"
-        )
-    if exp.training.torch_threads is not None and exp.training.torch_threads < 1:
-        raise UserError(
-            f"{where('training.torch_threads')}: training.torch_threads: expected at least 1, got "
-            f"{exp.training.torch_threads}"
-        )
-    for key, value in (
-        ("estimate.shards", exp.estimate.shards),
-        ("training.batch_size", exp.training.batch_size),
-        ("translate.num_beams", exp.translate.num_beams),
-    ):
-        if value < 1:
-            raise UserError(f"{where(key)}: {key}: expected at least 1, got {value}")
     if exp.preprocess.control is not None:
         _check_choice(exp.preprocess.control, CONTROLS, where("preprocess.control"), "preprocess.control")
     clips = exp.dataset.sample_clips

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.keys import stable_hash
 from pipeline.rundir import read_json
 from pipeline.stages.markers import marker_paths, write_json
 
@@ -47,7 +46,7 @@ def write_provenance(run_dir: Path, plan: dict, record: dict) -> list[Path]:
         data = {
             "run": run,
             "config": config,
-            "config_hash": stable_hash(config, 12) if config else None,
+            "config_hash": plan.get("config_hashes", {}).get(run),  # keys.config_hash, as plan.json and submit
             "git_commit": record.get("git_commit"),
             "executor": record.get("executor"),
             "profile": record.get("profile"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from pipeline.errors import UserError
-from pipeline.keys import as_plain
+from pipeline.keys import as_plain, config_hash
 from pipeline.paths import PROJECT_ROOT
 from pipeline.plan import Plan
 from pipeline.stage_registry import STAGES
@@ -62,6 +62,7 @@ def plan_record(plan: Plan, files: dict[str, JobFiles]) -> dict:
     return {
         "runs": plan.runs,
         "experiments": experiments,
+        "config_hashes": {name: config_hash(exp) for name, exp in plan.experiments.items()},  # provenance's too
         "jobs": {
             job_id: {
                 "stage": j.stage,

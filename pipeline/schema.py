@@ -11,6 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+
+def number(
+    default: Any,
+    *,
+    ge: Optional[float] = None,
+    gt: Optional[float] = None,
+    le: Optional[float] = None,
+    lt: Optional[float] = None,
+) -> Any:
+    """A numeric key and its bounds, checked where the schema is read (yaml_layers.from_dict): one line naming the
+    file, the key, the bound and the value. Every int and float key of the schema is one of these."""
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    return field(default=default, metadata={"bounds": bounds})
+
+
 SPLITS = ("train", "validation", "test")
 # layout manifest (pipeline/stages/corpus.py): what a column may hold, and the units of start/end
 CORPUS_ROLES = ("media", "text", "id", "start", "end", "signer", "source_lang", "target_lang")
@@ -27,13 +42,13 @@ class Dataset:
     layout: str = "official"  # official | videos | sample | annotations (corpus CSVs only: pre-estimated poses)
     root: str = ""  # the tree for that layout; relative paths are relative to the project
     url: Optional[str] = None  # layout annotations: an archive of the corpus CSVs, fetched into root if absent
-    limit: Optional[int] = None  # at most this many examples per split (quick trials)
+    limit: Optional[int] = number(None, ge=1)  # at most this many examples per split (quick trials)
     sample_clips: Optional[list] = None  # layout sample: clips in [train, validation, test]; None = the default
     # any corpus (pipeline/stages/corpus.py). Unset, they stay out of the prepare key (older keys still match).
     splits: Optional[dict] = None  # layout manifest: split -> its TSV/CSV, relative to root
     columns: Optional[dict] = None  # layout manifest: role (media, text, id, start, end, ...) -> column name
     time_unit: Optional[str] = None  # layout manifest: start/end in seconds (default), milliseconds or frames
-    fps: Optional[float] = None  # frame rate of frame folders (default 25)
+    fps: Optional[float] = number(None, gt=0)  # frame rate of frame folders (default 25)
     media: Optional[str] = None  # layout how2sign: clips (the sentence clips, default) or videos (raw + times)
 
 
@@ -47,19 +62,21 @@ class Estimate:
     url: Optional[str] = None  # source download: the archive (default: the registry's for the pose type)
     sha256: Optional[str] = None  # source download: the archive's checksum (default: recorded on first download)
     settings: dict = field(default_factory=dict)  # estimator-specific, see pipeline/pose_types.py
-    shards: int = 4  # array tasks
+    shards: int = number(4, ge=1)  # array tasks
     # processes per array task, each loading the model once; "auto": from the task's CPUs (see stages/pose_workers.py)
     workers: Any = "auto"
-    max_failure_fraction: float = 0.0
+    max_failure_fraction: float = number(0.0, ge=0, le=1)
 
 
 @dataclass
 class Preprocess:
     encoder_prompt: str = "__dgs__"
     decoder_prompt: str = "__de__"
-    max_missing_fraction: float = 0.0  # examples without a pose or text, per split, before the stage fails
+    max_missing_fraction: float = number(
+        0.0, ge=0, le=1
+    )  # examples without a pose or text, per split, before the stage fails
     control: Optional[str] = None  # "shuffle": poses permuted across examples (a control that must not learn)
-    pose_noise: float = 0.0  # > 0: Gaussian noise (pose units, pixels for MediaPipe) on every seen point
+    pose_noise: float = number(0.0, ge=0)  # > 0: Gaussian noise (pose units, pixels for MediaPipe) on every seen point
 
 
 @dataclass
@@ -67,33 +84,35 @@ class Model:
     backbone_type: str = "m2m_100"
     pretrained_backbone: str = "facebook/m2m100_418M"
     tokenizer: Optional[str] = None  # default: the backbone
-    max_frames: int = 300
-    mapper_dropout: float = 0.1
+    max_frames: int = number(300, ge=1)
+    mapper_dropout: float = number(0.1, ge=0, lt=1)
 
 
 @dataclass
 class Training:
-    learning_rate: float = 1e-5
-    warmup_steps: int = 500
-    label_smoothing_factor: float = 0.1
-    gradient_accumulation_steps: int = 3
-    batch_size: int = 8
+    learning_rate: float = number(1e-5, gt=0)
+    warmup_steps: int = number(500, ge=0)
+    label_smoothing_factor: float = number(0.1, ge=0, lt=1)
+    gradient_accumulation_steps: int = number(3, ge=1)
+    batch_size: int = number(8, ge=1)
     fp16: bool = True
-    seed: int = 42
-    dataloader_num_workers: int = 2
-    early_stopping_patience: int = 10
-    eval_steps: int = 128  # also save_steps and logging_steps
-    max_steps: int = 500000
-    save_total_limit: int = 10
-    max_requeues: int = 5  # train/translate jobs requeue themselves on preemption or near the time limit
-    torch_threads: Optional[int] = None  # torch's intra-op threads in training (None: torch's default, the CPUs)
+    seed: int = number(42, ge=0)
+    dataloader_num_workers: int = number(2, ge=0)
+    early_stopping_patience: int = number(10, ge=1)
+    eval_steps: int = number(128, ge=1)  # also save_steps and logging_steps
+    max_steps: int = number(500000, ge=1)
+    save_total_limit: int = number(10, ge=1)
+    max_requeues: int = number(5, ge=0)  # train/translate jobs requeue themselves on preemption or near the time limit
+    torch_threads: Optional[int] = number(
+        None, ge=1
+    )  # torch's intra-op threads in training (None: torch's default, the CPUs)
     extra: dict = field(default_factory=dict)  # passed through to Seq2SeqTrainingArguments
 
 
 @dataclass
 class Translate:
-    num_beams: int = 5
-    batch_size: int = 8
+    num_beams: int = number(5, ge=1)
+    batch_size: int = number(8, ge=1)
 
 
 @dataclass
@@ -114,7 +133,7 @@ class Experiment:
     translate: Translate = field(default_factory=Translate)
     evaluate: Evaluate = field(default_factory=Evaluate)
     resources: dict = field(default_factory=dict)  # stage -> partial Resources, over the profile's
-    replicate: int = 0  # repeatability sweeps: same config trained again as a separate model
+    replicate: int = number(0, ge=0)  # repeatability sweeps: same config trained again as a separate model
     source: str = field(default="", metadata={"set_by_loader": True})  # the file it came from (in no key)
 
 
@@ -147,8 +166,8 @@ class Profile:
     cache_dir: str = "data/cache"  # HF_HOME etc.; bound into containers
     offline: bool = False  # compute nodes without internet: HF_HUB_OFFLINE=1
     download_user_agent: Optional[str] = None  # None: pipeline.archives.USER_AGENT (a browser's; see there)
-    download_attempts: int = 5  # pose/annotation archives: attempts on transient failures, inside the job
-    download_retry_wait: float = 15.0  # seconds before the second attempt, doubled before each later one
+    download_attempts: int = number(5, ge=1)  # pose/annotation archives: attempts on transient failures, inside the job
+    download_retry_wait: float = number(15.0, ge=0)  # seconds before the second attempt, doubled before each later one
     resources: dict = field(default_factory=dict)  # stage -> partial Resources
     source: str = field(default="", metadata={"set_by_loader": True})  # the file it came from
     # key -> the file (or --set) that set it, for messages about one key

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.schema import number
+
 
 @dataclass
 class Resources:
     time: str = "01:00:00"
-    cpus: int = 1
+    cpus: int = number(1, ge=1)
     mem: str = "4G"
     gpu: bool = False
 

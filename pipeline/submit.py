@@ -22,6 +22,7 @@ with their dependencies.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import time
@@ -37,6 +38,7 @@ from pipeline.keys import config_hash, stable_hash
 from pipeline.paths import PROJECT_ROOT, display_path
 from pipeline.plan import Plan, build_plan
 from pipeline.provenance import write_provenance
+from pipeline.run_lock import run_lock
 from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_json, save_submission
 from pipeline.schema import Profile
 from pipeline.stage_registry import STAGES
@@ -215,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     if found.problems and (args.strict or not args.dry_run):
         report(found, fatal=True)
         return USER_ERROR_EXIT
+    # one submit of a run at a time (a dry run writes elsewhere and submits nothing)
+    with run_lock(run_dir, run) if not args.dry_run else contextlib.nullcontext():
+        return compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, varied)
+
+
+def compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, varied) -> int:
+    """Write the run's scripts, then print them (dry run), submit them to SLURM or run them here."""
     files = compose_run(plan, profile, run, run_dir, jobs_dir, chash, dry_run=args.dry_run)
     print_plan(plan, files, run, profile)
     if args.dry_run:

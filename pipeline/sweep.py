@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.config import experiment_from_dict, load_experiment
+from pipeline.config import check_run_name, experiment_from_dict, load_experiment
 from pipeline.errors import UserError
 from pipeline.paths import display_path
 from pipeline.schema import Experiment
@@ -118,7 +118,9 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
             experiments.append(experiment_from_dict(data, sources, src))
     if repeat > 1:
         varied.append("replicate")
-    return Sweep(spec.get("name") or path.stem, experiments, varied, max_parallel)
+    name = spec.get("name") or path.stem
+    check_run_name(name, f"{src}: sweep.name")
+    return Sweep(name, experiments, varied, max_parallel)
 
 
 # The original pipeline's dry run (`dry_run="true"`): real data and backbone, tiny and on the CPU.

@@ -12,7 +12,7 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -141,6 +141,21 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise UserError(f"{where}: expected {_type_name(tp)}, got {value!r}")
 
 
+BOUND_WORDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def check_bounds(value: Any, bounds: Optional[dict], where: str) -> None:
+    """A number outside its key's bounds (schema.number) stops here in one line."""
+    if value is None or not bounds:
+        return
+    ok = {"ge": value >= bounds.get("ge", value), "gt": "gt" not in bounds or value > bounds["gt"]}
+    ok.update(le=value <= bounds.get("le", value), lt="lt" not in bounds or value < bounds["lt"])
+    if not all(ok.values()):
+        kind = "a whole number" if isinstance(value, int) else "a number"
+        wanted = " and ".join(f"{BOUND_WORDS[k]} {v:g}" for k, v in bounds.items())
+        raise UserError(f"{where}: expected {kind} {wanted}, got {value!r}")
+
+
 def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_src: str = "") -> Any:
     """Build dataclass `cls` from `data`, rejecting unknown keys and wrong types with file:key messages."""
     hints = typing.get_type_hints(cls)
@@ -168,6 +183,7 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
             kwargs[key] = from_dict(typing.cast(type, tp), value, sources, path + ".", src)
         else:
             kwargs[key] = _coerce(value, tp, f"{src}: {path}")
+            check_bounds(kwargs[key], fields[key].metadata.get("bounds"), f"{src}: {path}")
     missing = [
         n
         for n, f in fields.items()

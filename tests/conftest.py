@@ -187,3 +187,30 @@ def http_files():
     thread.start()
     yield state, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+
+
+SCORED_AS_WRITTEN = """
+import json, sys
+from pathlib import Path
+from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+from pipeline.stages.evaluate import read_hypotheses
+hyps = read_hypotheses(Path(sys.argv[1]))
+tok = Tokenizer13a()
+print(json.dumps({"result": [len(hyps), sum(len(tok(h).split()) for h in hyps), sum(bool(h.strip()) for h in hyps)]}))
+"""
+
+
+def assert_scored_as_written(translate_dir: Path, evaluate_dir: Path, test_sentences: int) -> dict:
+    """The chain's score is of what it wrote, whatever the model learned: one hypothesis per test sentence,
+    sacrebleu's unigram total equal to the hypotheses' 13a tokens, the signature naming the tokenizer, and chrF
+    above zero where anything was written (a broken chain, scoring another file or nothing, fails here).
+    Returns the BLEU score's JSON."""
+    hyps, tokens, written = run_in(
+        "trainer", SCORED_AS_WRITTEN, str(Path(translate_dir) / "generated_predictions.txt")
+    ).result
+    bleu = json.loads((Path(evaluate_dir) / "test_score.bleu").read_text())
+    chrf = json.loads((Path(evaluate_dir) / "test_score.chrf").read_text())
+    assert hyps == test_sentences, (hyps, test_sentences)
+    assert bleu["totals"][0] == tokens and "tok:13a" in bleu["signature"], bleu
+    assert (chrf["score"] > 0) == (written > 0) or written == 0, chrf
+    return bleu

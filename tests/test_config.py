@@ -65,7 +65,7 @@ def test_set_overrides_parse_yaml_values_and_accept_exponent_floats(tmp_path):
         ("estimate.source=ftp", "estimate.source: unknown value 'ftp'; allowed: estimate, download, folder"),
         ("estimate.settings.colour=red", "estimate.settings.colour: unknown setting for mediapipe"),
         ("training.fp16=maybe", "training.fp16: expected true or false, got 'maybe'"),
-        ("estimate.shards=0", "estimate.shards: expected at least 1, got 0"),
+        ("estimate.shards=0", "estimate.shards: expected a whole number >= 1, got 0"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(override, message):
@@ -145,7 +145,7 @@ def test_pose_noise_must_not_be_negative_and_only_a_set_noise_changes_the_prepro
     from pipeline.config import load_experiment
     from pipeline.stages.specs import preprocess_identity
 
-    with pytest.raises(UserError, match=r"preprocess.pose_noise: expected a number >= 0 \(pixels\), got -1.0"):
+    with pytest.raises(UserError, match=r"preprocess.pose_noise: expected a number >= 0, got -1.0"):
         load_experiment(PROJECT / "config/demo.yaml", ["preprocess.pose_noise=-1"])
     plain = load_experiment(PROJECT / "config/demo.yaml")
     assert "pose_noise" not in preprocess_identity(plain)  # ordinary runs keep their keys
@@ -230,3 +230,64 @@ def test_estimate_workers_is_a_number_or_auto():
     assert load_experiment(PROJECT / "config/phoenix.yaml").estimate.workers == "auto"
     with pytest.raises(UserError, match=r"estimate.workers: expected a whole number >= 1 or 'auto', got 'many'"):
         load_experiment(PROJECT / "config/phoenix.yaml", ["estimate.workers=many"])
+
+
+def numeric_fields():
+    """(dataclass, field) for every int and float key of the experiment and profile schema."""
+    import dataclasses
+    import typing
+
+    from pipeline import schema
+    from pipeline.stage_registry import Resources
+
+    classes = [c for c in vars(schema).values() if dataclasses.is_dataclass(c)] + [Resources]
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            inner = [a for a in typing.get_args(hints[f.name]) if a is not type(None)] or [hints[f.name]]
+            if inner[0] in (int, float):
+                yield cls, f
+
+
+def test_every_numeric_key_has_bounds_and_a_value_outside_them_stops_in_one_line():
+    from pipeline.yaml_layers import from_dict
+
+    fields = list(numeric_fields())
+    assert len(fields) >= 25
+    for cls, f in fields:
+        bounds = f.metadata.get("bounds")
+        assert bounds, f"{cls.__name__}.{f.name} has no bounds (schema.number)"
+        below = bounds.get("ge", bounds.get("gt"))
+        outside = below - 1 if below is not None else bounds.get("le", bounds.get("lt")) + 1
+        data = {f.name: outside} if cls.__name__ not in ("Experiment", "Profile") else {"name": "x", f.name: outside}
+        with pytest.raises(UserError) as err:
+            from_dict(cls, data, {}, "k.", "cfg.yaml")
+        message = str(err.value)
+        assert message.startswith(f"cfg.yaml: k.{f.name}: expected a ") and "\n" not in message, message
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("training.learning_rate=-1", "training.learning_rate: expected a number > 0, got -1.0"),
+        ("training.max_steps=0", "training.max_steps: expected a whole number >= 1, got 0"),
+        ("model.mapper_dropout=1", "model.mapper_dropout: expected a number >= 0 and < 1, got 1.0"),
+        ("preprocess.max_missing_fraction=1.5", "expected a number >= 0 and <= 1, got 1.5"),
+        ("name=../../etc", "name: '../../etc' is not a run name: use letters, digits"),
+        ("name=..", "name: '..' is not a run name"),
+        ("name=a/b", "name: 'a/b' is not a run name"),
+    ],
+)
+def test_bad_numbers_and_run_names_stop_before_anything_is_written(override, message, tmp_path):
+    with pytest.raises(UserError) as err:
+        load_experiment(PROJECT / "config/demo.yaml", [override])
+    assert message in str(err.value)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.submit", "config/demo.yaml", "--set", override, "--dry-run"]
+        + ["--jobs-dir", str(tmp_path / "jobs")],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and message in proc.stderr
+    assert not (tmp_path / "jobs").exists() and not (PROJECT / "etc").exists()

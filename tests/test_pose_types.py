@@ -20,7 +20,7 @@ import yaml
 
 from pipeline.pose_types import POSE_TYPES
 
-from conftest import PROJECT, needs_trainer, output_dir, plan_of, run_in, submit, tar_gz_bytes
+from conftest import PROJECT, assert_scored_as_written, needs_trainer, output_dir, plan_of, run_in, submit, tar_gz_bytes
 
 CLIPS = {"train": 6, "validation": 2, "test": 2}
 IDS = {split: [f"{split}-{i:02d}" for i in range(n)] for split, n in CLIPS.items()}
@@ -160,7 +160,8 @@ def test_every_pose_type_trains_from_its_archive_with_the_tables_feature_dimensi
             tree = tmp_path / "data" / "downloads" / "poses"
             assert all(Path(s).is_relative_to(tree) and "/tree/train/" in s for s in signals), signals[:2]
         evaluate = Path(plan["jobs"][stages["evaluate"]]["output_dir"])
-        assert json.loads((evaluate / "test_score.bleu").read_text())["score"] >= 0, run
+        translate = Path(plan["jobs"][stages["translate"]]["output_dir"])
+        assert_scored_as_written(translate, evaluate, len(IDS["test"]))
     logs = tmp_path / "jobs" / "pose_types" / "logs"
     log = logs.glob("preprocess-phoenix-openpose-*.out")
     assert "several people: 120 frame(s) of 10 example(s) had more than one person" in next(log).read_text()

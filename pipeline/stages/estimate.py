@@ -1,7 +1,7 @@
 """estimate: one array task = one shard of the manifest → one `.pose` per example, model loaded once per worker.
 
 - Shards are balanced by frame count (longest first onto the lightest shard), computed the same way by every
-  task from the manifest, so a task needs only its index (SLURM_ARRAY_TASK_ID).
+  task from the manifest, so a task needs only its index (SLURM_ARRAY_TASK_ID): pipeline/stages/shards.py.
 - Each pose is written to a temporary file and renamed: a killed task never leaves a truncated `.pose`, and a
   rerun skips examples whose pose exists.
 - An example that cannot be read or estimated goes to `failures.shard-<i>.tsv` (id, reason) and the others go
@@ -16,47 +16,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import array_task, stage_main
-from pipeline.stages.manifest import Example, read_all
+from pipeline.stages.manifest import read_all
 from pipeline.stages.pose_workers import resolve_workers, run_shard, task_cpus
+from pipeline.stages.shards import media_to_estimate, shard
 from pipeline.stages.specs import EstimateSpec
-
-
-def shard(examples: list[Example], shards: int, index: int) -> list[Example]:
-    """The examples of shard `index` of `shards`, balancing total frames (deterministic)."""
-    loads = [0] * shards
-    members: list[list[Example]] = [[] for _ in range(shards)]
-    for ex in sorted(examples, key=lambda e: (-e.frames, e.id)):
-        lightest = min(range(shards), key=lambda s: (loads[s], s))
-        loads[lightest] += max(ex.frames, 1)
-        members[lightest].append(ex)
-    return sorted(members[index], key=lambda e: e.id)
-
-
-def media_to_estimate(examples: list[Example]) -> tuple[list[Example], str]:
-    """One example per source media (segments of a long video share its pose file, estimated once), without
-    examples that have a problem (prepare reported it; preprocess leaves them out) or that are pose files already.
-    Returns them and a line for the log when that is not simply every example."""
-    unique: dict[str, Example] = {}
-    problems = poses = 0
-    for ex in examples:
-        if ex.problem:
-            problems += 1
-        elif ex.media.endswith(".pose"):
-            poses += 1
-        else:
-            unique.setdefault(ex.pose_name, replace(ex, id=ex.pose_name))
-    if len(unique) == len(examples):
-        return list(unique.values()), ""
-    return list(unique.values()), (
-        f"{len(examples)} examples: {len(unique)} source media to estimate, "
-        f"{poses} given as pose files, {problems} with a problem (see prepare's "
-        f"problems.txt)"
-    )
 
 
 def run(spec: EstimateSpec) -> dict:
