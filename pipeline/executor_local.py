@@ -2,16 +2,39 @@
 
 Array tasks run one after another with SLURM_ARRAY_TASK_ID/COUNT set, logs go to the same paths SLURM would use
 (job id "local"), and the first failure stops the run with the stage, its log and the log's last lines.
+Ctrl-C stops the running job's whole process group (TERM, then KILL): no stage goes on alone, nothing unfinished
+carries a marker, and the next submit carries on.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
 from pipeline.rundir import jobs_to_run, log_path, save_submission, tail, topological
+
+STOP_GRACE = 60.0  # seconds a stopped job has to save (training: a checkpoint) before it is killed
+
+
+def stop_job(proc: subprocess.Popen, label: str) -> None:
+    """End a job's whole process group: TERM (stages save what they can and exit without their marker), then
+    KILL after STOP_GRACE seconds. Nothing of it runs on after this returns."""
+    print(f"\n  {label}: interrupted; stopping it (every process of the job)", flush=True)
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+    try:  # stragglers that outlived bash (pool workers)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def run_local(run_dir: Path, plan: dict, record: dict, env: dict | None = None) -> bool:
@@ -33,13 +56,22 @@ def run_local(run_dir: Path, plan: dict, record: dict, env: dict | None = None) 
             states[job_id] = {"state": "RUNNING", "log": str(log), "started": started}
             save_submission(run_dir, record)
             with open(log, "a") as handle:
-                code = subprocess.run(
+                # its own process group: on Ctrl-C (or TERM) here, the whole job is stopped, not only bash
+                proc = subprocess.Popen(
                     ["bash", job["script"]],
                     stdout=handle,
                     stderr=subprocess.STDOUT,
                     env=task_env,
                     stdin=subprocess.DEVNULL,
-                ).returncode
+                    start_new_session=True,
+                )
+                try:
+                    code = proc.wait()
+                except BaseException:  # KeyboardInterrupt, SystemExit from a signal handler
+                    stop_job(proc, label)
+                    states[job_id] = {"state": "CANCELLED", "reason": "interrupted", "log": str(log)}
+                    save_submission(run_dir, record)
+                    raise
             if code != 0:
                 states[job_id] = {
                     "state": "FAILED",

@@ -7,6 +7,7 @@ started by hand on finished outputs exits at once. Light: the login node imports
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -15,6 +16,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
+
+from pipeline.errors import UserError
 
 DONE = ".done.json"
 
@@ -38,16 +41,38 @@ def is_complete(output_dir: str | Path, tasks: int = 0) -> bool:
     return not missing_tasks(output_dir, tasks)
 
 
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # no space, over quota, over the file-size limit
+
+
+class DiskFull(UserError):
+    """A write failed for want of space: which file, and what to do (the stage stops; nothing is marked done)."""
+
+
+def raise_if_full(exc: OSError, target: Path) -> None:
+    if exc.errno in FULL:
+        raise DiskFull(
+            f"disk full writing {target} ({exc.strerror}); free space in {target.parent} (or raise the quota) "
+            f"and submit again: finished work is kept"
+        ) from None
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise_if_full(exc, target)
+        raise
     os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        raise_if_full(exc, target)
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
