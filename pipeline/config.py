@@ -30,7 +30,7 @@ from pipeline.schema import (
     Experiment,
     Profile,
 )
-from pipeline.stage_registry import DEFAULT_RESOURCES, STAGES, Resources
+from pipeline.stage_registry import DEFAULT_RESOURCES, STAGE, STAGES, Resources
 from pipeline.yaml_layers import apply_overrides, from_dict, load_layers
 
 PROFILE_FOLDERS = ("data_dir", "cache_dir", "image_dir", "venv_dir")
@@ -212,7 +212,7 @@ def load_profile(name_or_path: str, overrides: Sequence[str] = ()) -> Profile:
 def stage_resources(stage: str, profile: Profile, experiment: Experiment, wants_gpu: bool) -> Resources:
     """Defaults, then the profile's, then the experiment's; GPU only where the profile has GPUs."""
     res = dataclasses.replace(DEFAULT_RESOURCES[stage])
-    if stage == "estimate":
+    if STAGE[stage].gpu_from_pose_type:
         res.gpu = wants_gpu
     for layer in (profile.resources.get(stage, {}), experiment.resources.get(stage, {})):
         res = dataclasses.replace(res, **layer)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from pipeline.binds import job_mounts, unique
 from pipeline.config import stage_resources
@@ -21,7 +20,7 @@ from pipeline.keys import stable_hash
 from pipeline.pose_types import POSE_TYPES, TRAINER_IMAGE
 from pipeline.schema import Experiment, Profile
 from pipeline.stage_registry import STAGE, STAGES, Resources
-from pipeline.stages.specs import SPEC_TYPES, PlanContext, StageSpec, load_spec
+from pipeline.stages.specs import SPEC_TYPES, PlanContext, Planned, StageSpec, load_spec
 
 
 @dataclass
@@ -59,27 +58,25 @@ def _add(
     plan: Plan,
     run: str,
     stage: str,
-    label: str,
-    identity: dict,
+    planned: Planned,
     image: str,
-    spec: dict,
-    deps: list[str],
     resources: Resources,
     data_dir: Path,
-    array: int = 0,
-    upstream: dict[str, StageJob] | None = None,
-    extra_mounts: Sequence[tuple[str, bool]] = (),
+    upstream: dict[str, StageJob],
 ) -> StageJob:
-    key = f"{label}-{stable_hash({'stage': stage, **identity})}"
+    """The job `planned` (its spec's plan), or the job already in the plan with the same key, for `run`."""
+    key = f"{planned.label}-{stable_hash({'stage': stage, **planned.identity})}"
     job_id = f"{stage}/{key}"
     job = plan.jobs.get(job_id)
     if job is None:
         out = data_dir / stage / key
         # the typed spec the job reads (pipeline/stages/specs.py): a key unknown or missing fails here, at submit
-        typed = load_spec({"stage": stage, "key": key, "output_dir": str(out), **spec}, f"{stage} job {key}: spec")
+        values = {"stage": stage, "key": key, "output_dir": str(out), **planned.values}
+        typed = load_spec(values, f"{stage} job {key}: spec")
         # what it reads and writes besides data_dir, from its spec and those before it (pipeline/binds.py)
-        mounts = job_mounts(typed, {s: j.spec for s, j in (upstream or {}).items()}) + list(extra_mounts)
-        job = StageJob(stage, key, image, typed, str(out), deps, resources, array, mounts=unique(mounts))
+        mounts = job_mounts(typed, {s: j.spec for s, j in upstream.items()}) + list(planned.mounts)
+        deps = [upstream[planned.after].id] if planned.after else []
+        job = StageJob(stage, key, image, typed, str(out), deps, resources, planned.array, mounts=unique(mounts))
         plan.jobs[job_id] = job
     if run not in job.runs:
         job.runs.append(run)
@@ -102,21 +99,8 @@ def add_experiment(plan: Plan, exp: Experiment, profile: Profile, until: str = S
             continue
         # an estimator-image stage runs in the pose type's image where we estimate it, else in the trainer's
         own = STAGE[stage].image == "estimator" and exp.estimate.source == "estimate"
-        ctx.jobs[stage] = _add(
-            plan,
-            exp.name,
-            stage,
-            planned.label,
-            planned.identity,
-            est.image if own and est.image else TRAINER_IMAGE,
-            planned.values,
-            [ctx.jobs[planned.after].id] if planned.after else [],
-            res(stage),
-            Path(profile.data_dir),
-            planned.array,
-            ctx.jobs,
-            planned.mounts,
-        )
+        image = est.image if own and est.image else TRAINER_IMAGE
+        ctx.jobs[stage] = _add(plan, exp.name, stage, planned, image, res(stage), Path(profile.data_dir), ctx.jobs)
 
 
 def build_plan(experiments: list[Experiment], profile: Profile, until: str = STAGES[-1]) -> Plan:

@@ -229,7 +229,10 @@ def test_killed_estimate_task_leaves_no_truncated_pose_and_resumes(tmp_path):
     assert not list(out.glob(".*.tmp"))
 
 
-@pytest.mark.skipif(not (SHARED / "data" / "signing_clip.mp4").exists(), reason="../shared/data not present")
+@pytest.mark.skipif(
+    not (SHARED / "data" / "signing_clip.mp4").exists(),
+    reason="needs ../shared/data/signing_clip.mp4 and signing_clip.mediapipe.pose (development machines and CI)",
+)
 def test_real_signing_clip_matches_the_reference_poses(tmp_path):
     root = tmp_path / "phoenix_videos"
     for split in ("train", "validation", "test"):

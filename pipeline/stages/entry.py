@@ -21,20 +21,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pipeline.errors import UserError
-from pipeline.stages.markers import DONE, shard_marker, write_marker
-from pipeline.stages.specs import EstimateSpec, load_spec
+from pipeline.stages.markers import write_marker
+from pipeline.stages.specs import load_spec
 
 REQUEUE_EXIT = 75  # EX_TEMPFAIL: saved, stopped on a signal; the job script requeues the job
 
 
 class Interrupted(Exception):
     """The stage stopped on SIGUSR1/SIGTERM after saving what it could; run it again to carry on."""
-
-
-def array_task() -> int:
-    """This array task's index (SLURM_ARRAY_TASK_ID); 0 outside an array. The task count comes from the spec:
-    a resubmission of one task (`sbatch --array=3`) has SLURM_ARRAY_TASK_COUNT=1."""
-    return int(os.environ.get("SLURM_ARRAY_TASK_ID") or 0)
 
 
 def write_environment(path: Path) -> None:
@@ -47,7 +41,7 @@ def write_environment(path: Path) -> None:
     path.write_text(f"# python {sys.version.split()[0]} at {sys.executable}\n" + "\n".join(packages) + "\n")
 
 
-def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None, array: bool = False) -> None:
+def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None)
     parser.add_argument("--spec", required=True, help="the stage's JSON spec, written by pipeline.submit")
     parser.add_argument("--force", action="store_true", help="run even if the completion marker exists")
@@ -62,14 +56,10 @@ def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None,
         )
     except UserError as exc:
         sys.exit(f"error: {exc}")
-    if args.limit and isinstance(spec, EstimateSpec):
-        spec.limit = args.limit
+    if args.limit:
+        spec.limit_examples(args.limit)
     out = Path(spec.output_dir)
-    if array and isinstance(spec, EstimateSpec):
-        task = array_task()
-        marker = shard_marker(out, task, spec.shards)
-    else:
-        marker = out / DONE
+    marker = spec.marker()
     if marker.exists() and not args.force:
         print(f"{spec.stage} {spec.key}: already complete ({marker}); nothing to do", flush=True)
         return

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from pipeline.errors import UserError
-from pipeline.stages.entry import array_task, stage_main
+from pipeline.stages.entry import stage_main
 from pipeline.stages.manifest import read_all
+from pipeline.stages.markers import array_task
 from pipeline.stages.pose_workers import resolve_workers, run_shard, task_cpus
 from pipeline.stages.shards import media_to_estimate, shard
 from pipeline.stages.specs import EstimateSpec
@@ -81,4 +82,4 @@ def run(spec: EstimateSpec) -> dict:
 
 
 if __name__ == "__main__":
-    stage_main(run, array=True)
+    stage_main(run)

@@ -22,6 +22,12 @@ from pipeline.errors import UserError
 DONE = ".done.json"
 
 
+def array_task() -> int:
+    """This array task's index (SLURM_ARRAY_TASK_ID); 0 outside an array. The task count comes from the spec:
+    a resubmission of one task (`sbatch --array=3`) has SLURM_ARRAY_TASK_COUNT=1."""
+    return int(os.environ.get("SLURM_ARRAY_TASK_ID") or 0)
+
+
 def shard_marker(output_dir: Path, task: int, tasks: int) -> Path:
     return Path(output_dir) / f".done.shard-{task}-of-{tasks}.json"
 

@@ -20,6 +20,8 @@ from pipeline.keys import as_plain, dataset_identity, stable_hash
 from pipeline.paths import project_path
 from pipeline.pose_types import POSE_TYPES, resolved_settings
 from pipeline.schema import Dataset, Evaluate, Experiment, Model, Profile, Training, Translate
+from pipeline.stage_registry import STAGE_TABLE
+from pipeline.stages.markers import DONE, array_task, shard_marker
 from pipeline.yaml_layers import from_dict
 
 
@@ -79,6 +81,16 @@ class StageSpec:
     def plan(cls, ctx: PlanContext) -> Optional[Planned]:
         raise NotImplementedError(f"{cls.__name__}.plan")
 
+    def marker(self) -> Path:
+        """The completion marker this job (or this array task) writes when it is done."""
+        return Path(self.output_dir) / DONE
+
+    def limit_examples(self, limit: int) -> None:
+        """`--limit N` of the stage command (trials); only stages that take it say how."""
+        from pipeline.errors import UserError
+
+        raise UserError(f"--limit: the {self.stage} stage takes no example limit (estimate does)")
+
 
 @dataclass
 class PrepareSpec(StageSpec):
@@ -116,6 +128,12 @@ class EstimateSpec(StageSpec):
     max_failure_fraction: float = 0.0
     limit: Optional[int] = None  # --limit of the stage command (trials)
     source: str = "estimate"  # estimate: run the estimator; openpose_json: convert OpenPose's JSON keypoints
+
+    def marker(self) -> Path:
+        return shard_marker(Path(self.output_dir), array_task(), self.shards)
+
+    def limit_examples(self, limit: int) -> None:
+        self.limit = limit
 
     @classmethod
     def plan(cls, ctx: PlanContext) -> Optional[Planned]:
@@ -289,14 +307,8 @@ class EvaluateSpec(StageSpec):
         return Planned(model_label(exp), ident, values, "translate")
 
 
-SPEC_TYPES: dict[str, type[StageSpec]] = {
-    "prepare": PrepareSpec,
-    "estimate": EstimateSpec,
-    "preprocess": PreprocessSpec,
-    "train": TrainSpec,
-    "translate": TranslateSpec,
-    "evaluate": EvaluateSpec,
-}
+# each stage of the registry with the spec class it names (stage_registry.Stage.spec)
+SPEC_TYPES: dict[str, type[StageSpec]] = {s.name: globals()[s.spec] for s in STAGE_TABLE}
 
 
 def model_label(exp: Experiment) -> str:
