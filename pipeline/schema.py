@@ -39,7 +39,7 @@ EXECUTORS = ("local", "slurm")
 @dataclass
 class Dataset:
     name: str = "phoenix"
-    layout: str = "official"  # official | videos | sample | annotations (corpus CSVs only: pre-estimated poses)
+    layout: str = "official"  # one of DATASET_LAYOUTS (pipeline/stages/datasets.py reads each)
     root: str = ""  # the tree for that layout; relative paths are relative to the project
     url: Optional[str] = None  # layout annotations: an archive of the corpus CSVs, fetched into root if absent
     limit: Optional[int] = number(None, ge=1)  # at most this many examples per split (quick trials)

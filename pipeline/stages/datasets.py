@@ -19,6 +19,7 @@ import csv
 from pathlib import Path
 
 from pipeline.errors import UserError
+from pipeline.schema import DATASET_LAYOUTS
 from pipeline.stages.frames import MediaError, frame_files, video_info
 from pipeline.stages.manifest import SPLITS, Example
 
@@ -156,6 +157,4 @@ def read_dataset(ds: dict, root: Path, keypoints: Path | None = None) -> tuple[l
                 f"set dataset.url to that archive"
             )
         return read_official(found, frames_expected=False)
-    raise UserError(
-        f"dataset.layout: unknown layout {layout!r}; allowed: official, videos, sample, annotations, manifest, how2sign"
-    )
+    raise UserError(f"dataset.layout: unknown layout {layout!r}; allowed: {', '.join(DATASET_LAYOUTS)}")

@@ -84,6 +84,13 @@ def atomic_path(target: Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def write_problems(output_dir: Path, problems: list[str]) -> None:
+    """`<output_dir>/problems.txt`: one line per problem (prepare: `file:line: id: reason`; preprocess:
+    `split<TAB>id<TAB>reason`), written whole or not at all."""
+    with atomic_path(Path(output_dir) / "problems.txt") as tmp:
+        tmp.write_text("".join(p + "\n" for p in problems))
+
+
 def write_json(target: Path, data: dict) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

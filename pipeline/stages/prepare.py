@@ -16,6 +16,7 @@ from pipeline.errors import UserError
 from pipeline.stages.datasets import read_dataset
 from pipeline.stages.entry import stage_main
 from pipeline.stages.manifest import SPLITS, write_manifest
+from pipeline.stages.markers import write_problems
 from pipeline.stages.specs import PrepareSpec, download_kwargs
 
 
@@ -54,7 +55,7 @@ def run(spec: PrepareSpec) -> dict:
         media = {e.pose_name: e.frames for e in rows}  # segments of one video share its frames
         shared = f" in {len(media)} source media" if len(media) < len(rows) else ""
         print(f"{split}: {len(rows)} examples{shared}, {sum(media.values())} frames", flush=True)
-    (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
+    write_problems(out, problems)
     for p in problems:
         print(f"warning: {p}", flush=True)
     return {"examples": counts, "problems": len(problems)}

@@ -44,7 +44,7 @@ from typing import Iterator, Optional
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
 from pipeline.stages.manifest import SPLITS, read_manifest
-from pipeline.stages.markers import atomic_path
+from pipeline.stages.markers import atomic_path, write_problems
 from pipeline.stages.pose_checks import CheckedPose, check_pose_file, describe
 from pipeline.stages.specs import PreprocessSpec, download_kwargs
 
@@ -286,10 +286,6 @@ class PoseChecks:
     def several_people(self) -> dict:
         several = [c for c in self.files.values() if not c.problem and c.people > 1]
         return {"examples": len(several), "frames": sum(c.frames_with_several for c in several)}
-
-
-def write_problems(out: Path, problems: list[str]) -> None:
-    (out / "problems.txt").write_text("".join(p + "\n" for p in problems))
 
 
 def run(spec: PreprocessSpec) -> dict:
