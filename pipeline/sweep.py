@@ -21,15 +21,27 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from pipeline.config import check_run_name, experiment_from_dict, load_experiment
 from pipeline.errors import UserError
 from pipeline.paths import display_path
-from pipeline.schema import Experiment
-from pipeline.yaml_layers import apply_overrides, load_layers, read_yaml
+from pipeline.schema import Experiment, number
+from pipeline.yaml_layers import apply_overrides, from_dict, load_layers, read_yaml
+
+
+@dataclass
+class SweepHeader:
+    """The `sweep:` section of a sweep file (read with yaml_layers.from_dict, like experiments and profiles)."""
+
+    base: str  # the experiment every run starts from, relative to the sweep file
+    name: Optional[str] = None  # default: the file's name
+    grid: dict = field(default_factory=dict)  # key.path: [values], every combination
+    runs: list = field(default_factory=list)  # [{key.path: value, name: template}], each with every grid point
+    repeat: int = number(1, ge=1)  # replicates of each point
+    max_parallel: Optional[int] = number(None, ge=1)  # SLURM: at most this many train jobs at once
 
 
 @dataclass
@@ -76,22 +88,11 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
     spec = raw.get("sweep")
     if not isinstance(spec, dict) or "base" not in spec:
         raise UserError(f"{src}: sweep: expected a mapping with at least 'base: <experiment.yaml>'")
-    unknown = set(spec) - {"name", "base", "grid", "runs", "repeat", "max_parallel"}
-    if unknown:
-        raise UserError(
-            f"{src}: sweep.{sorted(unknown)[0]}: unknown key; allowed: name, base, grid, runs, repeat, max_parallel"
-        )
-    max_parallel = spec.get("max_parallel")
-    if max_parallel is not None and (
-        not isinstance(max_parallel, int) or isinstance(max_parallel, bool) or max_parallel < 1
-    ):
-        raise UserError(f"{src}: sweep.max_parallel: expected a whole number >= 1, got {max_parallel!r}")
-    repeat = spec.get("repeat", 1)
-    if not isinstance(repeat, int) or repeat < 1:
-        raise UserError(f"{src}: sweep.repeat: expected a whole number >= 1, got {repeat!r}")
+    header = from_dict(SweepHeader, spec, {}, "sweep.", src)  # unknown keys, types and bounds: one line each
+    max_parallel, repeat = header.max_parallel, header.repeat
     base_sources: dict = {}
-    base = load_layers(path.parent / spec["base"], base_sources)
-    base_name = base.get("name") or Path(spec["base"]).stem
+    base = load_layers(path.parent / header.base, base_sources)
+    base_name = base.get("name") or Path(header.base).stem
     points = _points(spec, src)
     experiments = []
     templates = [point.pop("name", None) for point in points]
@@ -118,7 +119,7 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
             experiments.append(experiment_from_dict(data, sources, src))
     if repeat > 1:
         varied.append("replicate")
-    name = spec.get("name") or path.stem
+    name = header.name or path.stem
     check_run_name(name, f"{src}: sweep.name")
     return Sweep(name, experiments, varied, max_parallel)
 

@@ -203,14 +203,8 @@ def read_layout(layout: Layout, root: Path) -> tuple[list[Example], list[str]]:
 
 
 def manifest_layout(ds: dict, root: Path) -> Layout:
-    """The `manifest` layout from the dataset settings."""
-    splits = ds.get("splits") or {}
-    missing = [s for s in SPLITS if s not in splits]
-    if missing:
-        raise UserError(
-            f"dataset.splits: no file for {', '.join(missing)}; give one manifest per split, e.g. "
-            f"{{train: train.tsv, validation: dev.tsv, test: test.tsv}} (relative to dataset.root)"
-        )
+    """The `manifest` layout from the dataset settings (validated where the config is read: one file per split)."""
+    splits = ds["splits"]
     columns = {"media": "media", "text": "text", **(ds.get("columns") or {})}
     return Layout(
         {s: root / splits[s] for s in SPLITS},
@@ -257,7 +251,7 @@ def media_cells(ds: dict, root: Path) -> list[tuple[Path, int, str]] | None:
                 return None
             cells += [(path, n, (row.get(layout.columns["media"]) or "").strip()) for n, row in rows]
         return cells
-    except (OSError, UnicodeDecodeError, csv.Error, UserError):
+    except (OSError, UnicodeDecodeError, csv.Error, UserError, KeyError, TypeError):  # e.g. a split not given
         return None
 
 
