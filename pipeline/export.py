@@ -50,7 +50,7 @@ def copy_model(checkpoint: Path, target: Path, backbone: str) -> None:
     target.mkdir(parents=True)
     for path in sorted(checkpoint.iterdir()):
         if path.is_file() and not any(path.match(pattern) for pattern in TRAINING_STATE):
-            shutil.copy2(path, target / path.name)
+            shutil.copyfile(path, target / path.name)  # readable by all (the trainer writes some files 0600)
     config = json.loads((target / "config.json").read_text())
     config["_name_or_path"] = "model"
     if config.get("pretrained_backbone"):

@@ -86,8 +86,9 @@ def front_matter(f: CardFacts) -> dict[str, Any]:
 def scores_text(f: CardFacts) -> str:
     if not f.scores:
         return "Not evaluated: the run's evaluate stage did not finish.\n"
-    rows = "".join(
-        f"| {name} | {result['score']} | `{result.get('signature', '')}` |\n" for name, result in f.scores.items()
+    rows = "".join(  # a | inside a table cell, even in code, ends the cell unless escaped
+        f"| {name} | {result['score']} | `{result.get('signature', '').replace('|', chr(92) + '|')}` |\n"
+        for name, result in f.scores.items()
     )
     head = f"On the test split of {f.dataset}, with sacrebleu:\n\n| metric | score | signature |\n|---|---|---|\n"
     return head + rows
