@@ -25,7 +25,7 @@ from pipeline.plan import Plan, StageJob
 from pipeline.rundir import JobFiles, job_files, plan_record
 from pipeline.runtime import Bind, cache_env, stage_command, wrap
 from pipeline.schema import Profile
-from pipeline.stage_registry import STAGE
+from pipeline.stage_registry import STAGE, Resources
 from pipeline.stages.markers import write_json
 from pipeline.stages.specs import as_json
 
@@ -140,8 +140,14 @@ def gpu_options(profile: Profile, wants_gpu: bool) -> dict[str, str | None]:
 def job_binds(job: StageJob, *, src_dir: Path, data_dir: Path, jobs_dir: Path, cache_dir: Path) -> list[Bind]:
     """Everything the stage may touch, bound at the same path: source (read-only), data, jobs, cache, and the job's
     own mounts (the dataset root) when they lie outside those."""
-    binds = [Bind(str(src_dir), read_only=True), Bind(str(data_dir)), Bind(str(jobs_dir))]
-    for path, read_only in [(str(cache_dir), False), *job.mounts]:
+    return bind_list(src_dir, [data_dir, jobs_dir], [(str(cache_dir), False), *job.mounts])
+
+
+def bind_list(src_dir: Path, writable: list[Path], mounts: Sequence[tuple[str, bool]]) -> list[Bind]:
+    """The source (read-only), the `writable` folders, then each (path, read_only) of `mounts` that lies outside
+    the folders bound before it."""
+    binds = [Bind(str(src_dir), read_only=True), *(Bind(str(w)) for w in writable)]
+    for path, read_only in mounts:
         if not any(Path(path).is_relative_to(b.path) for b in binds[1:]):
             binds.append(Bind(path, read_only=read_only))
     return binds
@@ -161,28 +167,8 @@ def script_for(
 ) -> str:
     """The script for one stage job under a profile (its folders are absolute: load_profile resolved them).
     A dry run's script says that it is not for sbatch: it has no dependencies, so it would start at once."""
-    src_dir, data_dir, cache_dir = PROJECT_ROOT, Path(profile.data_dir), Path(profile.cache_dir)
-    image_dir, venv_dir = Path(profile.image_dir), Path(profile.venv_dir)
-    env = cache_env(cache_dir, profile.offline)
-    binds = job_binds(job, src_dir=src_dir, data_dir=data_dir, jobs_dir=jobs_dir, cache_dir=cache_dir)
-    command = wrap(
-        profile.runtime,
-        stage_command(STAGE[job.stage].module, spec_path),
-        image=job.image,
-        gpu=job.resources.gpu,
-        binds=binds,
-        src_dir=src_dir,
-        image_dir=image_dir,
-        venv_dir=venv_dir,
-        env=env,
-    )
-    containerised = profile.runtime in ("apptainer", "singularity")
-    exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
-    # bind sources must exist before `apptainer exec` (the sample dataset's root is created by prepare)
-    writable = [b.path for b in binds if not b.read_only and b.path != str(jobs_dir)] + [env["HF_HOME"]]
-    setup = ["mkdir -p " + " ".join(shlex.quote(p) for p in writable)]
-    if not containerised:
-        setup.append(f"cd {shlex.quote(str(src_dir))}")
+    data_dir, cache_dir = Path(profile.data_dir), Path(profile.cache_dir)
+    binds = job_binds(job, src_dir=PROJECT_ROOT, data_dir=data_dir, jobs_dir=jobs_dir, cache_dir=cache_dir)
     resubmit = f"resubmit by hand: sbatch {script_path}" + ("   (one task: sbatch --array=N ...)" if job.array else "")
     header = [
         f"run: {run}   stage: {job.stage}   key: {job.key}   config hash: {config_hash}",
@@ -196,15 +182,68 @@ def script_for(
             else resubmit
         ),
     ]
-    partition_opts = {"partition": profile.partition, **gpu_options(profile, job.resources.gpu)}
+    return profile_script(
+        stage_command(STAGE[job.stage].module, spec_path),
+        profile,
+        image=job.image,
+        resources=job.resources,
+        binds=binds,
+        writable=[b.path for b in binds if not b.read_only and b.path != str(jobs_dir)],
+        job_name=f"{job.stage}-{job.key}",
+        log_dir=log_dir,
+        header=header,
+        array=job.array,
+        requeue_limit=getattr(job.spec, "max_requeues", None) if STAGE[job.stage].requeues else None,
+    )
+
+
+def profile_script(
+    argv: list[str],
+    profile: Profile,
+    *,
+    image: str,
+    resources: Resources,
+    binds: list[Bind],
+    writable: list[str],
+    job_name: str,
+    log_dir: Path,
+    header: Sequence[str],
+    array: int = 0,
+    requeue_limit: int | None = None,
+) -> str:
+    """The sbatch script that runs `argv` (`python -m ...`) in `image` under the profile's runtime, with its
+    caches, binds, modules, setup lines and partition (GPU options where `resources.gpu`). `writable`: folders to
+    create before the command (bind sources must exist before `apptainer exec`). Stage jobs (`script_for`) and
+    jobs that use a finished model (pipeline/translate.py) are written by it."""
+    src_dir, cache_dir = PROJECT_ROOT, Path(profile.cache_dir)
+    image_dir, venv_dir = Path(profile.image_dir), Path(profile.venv_dir)
+    env = cache_env(cache_dir, profile.offline)
+    command = wrap(
+        profile.runtime,
+        argv,
+        image=image,
+        gpu=resources.gpu,
+        binds=binds,
+        src_dir=src_dir,
+        image_dir=image_dir,
+        venv_dir=venv_dir,
+        env=env,
+    )
+    containerised = profile.runtime in ("apptainer", "singularity")
+    exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
+    # bind sources must exist before `apptainer exec` (the sample dataset's root is created by prepare)
+    setup = ["mkdir -p " + " ".join(shlex.quote(p) for p in [*writable, env["HF_HOME"]])]
+    if not containerised:
+        setup.append(f"cd {shlex.quote(str(src_dir))}")
+    partition_opts = {"partition": profile.partition, **gpu_options(profile, resources.gpu)}
     return make_sbatch_script(
         command,
-        job_name=f"{job.stage}-{job.key}",
+        job_name=job_name,
         log_dir=str(log_dir),
-        time=job.resources.time,
-        cpus=job.resources.cpus,
-        mem=job.resources.mem,
-        array=job.array,
+        time=resources.time,
+        cpus=resources.cpus,
+        mem=resources.mem,
+        array=array,
         account=profile.account,
         qos=profile.qos,
         extra=list(profile.sbatch_extra),
@@ -212,7 +251,7 @@ def script_for(
         setup=setup + list(profile.setup),
         exports=exports,
         header=header,
-        requeue_limit=getattr(job.spec, "max_requeues", None) if STAGE[job.stage].requeues else None,
+        requeue_limit=requeue_limit,
         **partition_opts,
     )
 

@@ -1,4 +1,6 @@
-"""Shared test helpers: where the per-image venvs are, running code in them, running the pipeline in a tmp dir.
+"""Shared test helpers: where the per-image venvs are, running code in them, running the pipeline in a tmp dir, and
+the finished runs tests share (trained once per session: `smoke_run`, and `trained_demo`, the demo with its
+shuffled control).
 
 Tests that need a venv (real MediaPipe, real MultimodalHugs) skip with the command that builds it.
 Every pipeline run in tests writes to a tmp dir (data, cache and jobs), never to the project's data/ or jobs/.
@@ -15,6 +17,8 @@ import sys
 import tarfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -105,6 +109,51 @@ def plan_of(workdir: Path, run: str) -> dict:
 def output_dir(workdir: Path, run: str, stage: str) -> Path:
     plan = plan_of(workdir, run)
     return Path(plan["jobs"][plan["runs"][run][stage]]["output_dir"])
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """One real smoke run (config/smoke.yaml: 20 short sample clips, MediaPipe, 20 training steps; about a
+    minute), finished, shared by the tests that need one: they read it or add runs beside it, never change it."""
+    if not (HAS_MEDIAPIPE and HAS_TRAINER):
+        pytest.skip("the smoke run needs .venvs/mediapipe and .venvs/trainer: python -m pipeline.build --runtime venv")
+    work = tmp_path_factory.mktemp("smoke")
+    proc = submit("config/smoke.yaml", work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return work
+
+
+@dataclass
+class TrainedDemo:
+    work: Path  # runs `demo` and `control` (preprocess.control shuffle), their data and cache
+    control_stdout: str  # what submitting the control printed
+
+
+DEMO_CONTROL = ["--set", "preprocess.control=shuffle", "--set", "name=control"]
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory) -> TrainedDemo:
+    """The demo (config/demo.yaml) and its shuffled control, trained once per session for every slow test that
+    needs a model that learns (tests/test_learnability.py, tests/test_use_a_model.py).
+
+    The data stages first: both runs share prepare and estimate (estimated once), each has its own preprocess.
+    Then the two trainings side by side with one torch thread each (the learnability benchmark's 1-thread axis;
+    `make demo` uses torch's default threads): on two cores that halves the training time."""
+    if not (HAS_MEDIAPIPE and HAS_TRAINER):
+        pytest.skip("the demo needs .venvs/mediapipe and .venvs/trainer: python -m pipeline.build --runtime venv")
+    work = tmp_path_factory.mktemp("demo")
+    for name, extra in (("data", []), ("data-control", DEMO_CONTROL)):
+        proc = submit("config/demo.yaml", work, "--until", "preprocess", "--set", f"name={name}", *extra)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    one_thread = ["--set", "training.torch_threads=1"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        demo, control = pool.map(
+            lambda extra: submit("config/demo.yaml", work, *one_thread, *extra), ([], DEMO_CONTROL)
+        )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert control.returncode == 0, control.stdout[-3000:] + control.stderr[-3000:]
+    return TrainedDemo(work, control.stdout)
 
 
 def wait_for(predicate, what: str, timeout: float = 600.0) -> None:

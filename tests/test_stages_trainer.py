@@ -30,13 +30,11 @@ from conftest import (
 pytestmark = [needs_mediapipe, needs_trainer]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """One real demo run, shared by the tests of this module (they only add runs or remove outputs)."""
-    work = tmp_path_factory.mktemp("demo")
-    proc = submit("config/smoke.yaml", work)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return work
+@pytest.fixture
+def demo(smoke_run) -> Path:
+    """The session's smoke run (conftest.smoke_run), shared with other modules: these tests add runs beside it, or
+    remove an output and submit again, which makes it anew."""
+    return smoke_run
 
 
 def markers(work: Path, run: str) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """The MultimodalHugs commands the train and translate stages run: where the console scripts are, their arguments
-(setup with a fixed seed, train through our wrapper `pipeline.stages.mmh_train`, generate with beam search), and
-running one with the job's signals passed on. benchmarks/gpu_check.py builds the same arguments from here.
+(setup with a fixed seed, or of a dataset alone for new inputs; train through our wrapper `pipeline.stages.mmh_train`,
+generate with beam search), and running one with the job's signals passed on. benchmarks/gpu_check.py builds
+the same arguments from here.
 """
 
 from __future__ import annotations
@@ -52,14 +53,30 @@ def train_args(config: Path, setup_dir: Path, train_dir: Path, seed: int, use_gp
     return argv if use_gpu else [*argv, "--use_cpu"]
 
 
+def dataset_setup_args(config: Path, setup_dir: Path) -> list[str]:
+    """`multimodalhugs-setup`'s arguments that build the dataset of the config's TSVs alone (no processor, no
+    model): how new inputs become a dataset that generate reads (generate reads no TSV itself)."""
+    return ["--config_path", str(config), "--do_dataset", "true", "--output_dir", str(setup_dir)]
+
+
 def generate_args(
-    config: Path, setup_dir: Path, checkpoint: Path, out: Path, num_beams: int, batch_size: int, use_gpu: bool
+    config: Path,
+    setup_dir: Path,
+    checkpoint: Path,
+    out: Path,
+    num_beams: int,
+    batch_size: int,
+    use_gpu: bool,
+    processor: Path | None = None,
 ) -> list[str]:
-    """`multimodalhugs-generate`'s arguments: the test split of the config's TSVs, beam search."""
+    """`multimodalhugs-generate`'s arguments: the test split of the dataset that setup built in `setup_dir`, beam
+    search. `processor`: the model's processor when `setup_dir` built the dataset alone (new inputs)."""
     argv = ["--task", "translation", "--config_path", str(config), "--metric_name", "sacrebleu"]
     argv += ["--generate_output_dir", str(out), "--output_dir", str(out), "--setup_path", str(setup_dir)]
     argv += ["--model_name_or_path", str(checkpoint), "--num_beams", str(num_beams)]
     argv += ["--per_device_eval_batch_size", str(batch_size), "--report_to", "none"]
+    if processor is not None:
+        argv += ["--processor_name_or_path", str(processor)]
     return argv if use_gpu else [*argv, "--use_cpu"]
 
 

@@ -14,6 +14,7 @@ keep an empty person. The reduced file is written beside the TSVs and the TSV po
 
 `check_pose_file` does all of that for one file and returns a `CheckedPose`: a few numbers, never the poses, so
 that preprocess can hold one per file of a 35 000-example corpus and run it in worker processes.
+`measure_feat_dim` says how many features per frame the trainer sees for a file.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from pipeline.errors import UserError
 from pipeline.pose_types import HOLISTIC_KEPT, POSE_TYPES
 from pipeline.stages.markers import atomic_path
 
@@ -172,3 +174,31 @@ def write_single_person(pose_file: PoseFile, target: Path) -> None:
     )
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         pose.write(handle)
+
+
+def measure_feat_dim(pose_file: str | Path, reduce_holistic: bool) -> int:
+    """Features per frame the trainer will see for this pose file: loaded through MultimodalHugs' own
+    PoseModalityProcessor (hide legs, reduce_holistic for MediaPipe, flatten), else the same steps in pose-format."""
+    try:
+        from multimodalhugs.processors import PoseModalityProcessor
+    except ImportError:
+        PoseModalityProcessor = None
+    if PoseModalityProcessor is not None:
+        try:
+            tensor = PoseModalityProcessor(reduce_holistic_poses=reduce_holistic)._load_pose(str(pose_file))
+        except Exception as exc:  # e.g. pose_hide_legs on a header pose-format does not recognise
+            raise UserError(
+                f"{pose_file}: MultimodalHugs cannot load this pose file ({type(exc).__name__}: "
+                f"{str(exc)[:200]}); the trainer would fail on it the same way"
+            ) from None
+        return int(tensor.shape[1])
+    from pose_format import Pose  # same steps, without MultimodalHugs
+    from pose_format.utils.generic import pose_hide_legs
+    from pose_format.utils.generic import reduce_holistic as reduce
+
+    with open(pose_file, "rb") as handle:
+        pose = Pose.read(handle.read())
+    pose_hide_legs(pose)
+    if reduce_holistic:
+        pose = reduce(pose)
+    return pose.header.total_points() * pose.header.num_dims()

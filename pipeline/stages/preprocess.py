@@ -27,7 +27,6 @@ The feature dimension is measured by loading a real pose file through Multimodal
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import math
@@ -44,38 +43,10 @@ from typing import Iterator, Optional
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
 from pipeline.stages.manifest import SPLITS, read_manifest
-from pipeline.stages.markers import atomic_path, write_problems
-from pipeline.stages.pose_checks import CheckedPose, check_pose_file, describe
+from pipeline.stages.markers import write_problems
+from pipeline.stages.mmh_tsv import write_tsv
+from pipeline.stages.pose_checks import CheckedPose, check_pose_file, describe, measure_feat_dim
 from pipeline.stages.specs import PreprocessSpec, download_kwargs
-
-TSV_COLUMNS = ["signal", "signal_start", "signal_end", "encoder_prompt", "decoder_prompt", "output"]
-
-
-def measure_feat_dim(pose_file: str | Path, reduce_holistic: bool) -> int:
-    """Features per frame the trainer will see for this pose file."""
-    try:
-        from multimodalhugs.processors import PoseModalityProcessor
-    except ImportError:
-        PoseModalityProcessor = None
-    if PoseModalityProcessor is not None:
-        try:
-            tensor = PoseModalityProcessor(reduce_holistic_poses=reduce_holistic)._load_pose(str(pose_file))
-        except Exception as exc:  # e.g. pose_hide_legs on a header pose-format does not recognise
-            raise UserError(
-                f"{pose_file}: MultimodalHugs cannot load this pose file ({type(exc).__name__}: "
-                f"{str(exc)[:200]}); the trainer would fail on it the same way"
-            ) from None
-        return int(tensor.shape[1])
-    from pose_format import Pose  # same steps, without MultimodalHugs
-    from pose_format.utils.generic import pose_hide_legs
-    from pose_format.utils.generic import reduce_holistic as reduce
-
-    with open(pose_file, "rb") as handle:
-        pose = Pose.read(handle.read())
-    pose_hide_legs(pose)
-    if reduce_holistic:
-        pose = reduce(pose)
-    return pose.header.total_points() * pose.header.num_dims()
 
 
 def derange_signals(rows: list[dict], seed: int = 0) -> None:
@@ -89,13 +60,6 @@ def derange_signals(rows: list[dict], seed: int = 0) -> None:
     signals = [(rows[i]["signal"], rows[i]["signal_start"], rows[i]["signal_end"]) for i in order]
     for k, i in enumerate(order):  # each row in the cycle takes the pose of the next one
         rows[i]["signal"], rows[i]["signal_start"], rows[i]["signal_end"] = signals[(k + 1) % len(order)]
-
-
-def write_tsv(path: Path, rows: list[dict]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=TSV_COLUMNS, delimiter="\t", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def read_failures(poses_dir: Path) -> dict[str, str]:

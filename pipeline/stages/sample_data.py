@@ -18,7 +18,7 @@ that share about twice the size of the earlier small out-and-back movements (see
 A sentence is 2–5 distinct signs in a row (amplitudes jittered ±10 % per sign, the picture offset a little per
 clip); validation and test sentences are new combinations of the same signs, never seen in training. The text
 of each clip is its words, in order. Deterministic: the same arguments write the same bytes. `generate` writes it;
-the prepare stage calls it for `dataset.layout: sample`.
+the prepare stage calls it for `dataset.layout: sample`. `unseen_sentences` draws sentences that no split holds.
 """
 
 from __future__ import annotations
@@ -136,6 +136,21 @@ def sentences(per_split: tuple[int, int, int], seed: int = 0) -> dict[str, list[
                 seen.add(words)
                 chosen.append(list(words))
         out[split] = chosen
+    return out
+
+
+def unseen_sentences(count: int, seed: int, per_split: tuple[int, int, int] = DEFAULT_PER_SPLIT) -> list[list[str]]:
+    """`count` distinct sentences of the sample language that no split of the sample with `per_split` clips holds
+    (drawn with `seed`; the sample's own is 0): new inputs for a model trained on it (tests of
+    `python -m pipeline.translate`). Signed with `sentence_frames(words, seed)` like any clip."""
+    seen = {tuple(words) for chosen in sentences(per_split).values() for words in chosen}
+    rng = random.Random(seed)
+    out: list[list[str]] = []
+    while len(out) < count:
+        words = tuple(rng.sample(list(SIGNS), rng.randint(2, 5)))
+        if words not in seen:
+            seen.add(words)
+            out.append(list(words))
     return out
 
 

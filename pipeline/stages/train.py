@@ -64,7 +64,29 @@ def run(spec: TrainSpec) -> dict:
         "best_metric": state.get("best_metric"),
         "global_step": state.get("global_step"),
         "epoch": state.get("epoch"),
+        "machine": machine(spec.use_gpu),
     }
+
+
+def machine(use_gpu: bool) -> dict:
+    """What trained the model, for its model card: the CPU model, the CPUs this job had, the GPU it was given."""
+    import platform
+    import subprocess
+
+    from pipeline.stages.pose_workers import task_cpus
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    gpu = None
+    if use_gpu and shutil.which("nvidia-smi"):
+        query = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
+        names = subprocess.run(query, capture_output=True, text=True).stdout.split("\n")
+        gpu = names[0].strip() or None
+    return {"cpu": cpu, "cpus": task_cpus(), "gpu": gpu}
 
 
 if __name__ == "__main__":

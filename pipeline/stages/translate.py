@@ -7,28 +7,13 @@ writes, which keep the decoder prompt's language token, e.g. `de guten abend`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
 from pipeline.stages.mmh_commands import generate_args, mmh_command, run_mmh
 from pipeline.stages.specs import TranslateSpec
-
-
-def best_checkpoint(train_dir: Path) -> Path:
-    """checkpoint-best if MultimodalHugs made it, else trainer_state's best, else the newest checkpoint."""
-    if (train_dir / "checkpoint-best").is_dir():
-        return train_dir / "checkpoint-best"
-    state_file = train_dir / "trainer_state.json"
-    if state_file.exists():
-        best = json.loads(state_file.read_text()).get("best_model_checkpoint")
-        if best and Path(best).is_dir():
-            return Path(best)
-    checkpoints = sorted(train_dir.glob("checkpoint-[0-9]*"), key=lambda p: int(p.name.split("-")[1]))
-    if not checkpoints:
-        raise UserError(f"no checkpoint in {train_dir}: did the train stage finish?")
-    return checkpoints[-1]
+from pipeline.stages.trained_model import best_checkpoint
 
 
 def run(spec: TranslateSpec) -> dict:

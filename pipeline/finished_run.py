@@ -1,0 +1,109 @@
+"""A finished run, read on the login node for the commands that use its model (`pipeline.translate`,
+`pipeline.export`): its experiment, the specs of its stage jobs, the train stage's output, marker and selected
+checkpoint, and its submission record (the commit it ran).
+
+RUN is a run folder written by pipeline.submit (`jobs/<run>`, looked up as `pipeline.status` does) or a run name;
+a sweep's folder holds several runs, one of which `run` names. A run whose training never finished stops here in
+one line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from pipeline.errors import UserError
+from pipeline.paths import display_path
+from pipeline.rundir import find_run_dir, load_run
+from pipeline.schema import Experiment
+from pipeline.stages.markers import DONE
+from pipeline.stages.specs import EstimateSpec, PreprocessSpec, StageSpec, TrainSpec, TranslateSpec, load_spec
+from pipeline.stages.trained_model import best_checkpoint
+from pipeline.yaml_layers import from_dict
+
+
+@dataclass
+class FinishedRun:
+    name: str
+    run_dir: Path
+    experiment: Experiment
+    specs: dict[str, StageSpec]  # stage -> its job's spec
+    output_dirs: dict[str, Path]  # stage -> its job's output folder
+    checkpoint: Path  # the selected checkpoint (as the translate stage selects it)
+    train_marker: dict  # the train stage's .done.json
+    submission: dict  # submission.json: executor, git commit, ...
+
+    @property
+    def train(self) -> TrainSpec:
+        spec = self.specs["train"]
+        assert isinstance(spec, TrainSpec)
+        return spec
+
+    @property
+    def preprocess(self) -> PreprocessSpec:
+        spec = self.specs["preprocess"]
+        assert isinstance(spec, PreprocessSpec)
+        return spec
+
+    @property
+    def translate(self) -> Optional[TranslateSpec]:
+        spec = self.specs.get("translate")
+        return spec if isinstance(spec, TranslateSpec) else None
+
+    @property
+    def estimate(self) -> Optional[EstimateSpec]:
+        spec = self.specs.get("estimate")
+        return spec if isinstance(spec, EstimateSpec) else None
+
+    @property
+    def model_dir(self) -> Path:
+        return self.output_dirs["train"]
+
+
+def choose_run(plan: dict, where: str, name: Optional[str]) -> str:
+    runs = list(plan.get("runs", {}))
+    if name:
+        if name not in runs:
+            raise UserError(f"{where}: --run {name}: no such run here; its runs: {', '.join(runs)}")
+        return name
+    if len(runs) != 1:
+        raise UserError(f"{where}: holds {len(runs)} runs ({', '.join(runs)}); name one with --run NAME")
+    return runs[0]
+
+
+def load_finished_run(path: str, name: Optional[str] = None) -> FinishedRun:
+    """The run at `path` (a run folder or a run name); UserError when it is not one or its training never
+    finished."""
+    run_dir = find_run_dir(Path(path))
+    where = display_path(run_dir)
+    plan, submission = load_run(run_dir)
+    run = choose_run(plan, where, name)
+    stages = plan["runs"][run]
+    if "train" not in stages:
+        raise UserError(
+            f"{where}: run {run}: has no train stage (submitted with --until before train); submit it to the end"
+        )
+    specs, output_dirs = {}, {}
+    for stage, job_id in stages.items():
+        job = plan["jobs"][job_id]
+        specs[stage] = load_spec(json.loads(Path(job["spec"]).read_text()), job["spec"])
+        output_dirs[stage] = Path(job["output_dir"])
+    marker = output_dirs["train"] / DONE
+    if not marker.exists():
+        raise UserError(
+            f"{where}: run {run}: its training never finished (no {marker}); submit the run again to finish it "
+            f"(python -m pipeline.status {where} says where it stopped)"
+        )
+    experiment = from_dict(Experiment, plan["experiments"][run], {}, "", f"{where}/plan.json")
+    return FinishedRun(
+        run,
+        run_dir,
+        experiment,
+        specs,
+        output_dirs,
+        best_checkpoint(output_dirs["train"] / "train"),
+        json.loads(marker.read_text()),
+        submission,
+    )
