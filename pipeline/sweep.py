@@ -11,6 +11,7 @@
         - {training.fp16: false, name: "phoenix_{replicate}_fp32"}   # optional: the run's own name
       repeat: 3                        # optional: train each point N times as separate models (replicates)
       max_parallel: 4                  # optional: on SLURM, at most 4 train jobs of the sweep at once
+      summary: {baseline: mediapipe}   # optional: the system pipeline.summarize tests the others against
 
 Runs are named like the original pipeline's: `phoenix+learning_rate.1e-5+warmup_steps.500`, unless a point says
 `name:` (a template; `{replicate}` is the replicate number, 1 without `repeat`). They share every
@@ -38,6 +39,7 @@ class Sweep:
     experiments: list[Experiment]
     varied: list[str]  # the keys that vary across runs
     max_parallel: int | None = None  # SLURM: at most this many train jobs at once (None: no limit)
+    baseline: str | None = None  # summary.baseline: the system the summary tests the others against
 
 
 def is_sweep(path: str | Path) -> bool:
@@ -76,11 +78,15 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
     spec = raw.get("sweep")
     if not isinstance(spec, dict) or "base" not in spec:
         raise UserError(f"{src}: sweep: expected a mapping with at least 'base: <experiment.yaml>'")
-    unknown = set(spec) - {"name", "base", "grid", "runs", "repeat", "max_parallel"}
+    unknown = set(spec) - {"name", "base", "grid", "runs", "repeat", "max_parallel", "summary"}
     if unknown:
         raise UserError(
-            f"{src}: sweep.{sorted(unknown)[0]}: unknown key; allowed: name, base, grid, runs, repeat, max_parallel"
+            f"{src}: sweep.{sorted(unknown)[0]}: unknown key; allowed: name, base, grid, runs, repeat, max_parallel, "
+            f"summary"
         )
+    summary = spec.get("summary") or {}
+    if not isinstance(summary, dict) or set(summary) - {"baseline"} or not isinstance(summary.get("baseline", ""), str):
+        raise UserError(f"{src}: sweep.summary: expected a mapping with 'baseline: <system>', got {summary!r}")
     max_parallel = spec.get("max_parallel")
     if max_parallel is not None and (
         not isinstance(max_parallel, int) or isinstance(max_parallel, bool) or max_parallel < 1
@@ -118,7 +124,7 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
             experiments.append(experiment_from_dict(data, sources, src))
     if repeat > 1:
         varied.append("replicate")
-    return Sweep(spec.get("name") or path.stem, experiments, varied, max_parallel)
+    return Sweep(spec.get("name") or path.stem, experiments, varied, max_parallel, summary.get("baseline"))
 
 
 # The original pipeline's dry run (`dry_run="true"`): real data and backbone, tiny and on the CPU.
@@ -152,6 +158,11 @@ def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experim
         return sweep.name, sweep.experiments, sweep.varied
     exp = load_experiment(path, overrides)
     return exp.name, [exp], []
+
+
+def sweep_baseline(path: str) -> str | None:
+    """The sweep's summary.baseline (None for an experiment or a sweep without one)."""
+    return load_sweep(path).baseline if is_sweep(path) else None
 
 
 def sweep_max_parallel(path: str, given: int | None) -> int | None:
