@@ -185,12 +185,14 @@ def test_a_two_system_two_seed_sweep_is_summarised_with_intervals_significance_s
         assert len(stats["bleu"]["stats"]) == 4 and len(stats["chrf"]["stats"][0]) == 18
     md = (run_dir / "summary.md").read_text()
     systems = md.split("Systems (runs differing only by seed or replicate):")[1]
-    assert "| learning_rate=0.001 (baseline) | 2 |" in systems and "| learning_rate=0.005 | 2 |" in systems
+    assert "| learning_rate=0.001 (baseline) | 2 |" in systems and "| learning_rate=0.03 | 2 |" in systems
     assert "approximate randomization, 2000 trials, stratified by seed" in systems and "sacrebleu 2.6.0" in systems
-    assert "test sentences where learning_rate=0.001 (baseline) and learning_rate=0.005 differ most" in md
+    assert "test sentences where learning_rate=0.001 (baseline) and learning_rate=0.03 differ most" in md
     result = json.loads((run_dir / "significance" / "result.json").read_text())
-    other = result["systems"]["learning_rate=0.005"]
-    assert 0 < other["bleu"]["p"] <= 1 and other["bleu"]["paired_seeds"] == 2
+    other = result["systems"]["learning_rate=0.03"]
+    assert other["bleu"]["paired_seeds"] == 2 and 0 < other["bleu"]["p"] <= 1
+    # at 20 steps the baseline says nothing and the other its most frequent word: a chrF difference, a real test
+    assert sum(other["chrf"]["scores"]) > 0 and 0 < other["chrf"]["p"] < 1
     for name, system in result["systems"].items():
         for metric in ("bleu", "chrf"):
             mean, half = system[metric]["interval"]
