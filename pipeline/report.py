@@ -31,7 +31,7 @@ tr.baseline td:first-child { font-weight: 600; }
 figure { margin: 0; } figcaption { font-size: 12px; color: #444; max-width: 420px; }
 img.plot { max-width: 100%; border: 1px solid #eee; } img.curve { width: 420px; border: 1px solid #eee; }
 img.skeleton { border: 1px solid #ccc; image-rendering: auto; }
-.missing { color: #a33; }
+.missing { color: #a33; } .wide { overflow-x: auto; }
 """
 
 
@@ -77,7 +77,8 @@ def table(table_id: str, columns: list[str], cells: list[list[str]], row_classes
         cls = f' class="{(row_classes or {})[i]}"' if i in (row_classes or {}) else ""
         tds = "".join(f'<td class="num">{e(c)}</td>' if is_number(c) else f"<td>{e(c)}</td>" for c in row)
         body.append(f"<tr{cls}>{tds}</tr>")
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    rows = "".join(body)
+    return f'<div class="wide"><table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
 def sentence_cells(entry: dict, names: list[str]) -> list[str]:
@@ -146,7 +147,10 @@ def render(data: ReportData) -> str:
         table("runs", data.runs_columns, data.runs_cells),
     ]
     if data.plot_png:
-        parts.append(f'<img class="plot" src="{data_uri(data.plot_png, "image/png")}" alt="BLEU per run">')
+        parts += [
+            "<h2>BLEU per run</h2>",
+            f'<img class="plot" src="{data_uri(data.plot_png, "image/png")}" alt="BLEU per run">',
+        ]
     if data.curves:
         figures = "".join(
             f'<figure><img class="curve" src="{data_uri(png, "image/png")}" alt="training curve of {e(run)}">'
