@@ -48,11 +48,29 @@ def format_value(value) -> str:
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
+def partition(rows: list[dict], keys: list[str]) -> set[frozenset]:
+    groups: dict[tuple, set] = {}
+    for row in rows:
+        groups.setdefault(tuple(format_value(row.get(k)) for k in keys), set()).add(row["run"])
+    return {frozenset(g) for g in groups.values()}
+
+
+def naming_keys(rows: list[dict], keys: list[str]) -> list[str]:
+    """The keys that name systems: a key that the others determine (each pose type's own archive URL, say) is
+    left out, from the last key on, as long as the runs still fall into the same systems."""
+    kept = list(keys)
+    for key in reversed(keys):
+        fewer = [k for k in kept if k != key]
+        if fewer and partition(rows, fewer) == partition(rows, kept):
+            kept = fewer
+    return kept
+
+
 def group_systems(rows: list[dict], varied: list[str], order: list[str], fallback: str) -> list[System]:
     """Scored runs (BLEU and chrF numbers) grouped into systems, in the order their first run has in `order`."""
-    others = [k for k in varied if k not in REPEAT_KEYS]
     position = {run: i for i, run in enumerate(order)}
     scored = [r for r in rows if isinstance(r.get("bleu"), (int, float)) and isinstance(r.get("chrf"), (int, float))]
+    others = naming_keys(rows, [k for k in varied if k not in REPEAT_KEYS])
     scored.sort(key=lambda r: (position.get(r["run"], len(position)), r["run"]))
     systems: dict[str, System] = {}
     for row in scored:

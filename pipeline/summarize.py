@@ -266,19 +266,27 @@ def provenance_rows(paths: list[Path]) -> list[dict]:
     return out
 
 
-def compare(
-    args: argparse.Namespace, rows: list[dict], varied: list[str], plan: dict, record: dict, report: ReportData
-) -> list[str]:
-    """The systems table, the method and the most different sentences: printed, into summary.md and the report."""
+def systems_and_baseline(
+    args: argparse.Namespace, rows: list[dict], varied: list[str], plan: dict, record: dict
+) -> tuple[list[comparison.System], comparison.System | None, str]:
+    """The systems, the baseline (a --baseline that names none is a user error, before anything is written) and a
+    warning about the sweep's summary.baseline."""
     systems = comparison.group_systems(
         rows, varied, record.get("run_order") or list(plan["runs"]), record.get("run") or args.run_dir.name
     )
     if not systems:
-        return []
-    baseline, warning = comparison.choose_baseline(systems, args.baseline, record.get("baseline"))
-    if warning:
-        print(f"warning: {warning}")
-        report.notes.append(warning)
+        return [], None, ""
+    return systems, *comparison.choose_baseline(systems, args.baseline, record.get("baseline"))
+
+
+def compare(
+    args: argparse.Namespace,
+    systems: list[comparison.System],
+    baseline: comparison.System,
+    record: dict,
+    report: ReportData,
+) -> list[str]:
+    """The systems table, the method and the most different sentences: printed, into summary.md and the report."""
     result, why_not = comparison.compute_significance(
         systems, baseline, args.run_dir / "significance", record, args.trials, args.resamples, args.runtime
     )
@@ -339,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     args.run_dir = find_run_dir(args.run_dir)
     plan, record = load_run(args.run_dir)
     rows, varied = run_rows(args.run_dir)
+    systems, baseline, warning = systems_and_baseline(args, rows, varied, plan, record)
     columns, cells = table(rows)
     print("\n".join(format_table([columns] + cells)))
     md = markdown(columns, cells)
@@ -374,7 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         runs_columns=columns,
         runs_cells=cells,
     )
-    md += compare(args, rows, varied, plan, record, report)
+    if warning:
+        print(f"warning: {warning}")
+        report.notes.append(warning)
+    if baseline is not None:
+        md += compare(args, systems, baseline, record, report)
     (args.run_dir / "summary.md").write_text("\n".join(md) + "\n")
     (args.run_dir / "summary.tsv").write_text("\n".join(tsv) + "\n")
     written = ["summary.md", "summary.tsv"]

@@ -153,18 +153,18 @@ def test_a_blank_screenshot_is_recognised():
 # --- a 2-system x 2-seed sweep of the smoke demo (tiny backbone, 20 steps), summarised with its report ---
 
 
+def summarize(run_dir: Path, *options: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "pipeline.summarize", str(run_dir), *options]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT)
+
+
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     work = tmp_path_factory.mktemp("compare")
     proc = submit("config/sweeps/smoke_compare.yaml", work)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 prepare, 1 estimate, 1 preprocess, 4 train, 4 translate, 4 evaluate" in proc.stdout
-    summary = subprocess.run(
-        [sys.executable, "-m", "pipeline.summarize", str(work / "jobs" / "smoke_compare"), "--trials", "2000"],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT,
-    )
+    summary = summarize(work / "jobs" / "smoke_compare", "--trials", "2000")
     assert summary.returncode == 0, summary.stdout[-3000:] + summary.stderr[-3000:]
     return work, summary
 
@@ -205,6 +205,11 @@ def test_a_two_system_two_seed_sweep_is_summarised_with_intervals_significance_s
     assert page.count("data:image/gif;base64,") == 2  # two test clips of the one pose type, by pose-format
     assert page.count('class="curve"') == 4 and "<h2>Provenance</h2>" in page
     assert "report.html" in summary.stdout
+    wrong = summarize(run_dir, "--baseline", "0.5")
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr.strip().splitlines() == [
+        "error: --baseline 0.5: names no scored system; the systems are: learning_rate=0.001, learning_rate=0.03"
+    ]
 
 
 @pytest.mark.slow

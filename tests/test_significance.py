@@ -94,6 +94,10 @@ def test_runs_differing_only_by_seed_are_one_system_ordered_by_seed_in_the_sweep
     assert [s.name for s in systems] == ["learning_rate=0.001", "learning_rate=0.005"]  # c is not scored
     assert [[r["run"] for r in s.runs] for s in systems] == [["a-1", "a-2"], ["b-1", "b-2"]]
     assert [s.name for s in group_systems(rows[:1], ["training.seed"], [], "sweep")] == ["sweep"]
+    for r in rows:  # a key the others determine (each learning rate its own warmup) does not name the system
+        r["training.warmup_steps"] = {0.001: 10, 0.005: 20, 0.1: 30}[r["training.learning_rate"]]
+    varied = ["training.learning_rate", "training.seed", "training.warmup_steps"]
+    assert [s.name for s in group_systems(rows, varied, [], "sweep")] == ["learning_rate=0.001", "learning_rate=0.005"]
 
 
 def test_the_baseline_is_named_by_system_value_or_run_else_the_first():
