@@ -43,7 +43,7 @@ from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_j
 from pipeline.schema import Profile
 from pipeline.stage_registry import STAGES
 from pipeline.stages.markers import missing_tasks
-from pipeline.sweep import TRIAL_OVERRIDES, TRIAL_SUFFIX, load_experiments, sweep_max_parallel
+from pipeline.sweep import TRIAL_OVERRIDES, TRIAL_SUFFIX, load_experiments, sweep_baseline, sweep_max_parallel
 from pipeline.tables import format_table
 
 
@@ -251,6 +251,8 @@ def compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, v
         config=display_path(Path(args.config)),
         overrides=args.overrides,
         max_parallel=max_parallel,
+        run_order=[e.name for e in experiments],  # the sweep's order: its first system is the summary's baseline
+        baseline=sweep_baseline(args.config),
     )
     save_submission(run_dir, record)
     plan_json = read_json(run_dir / "plan.json")

@@ -6,6 +6,13 @@ state (finished / failed / running / not finished). Written to `<run dir>/summar
 `summary.png` (BLEU per run, grouped by each varied parameter other than seed/replicate, e.g. BLEU per pose type).
 Runs that differ only in `replicate` and/or `training.seed` are the same configuration: for each such group the
 mean ± std of BLEU, chrF and BLEURT and the max − min of BLEU are reported.
+
+Such a group is a *system* (pipeline/comparison.py): per system BLEU and chrF mean ± std over seeds, a 95% interval
+from paired bootstrap resampling over test sentences and, against the baseline (`--baseline NAME`, else the sweep's
+`summary.baseline`, else its first system), a p-value from approximate randomization stratified by seed, marked †
+below 0.05; computed by sacrebleu in the trainer image (pipeline/stages/significance.py). Then the ten test
+sentences on which the baseline and the best other system differ most. `report.html` (pipeline/report.py) is always
+written beside summary.md: the same tables, the plots, every test sentence, skeleton previews and provenance.
 """
 
 from __future__ import annotations
@@ -13,9 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import time
 from pathlib import Path
 
+from pipeline import comparison
+from pipeline.comparison import REPEAT_KEYS
 from pipeline.errors import run_cli
+from pipeline.previews import draw_previews
+from pipeline.provenance import write_provenance
+from pipeline.report import ReportData, render
 from pipeline.run_state import job_rows, marker_seconds
 from pipeline.rundir import find_run_dir, load_run
 from pipeline.slurm_query import ACTIVE, FAILED
@@ -65,7 +78,8 @@ def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
         row["bleurt"] = read_score(out, "bleurt") if out else None  # "missing": shown so, the run is fine
         state_file = Path(jobs["train"]["output_dir"]) / "train" / "trainer_state.json" if "train" in jobs else None
         row["_state_file"] = state_file if state_file and state_file.exists() else None
-        row["_train_dir"] = Path(jobs["train"]["output_dir"]) if "train" in jobs else None
+        for stage in ("preprocess", "train", "translate", "evaluate"):
+            row[f"_{stage}_dir"] = Path(jobs[stage]["output_dir"]) if stage in jobs else None
         if state_file and state_file.exists():
             state = json.loads(state_file.read_text())
             best = state.get("best_model_checkpoint") or ""
@@ -103,9 +117,6 @@ def initial_weights_identical(train_dirs: list[Path]) -> str:
             return "-"
         digests.add(tuple(sha256(f) for f in files))
     return "yes" if len(digests) == 1 else "no"
-
-
-REPEAT_KEYS = ("replicate", "training.seed")
 
 
 def mean_std(values: list) -> tuple[float, float] | None:
@@ -230,18 +241,116 @@ def plot(rows: list[dict], varied: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def markdown(columns: list[str], cells: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] + [
+        "| " + " | ".join(r) + " |" for r in cells
+    ]
+
+
+def provenance_rows(paths: list[Path]) -> list[dict]:
+    """Per run: the machine its model was trained on (else any stage's), the commit and the config hash."""
+    out = []
+    for path in paths:
+        prov = json.loads(path.read_text())
+        stages = prov.get("stages", {})
+        hosts = [t.get("host") for s in ("train", *stages) for t in stages.get(s, {}).get("tasks", []) if t.get("host")]
+        out.append(
+            {
+                "run": prov["run"],
+                "machine": hosts[0] if hosts else None,
+                "commit": (prov.get("git_commit") or "")[:12] or None,
+                "config hash": prov.get("config_hash"),
+                "runtime": prov.get("runtime"),
+            }
+        )
+    return out
+
+
+def systems_and_baseline(
+    args: argparse.Namespace, rows: list[dict], varied: list[str], plan: dict, record: dict
+) -> tuple[list[comparison.System], comparison.System | None, str]:
+    """The systems, the baseline (a --baseline that names none is a user error, before anything is written) and a
+    warning about the sweep's summary.baseline."""
+    systems = comparison.group_systems(
+        rows, varied, record.get("run_order") or list(plan["runs"]), record.get("run") or args.run_dir.name
+    )
+    if not systems:
+        return [], None, ""
+    return systems, *comparison.choose_baseline(systems, args.baseline, record.get("baseline"))
+
+
+def compare(
+    args: argparse.Namespace,
+    systems: list[comparison.System],
+    baseline: comparison.System,
+    record: dict,
+    report: ReportData,
+) -> list[str]:
+    """The systems table, the method and the most different sentences: printed, into summary.md and the report."""
+    result, why_not = comparison.compute_significance(
+        systems, baseline, args.run_dir / "significance", record, args.trials, args.resamples, args.runtime
+    )
+    comparison.attach(systems, result)
+    columns, cells = comparison.system_rows(systems, baseline)
+    note = comparison.method_note(result, baseline, systems, why_not)
+    print("\n".join(format_table([columns] + cells)))
+    print(note)
+    md = ["", "Systems (runs differing only by seed or replicate):", ""] + markdown(columns, cells) + ["", note]
+    report.systems_columns, report.systems_cells, report.method = columns, cells, note
+    report.baseline_row = systems.index(baseline)
+    sentences, missing = comparison.sentence_table(systems)
+    report.sentences, report.system_names = sentences, [s.name for s in systems]
+    if missing:
+        report.notes.append(
+            f"no per-sentence scores for {len(missing)} run(s) ({', '.join(missing[:3])}): evaluated before evaluate "
+            f"wrote test_sentences.tsv; run its evaluate job again (python -m pipeline.stages.evaluate --spec "
+            f"SPEC --force) for them"
+        )
+    best = comparison.best_other(systems, baseline)
+    if best is not None:
+        differing = comparison.most_different(sentences, baseline.name, best.name)
+        title = f"The {len(differing)} test sentences where {baseline.name} (baseline) and {best.name} differ most"
+        report.differing, report.differing_pair, report.differing_title = differing, (baseline.name, best.name), title
+        if differing:
+            cols = ["#", "reference", f"{baseline.name}", "BLEU", best.name, "BLEU"]
+            lines = [markdown_sentence(t, baseline.name, best.name) for t in differing]
+            md += ["", title + " (sentence BLEU, mean over seeds; hypotheses of the first seed):", ""]
+            md += markdown(cols, lines)
+    return md
+
+
+def markdown_sentence(entry: dict, a: str, b: str) -> list[str]:
+    cells = [str(entry["index"]), entry["reference"]]
+    for name in (a, b):
+        cells += [entry["systems"][name]["hypothesis"].replace("|", "\\|"), f"{entry['systems'][name]['bleu']:.1f}"]
+    cells[1] = cells[1].replace("|", "\\|")
+    return cells
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.summarize", description=__doc__.split("\n\n")[0].split(": ", 1)[1]
     )
     parser.add_argument("run_dir", type=Path, help="a run or sweep folder under jobs/")
-    parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNGs (no matplotlib needed)")
+    parser.add_argument(
+        "--baseline", help="the system the others are tested against (default: summary.baseline, else the first)"
+    )
+    parser.add_argument("--trials", type=int, default=comparison.TRIALS, help="approximate randomization trials")
+    parser.add_argument("--resamples", type=int, default=comparison.RESAMPLES, help="bootstrap resamples")
+    parser.add_argument(
+        "--runtime",
+        choices=("venv", "apptainer", "singularity", "host"),
+        help="run the sacrebleu and preview steps with this runtime instead of the run's",
+    )
     args = parser.parse_args(argv)
     args.run_dir = find_run_dir(args.run_dir)
+    plan, record = load_run(args.run_dir)
     rows, varied = run_rows(args.run_dir)
+    systems, baseline, warning = systems_and_baseline(args, rows, varied, plan, record)
     columns, cells = table(rows)
     print("\n".join(format_table([columns] + cells)))
-    md = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] + ["| " + " | ".join(r) + " |" for r in cells]
+    md = markdown(columns, cells)
     tsv = ["\t".join(columns)] + ["\t".join(r) for r in cells]
     groups = repeat_groups(rows, varied)
     if groups:
@@ -263,17 +372,39 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {g['config']} | {g['runs']} | {g['mean']:.3f} ± {g['std']:.3f} | {pm(g['chrf'])} | "
                 f"{pm(g['bleurt'])} | {g['range']:.3f} | {g['epochs']} | {g['same_init']} |"
             )
+    report = ReportData(
+        title=f"{record.get('run') or args.run_dir.name}: summary",
+        written=f"written by python -m pipeline.summarize {args.run_dir} on {time.strftime('%Y-%m-%d %H:%M')}; "
+        f"{len(rows)} run(s)",
+        systems_columns=[],
+        systems_cells=[],
+        baseline_row=None,
+        method="",
+        runs_columns=columns,
+        runs_cells=cells,
+    )
+    if warning:
+        print(f"warning: {warning}")
+        report.notes.append(warning)
+    if baseline is not None:
+        md += compare(args, systems, baseline, record, report)
     (args.run_dir / "summary.md").write_text("\n".join(md) + "\n")
     (args.run_dir / "summary.tsv").write_text("\n".join(tsv) + "\n")
     written = ["summary.md", "summary.tsv"]
     if not args.no_plot and any(r["bleu"] is not None for r in rows):
         plot(rows, varied, args.run_dir / "summary.png")
         written.append("summary.png")
+        report.plot_png = (args.run_dir / "summary.png").read_bytes()
     if not args.no_plot:
         for row in rows:
             curve = args.run_dir / "curves" / f"{row['run']}.png"
             if row["_state_file"] and training_curve(row["_state_file"], curve, f"{row['run']}: training"):
                 written.append(str(curve.relative_to(args.run_dir)))
+                report.curves.append((row["run"], curve.read_bytes()))
+    report.previews, report.previews_note = draw_previews(args.run_dir, plan, record, args.runtime)
+    report.provenance = provenance_rows(write_provenance(args.run_dir, plan, record))
+    (args.run_dir / "report.html").write_text(render(report), encoding="utf-8")
+    written.append("report.html")
     print(f"written: {', '.join(str(args.run_dir / w) for w in written)}")
     for row in rows if len(rows) == 1 else []:  # one run (the demo): its scores and plot, last
         curve = args.run_dir / "curves" / f"{row['run']}.png"

@@ -11,6 +11,7 @@
         - {training.fp16: false, name: "phoenix_{replicate}_fp32"}   # optional: the run's own name
       repeat: 3                        # optional: train each point N times as separate models (replicates)
       max_parallel: 4                  # optional: on SLURM, at most 4 train jobs of the sweep at once
+      summary: {baseline: mediapipe}   # optional: the system pipeline.summarize tests the others against
 
 Runs are named like the original pipeline's: `phoenix+learning_rate.1e-5+warmup_steps.500`, unless a point says
 `name:` (a template; `{replicate}` is the replicate number, 1 without `repeat`). They share every
@@ -33,6 +34,11 @@ from pipeline.yaml_layers import apply_overrides, from_dict, load_layers, read_y
 
 
 @dataclass
+class SweepSummary:
+    baseline: Optional[str] = None  # the system the summary tests the others against (default: the first)
+
+
+@dataclass
 class SweepHeader:
     """The `sweep:` section of a sweep file (read with yaml_layers.from_dict, like experiments and profiles)."""
 
@@ -42,6 +48,7 @@ class SweepHeader:
     runs: list = field(default_factory=list)  # [{key.path: value, name: template}], each with every grid point
     repeat: int = number(1, ge=1)  # replicates of each point
     max_parallel: Optional[int] = number(None, ge=1)  # SLURM: at most this many train jobs at once
+    summary: Optional[SweepSummary] = None
 
 
 @dataclass
@@ -50,6 +57,7 @@ class Sweep:
     experiments: list[Experiment]
     varied: list[str]  # the keys that vary across runs
     max_parallel: int | None = None  # SLURM: at most this many train jobs at once (None: no limit)
+    baseline: str | None = None  # summary.baseline: the system the summary tests the others against
 
 
 def is_sweep(path: str | Path) -> bool:
@@ -121,7 +129,7 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
         varied.append("replicate")
     name = header.name or path.stem
     check_run_name(name, f"{src}: sweep.name")
-    return Sweep(name, experiments, varied, max_parallel)
+    return Sweep(name, experiments, varied, max_parallel, header.summary.baseline if header.summary else None)
 
 
 # The original pipeline's dry run (`dry_run="true"`): real data and backbone, tiny and on the CPU.
@@ -155,6 +163,11 @@ def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experim
         return sweep.name, sweep.experiments, sweep.varied
     exp = load_experiment(path, overrides)
     return exp.name, [exp], []
+
+
+def sweep_baseline(path: str) -> str | None:
+    """The sweep's summary.baseline (None for an experiment or a sweep without one)."""
+    return load_sweep(path).baseline if is_sweep(path) else None
 
 
 def sweep_max_parallel(path: str, given: int | None) -> int | None:

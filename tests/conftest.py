@@ -97,7 +97,12 @@ def submit(
         f"cache_dir={data / 'cache'}",
         *extra,
     ]
-    if str(config).startswith("config/") and Path(config).stem in ("demo", "smoke", "smoke_repeatability"):
+    if str(config).startswith("config/") and Path(config).stem in (
+        "demo",
+        "smoke",
+        "smoke_repeatability",
+        "smoke_compare",
+    ):
         argv += ["--set", f"dataset.root={data / 'datasets' / 'sample'}"]
     return subprocess.run(argv, capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **(env or {})})
 

@@ -1,15 +1,20 @@
-"""evaluate: hypotheses + the test TSV's references → `test_score.bleu` and `test_score.chrf` (sacrebleu JSON).
+"""evaluate: hypotheses + the test TSV's references → `test_score.bleu` and `test_score.chrf` (sacrebleu JSON),
+per-sentence scores (`test_sentences.tsv`) and sacrebleu's sufficient statistics (`test_stats.json`).
 
 Scores come from sacrebleu's Python API and are written as sacrebleu's own JSON (score, signature, ...), like
 the original pipeline's `test_score.bleu`, with three decimals (its `sacrebleu -w 3`). BLEURT (default BLEURT-20
 through bleurt-pytorch; `tiny-bleurt` is built offline for tests) goes to `test_score.bleurt`; a checkpoint that
 cannot be loaded (not cached on an offline node, say) is reported in one line and marked missing in that file,
 and BLEU and chrF are still written. Fails when hypotheses and references differ in count, naming both files.
+
+`test_sentences.tsv`: index, sentence BLEU (sacrebleu's effective order), sentence chrF, reference, hypothesis;
+one row per test sentence. `test_stats.json`: per metric the signature, the corpus score and one list of sufficient
+statistics per sentence (`pipeline/stages/scoring.py`); `pipeline.summarize` resamples them for confidence
+intervals and significance (`pipeline/stages/significance.py`) without scoring anything again.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -17,25 +22,20 @@ from typing import Any
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
 from pipeline.stages.markers import build_once
+from pipeline.stages.scoring import (
+    corpus_metrics,
+    read_hypotheses,
+    read_references,
+    sentence_rows,
+    sufficient_statistics,
+    write_sentence_rows,
+)
 from pipeline.stages.specs import EvaluateSpec
 
 
-def read_references(tsv: Path) -> list[str]:
-    with open(tsv, newline="") as handle:
-        return [row["output"] for row in csv.DictReader(handle, delimiter="\t")]
-
-
-def read_hypotheses(path: Path) -> list[str]:
-    # generate writes the lines joined by "\n", no final newline: an empty file is one empty translation (a
-    # model that has learnt nothing yet, on a one-sentence test split), never zero
-    return path.read_text(encoding="utf-8").split("\n")
-
-
 def score(hyps: list[str], refs: list[str]) -> dict[str, dict]:
-    from sacrebleu.metrics import BLEU, CHRF
-
     out = {}
-    for name, metric in (("bleu", BLEU()), ("chrf", CHRF())):
+    for name, metric in corpus_metrics().items():  # the metrics the significance step resamples
         result = metric.corpus_score(hyps, [refs])
         # three decimals, as the original pipeline's `sacrebleu -w 3` (9.982)
         out[name] = json.loads(result.format(width=3, signature=str(metric.get_signature()), is_json=True))
@@ -94,6 +94,8 @@ def run(spec: EvaluateSpec) -> dict:
     for name, result in results.items():
         (out / f"test_score.{name}").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
         print(f"{result['name']} = {result['score']}   ({result.get('signature', '')})", flush=True)
+    write_sentence_rows(out / "test_sentences.tsv", sentence_rows(hyps, refs))
+    (out / "test_stats.json").write_text(json.dumps(sufficient_statistics(hyps, refs)) + "\n")  # compact: N lists
     facts = {name: r["score"] for name, r in results.items()}
     checkpoint = spec.evaluate.bleurt_checkpoint
     if checkpoint:
