@@ -251,7 +251,7 @@ def compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, v
         config=display_path(Path(args.config)),
         overrides=args.overrides,
         max_parallel=max_parallel,
-        run_order=[e.name for e in experiments],  # the sweep's order: its first system is the summary's baseline
+        run_order=list(plan.experiments),  # the sweep's order: its first system is the summary's baseline
         baseline=sweep_baseline(args.config),
     )
     save_submission(run_dir, record)
