@@ -1,4 +1,5 @@
-"""`multimodalhugs-train` with one workaround for MultimodalHugs v0.5.4, used by the train stage.
+"""`multimodalhugs-train` with our fixes for MultimodalHugs v0.5.4 and a save-and-stop callback (`train`): run by
+`python -m pipeline.stages.mmh_train` (one process) or in each of torchrun's processes (pipeline/stages/train.py).
 
 With `label_smoothing_factor > 0` (the original pipeline's best setting is 0.1) the HF Trainer pops `labels`
 before the forward pass to smooth the loss itself. The model then never sees labels, so it keeps whatever
@@ -15,6 +16,9 @@ RNG state; the checkpoint is the job's own.
 
 SIGUSR1 (passed on by the train stage when SLURM warns of the time limit, or on preemption) makes training save a
 checkpoint at the end of the current step and stop; the job is then requeued and resumes from that checkpoint.
+With several processes the signal reaches each at its own moment, so at the end of every optimizer step they reduce
+their flags (all-reduce, max): all stop after the same step and save one checkpoint together. A flag local to each
+rank would leave one rank in the checkpoint's collectives while another waits in the next step's all-reduce.
 """
 
 from __future__ import annotations
@@ -37,6 +41,24 @@ def patch_trainer() -> None:
     MultiLingualSeq2SeqTrainer.compute_loss = compute_loss
 
 
+# the signals this process got (the first one is named in the log), and whether training stopped on one: every rank
+# agrees on the latter (all-reduce), whichever got the signal
+asked: list[int] = []
+stopped: list[int] = []
+
+
+def agreed(local: bool, args) -> bool:
+    """Whether any process wants to stop: the flag reduced across ranks (max) when there are several."""
+    if args.world_size <= 1:
+        return local
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([int(local)], device=args.device)  # on the GPU for nccl, on the CPU for gloo
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def save_and_stop_on_sigusr1() -> None:
     """On SIGUSR1, save a checkpoint after the current optimizer step and end training (a TrainerCallback)."""
     import signal
@@ -44,16 +66,16 @@ def save_and_stop_on_sigusr1() -> None:
     from multimodalhugs.multilingual_seq2seq_trainer import MultiLingualSeq2SeqTrainer
     from transformers import TrainerCallback
 
-    asked: list[int] = []
     for sig in (signal.SIGUSR1, signal.SIGTERM):  # TERM: SLURM signals every process of a preempted job
         signal.signal(sig, lambda signum, frame: asked.append(signum))
 
     class SaveAndStop(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            if asked:
-                print(
-                    f"{signal.Signals(asked[0]).name}: saving checkpoint-{state.global_step} and stopping", flush=True
-                )
+            if agreed(bool(asked), args):
+                if state.is_world_process_zero:
+                    why = signal.Signals(asked[0]).name if asked else "another process's signal"
+                    print(f"{why}: saving checkpoint-{state.global_step} and stopping", flush=True)
+                stopped.append(state.global_step)
                 control.should_save = True
                 control.should_training_stop = True
                 control.should_evaluate = False
@@ -77,15 +99,12 @@ def allow_numpy_rng_state() -> None:
     )
 
 
-def main() -> None:
+def train(argv: list[str]) -> None:
+    """MultimodalHugs' train CLI with `argv`, our fixes applied, in this process."""
     patch_trainer()
     allow_numpy_rng_state()
     save_and_stop_on_sigusr1()
     from multimodalhugs.multimodalhugs_cli.train import main as mmh_main
 
-    sys.argv = ["multimodalhugs-train", *sys.argv[1:]]
+    sys.argv = ["multimodalhugs-train", *argv]
     mmh_main()
-
-
-if __name__ == "__main__":
-    main()
