@@ -260,3 +260,20 @@ print("second ignored")
     proc = run_in("trainer", code)
     assert "first: SIGTERM" in proc.stdout and "second ignored" in proc.stdout
     assert "SIGUSR1 ignored: stopping already" in proc.stderr
+
+
+@needs_trainer
+def test_a_checkpoint_loads_onto_cpu_0_as_transformers_asks_when_resuming_on_several_cpu_processes(tmp_path):
+    code = f"""
+import torch
+from pipeline.stages.mmh_patches import restore_cpu_with_index
+torch.save({{"state": torch.ones(2)}}, "{tmp_path}/optimizer.pt")
+try:
+    torch.load("{tmp_path}/optimizer.pt", map_location=torch.device("cpu", 0))
+except RuntimeError as exc:
+    print("before:", exc)
+restore_cpu_with_index()
+print("after:", torch.load("{tmp_path}/optimizer.pt", map_location=torch.device("cpu", 0))["state"].sum().item())
+"""
+    proc = run_in("trainer", code)
+    assert "before: don't know how to restore data location" in proc.stdout and "after: 2.0" in proc.stdout

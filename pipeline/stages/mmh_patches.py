@@ -9,6 +9,9 @@ mask. The forward pass fails ("The size of tensor a (5) must match the size of t
 smoother size mismatch after the first evaluation). We build the decoder inputs from the labels in
 `compute_loss`, exactly what the model does itself when labels reach it. Evaluation and generation are untouched.
 
+Resuming on several CPU processes, transformers 4.44 asks torch to load the optimizer onto `cpu:0`, a location
+torch does not know: `restore_cpu_with_index`.
+
 Resuming from a checkpoint (a preempted or timed-out job, resubmitted) loads the checkpoint's RNG state with
 `torch.load`, which since torch 2.6 refuses numpy arrays by default ("Weights only load failed ...
 numpy._core.multiarray._reconstruct"); transformers 4.44.2 predates that. We allow exactly the numpy types of an
@@ -99,10 +102,24 @@ def allow_numpy_rng_state() -> None:
     )
 
 
+def restore_cpu_with_index() -> None:
+    """Resuming on several CPU processes, HF Trainer 4.44 loads the checkpoint's optimizer with
+    `map_location=args.device`, which is `cpu:0` there, and torch's loader knows only `cpu` ("don't know how to
+    restore data location of torch.storage.UntypedStorage (tagged with cpu:0)"): storages bound for `cpu:<n>` stay
+    on the CPU."""
+    import torch.serialization
+
+    def deserializer(obj, location: str):
+        return obj if location.startswith("cpu:") else None
+
+    torch.serialization.register_package(11, lambda obj: None, deserializer)
+
+
 def train(argv: list[str]) -> None:
     """MultimodalHugs' train CLI with `argv`, our fixes applied, in this process."""
     patch_trainer()
     allow_numpy_rng_state()
+    restore_cpu_with_index()
     save_and_stop_on_sigusr1()
     from multimodalhugs.multimodalhugs_cli.train import main as mmh_main
 
