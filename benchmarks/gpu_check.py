@@ -8,6 +8,9 @@ input-bound?
 3. Model: examples/s of a training step at Phoenix sizes (batch 8, 300 frames, 534 features, 32 target tokens)
    through a mapper and an M2M-100 with facebook/m2m100_418M's dimensions and random weights (no download).
    Input-bound means the loader gives fewer examples/s than the model consumes.
+4. Scaling: the same training step under DDP (torch.distributed, one process per GPU, batch 8 per GPU) on 1 GPU and
+   on all GPUs of the node: steps/s, samples/s and the scaling efficiency, samples/s on N GPUs / (N × on 1 GPU).
+   On the CPU (`--device cpu`) 1 and 2 gloo processes.
 
     python benchmarks/gpu_check.py [--steps 200] [--out gpu_check.json]      # after `make demo` (its poses)
     python benchmarks/gpu_check.py --quick --device cpu                      # the CPU path, tiny sizes (tests)
@@ -239,15 +242,26 @@ def model_rate(
     feat: int = 534,
     target: int = 32,
     steps: int = 10,
+    wrap=None,
 ) -> dict:
-    """Examples/s of full training steps (forward, backward, AdamW) at these sizes, random weights."""
+    """Examples/s of full training steps (forward, backward, AdamW) at these sizes, random weights; `wrap`: e.g.
+    DistributedDataParallel around the model."""
     import torch
     from transformers import M2M100Config, M2M100ForConditionalGeneration
 
+    class MapperAndBackbone(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mapper = torch.nn.Sequential(torch.nn.LayerNorm(feat), torch.nn.Linear(feat, dims["d_model"]))
+            self.model = M2M100ForConditionalGeneration(M2M100Config(**dims))
+
+        def forward(self, x, mask, labels):
+            return self.model(inputs_embeds=self.mapper(x), attention_mask=mask, labels=labels).loss
+
     torch.manual_seed(0)
-    model = M2M100ForConditionalGeneration(M2M100Config(**dims)).to(device)
-    mapper = torch.nn.Sequential(torch.nn.LayerNorm(feat), torch.nn.Linear(feat, dims["d_model"])).to(device)
-    params = list(model.parameters()) + list(mapper.parameters())
+    net = MapperAndBackbone().to(device)
+    params = list(net.parameters())
+    model = wrap(net) if wrap else net
     optimizer = torch.optim.AdamW(params, lr=1e-5)
     use_amp = fp16 and device != "cpu"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -257,7 +271,7 @@ def model_rate(
 
     def step():
         with torch.autocast(device_type="cuda" if device != "cpu" else "cpu", dtype=torch.float16, enabled=use_amp):
-            loss = model(inputs_embeds=mapper(x), attention_mask=mask, labels=labels).loss
+            loss = model(x, mask, labels)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -282,6 +296,63 @@ def model_rate(
         "peak_gib": round(peak, 2),
         "parameters_m": round(sum(p.numel() for p in params) / 1e6, 1),
     }
+
+
+def scaling_worker(
+    rank: int, world: int, port: int, device: str, fp16: bool, dims: dict, frames: int, steps: int, out: str
+) -> None:
+    """One of `world` DDP processes running `model_rate`'s step; rank 0 writes its result to `out`."""
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    gpu = device != "cpu"
+    if gpu:
+        torch.cuda.set_device(rank)
+    else:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    backend = "nccl" if gpu else "gloo"
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        here = f"cuda:{rank}" if gpu else "cpu"
+        wrap = lambda net: DistributedDataParallel(net, device_ids=[rank] if gpu else None)  # noqa: E731
+        result = model_rate(here, fp16, dims, frames=frames, steps=steps, wrap=wrap)
+        if rank == 0:
+            Path(out).write_text(json.dumps(result))
+    finally:
+        dist.destroy_process_group()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scaling(device: str, fp16: bool, dims: dict, frames: int, steps: int, counts: list[int], work: Path) -> list:
+    """Steps/s and samples/s of the DDP training step on each process count, with the scaling efficiency."""
+    import torch.multiprocessing as mp
+
+    rows = []
+    for count in counts:
+        out = work / f"scaling-{count}.json"
+        args = (count, free_port(), device, fp16, dims, frames, steps, str(out))
+        mp.spawn(scaling_worker, args=args, nprocs=count, join=True)
+        rate = json.loads(out.read_text())
+        samples = 8 * count / rate["step_s"]  # model_rate's batch, per process
+        rows.append(
+            {
+                "processes": count,
+                "precision": rate["precision"],
+                "steps_per_s": round(1 / rate["step_s"], 2),
+                "samples_per_s": round(samples, 1),
+            }
+        )
+    for row in rows:
+        row["efficiency"] = round(row["samples_per_s"] / (row["processes"] * rows[0]["samples_per_s"]), 3)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -331,6 +402,17 @@ def main(argv: list[str] | None = None) -> int:
         model_rate(device, fp16, dims, frames=30 if args.quick else 300, steps=2 if args.quick else 10)
         for fp16 in ((True, False) if device != "cpu" else (False,))
     ]
+    gpus = torch.cuda.device_count() if device == "cuda" else 2
+    with tempfile.TemporaryDirectory() as tmp:
+        results["scaling"] = scaling(
+            device,
+            device != "cpu",
+            dims,
+            frames=30 if args.quick else 300,
+            steps=2 if args.quick else 10,
+            counts=sorted({1, gpus}),
+            work=Path(tmp),
+        )
     fastest = max(m["examples_per_s"] for m in results["model"])
     best_loader = results["loader_examples_per_s"][2]  # the default: dataloader_num_workers 2
     results["input_bound_with_2_workers"] = best_loader < fastest
@@ -345,6 +427,15 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{m['precision']} {m['examples_per_s']} examples/s" for m in results["model"])
         + f" -> {'input-bound' if results['input_bound_with_2_workers'] else 'not input-bound'} with 2 workers "
         f"({card})"
+    )
+    unit = "GPU(s)" if device == "cuda" else "CPU process(es)"
+    print(
+        "scaling (DDP, batch 8 per process): "
+        + "; ".join(
+            f"{r['processes']} {unit} {r['steps_per_s']} steps/s, {r['samples_per_s']} samples/s, "
+            f"efficiency {r['efficiency']}"
+            for r in results["scaling"]
+        )
     )
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n")

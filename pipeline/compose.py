@@ -10,7 +10,9 @@ Directives are the sbatch manual's (https://slurm.schedmd.com/sbatch.html); what
   preemption) and passes it on to the stage, which saves a checkpoint and exits with 75; the shell then requeues
   the job (`scontrol requeue`), which resumes from that checkpoint while the jobs depending on it keep waiting.
   Past `requeue_limit` restarts the job fails instead. Other stages handle no signal, so they get no `--signal`;
-- logs are `<log_dir>/%x-%A_%a.out` for arrays and `<log_dir>/%x-%j.out` otherwise (stdout and stderr together).
+- logs are `<log_dir>/%x-%A_%a.out` for arrays and `<log_dir>/%x-%j.out` otherwise (stdout and stderr together);
+- a train job on several processes (pipeline/distributed.py) asks for `--nodes`, `--ntasks-per-node=1` and the
+  GPUs of each node, runs its setup part once in the batch shell, then torchrun once per node (`srun`).
 The same script runs under the local executor, which sets the SLURM_* variables a stage reads.
 """
 
@@ -20,6 +22,7 @@ import shlex
 from pathlib import Path
 from typing import Sequence
 
+from pipeline.distributed import launch_command, torchrun_argv
 from pipeline.paths import PROJECT_ROOT
 from pipeline.plan import Plan, StageJob
 from pipeline.rundir import JobFiles, job_files, plan_record
@@ -44,27 +47,35 @@ def make_sbatch_script(
     qos: str | None = None,
     gpus: str | None = None,
     gres: str | None = None,
+    gpus_per_node: str | None = None,
     constraint: str | None = None,
+    nodes: int | None = None,
     extra: Sequence[str] = (),
     modules: Sequence[str] = (),
     setup: Sequence[str] = (),
     exports: dict[str, str] | None = None,
     header: Sequence[str] = (),
     requeue_limit: int | None = None,
+    before: str | None = None,
 ) -> str:
-    """An sbatch script running `command` (one shell line). `extra` holds raw `--option=value` strings.
-    With `requeue_limit`, the job requeues itself (at most that many times) when its stage exits with 75."""
+    """An sbatch script running `command` (shell lines, the last one the command). `extra` holds raw
+    `--option=value` strings. With `requeue_limit`, the job requeues itself (at most that many times) when its stage
+    exits with 75. With `nodes`, one task per node (`--ntasks-per-node=1`: `cpus` and `mem` are per node) instead of
+    one task; `before` runs first, once (with `requeue_limit`), and `command` only if it succeeded."""
     log = f"{log_dir}/%x-%A_%a.out" if array else f"{log_dir}/%x-%j.out"
     directives = {
         "job-name": job_name,
         "time": time,
         "cpus-per-task": str(cpus),
         "mem": mem,
-        "ntasks": "1",
         "output": log,
         "error": log,
         "open-mode": "append",
     }
+    if nodes is None:
+        directives["ntasks"] = "1"
+    else:
+        directives.update({"nodes": str(nodes), "ntasks-per-node": "1"})
     if requeue_limit is not None:  # the stage saves a checkpoint on USR1: the batch shell passes it on
         directives["signal"] = "B:USR1@90"
     optional = {
@@ -73,6 +84,7 @@ def make_sbatch_script(
         "qos": qos,
         "gpus": gpus,
         "gres": gres,
+        "gpus-per-node": gpus_per_node,
         "constraint": constraint,
         "array": f"0-{array - 1}" if array else None,
     }
@@ -92,28 +104,43 @@ def make_sbatch_script(
         "",
         'echo "[$(date -Is)] start ${SLURM_JOB_NAME:-' + job_name + '} on $(hostname) task ${SLURM_ARRAY_TASK_ID:--}"',
     ]
-    lines += [command] if requeue_limit is None else requeueing(command, requeue_limit)
+    if requeue_limit is None:
+        lines += [before, command] if before else [command]
+    else:
+        lines += requeueing(command, requeue_limit, before)
     lines += ['echo "[$(date -Is)] done"', ""]
     return "\n".join(lines)
 
 
-def requeueing(command: str, limit: int) -> list[str]:
+WAIT_FOR_STAGE = [
+    "stage=$!",
+    "rc=0",
+    "while :; do",
+    '  wait "$stage" && rc=0 || rc=$?',
+    '  kill -0 "$stage" 2>/dev/null || break      # a trapped signal ends `wait` early: wait again',
+    "done",
+]
+
+
+def requeueing(command: str, limit: int, before: str | None = None) -> list[str]:
     """Shell lines running `command` in the background so that this shell can pass SLURM's signals on to it, then
-    requeueing the job when the stage saved and stopped (exit 75), at most `limit` times."""
+    requeueing the job when the stage saved and stopped (exit 75), at most `limit` times. `before` runs the same way
+    first, and `command` only when it succeeded."""
     give_up = f"it was requeued $restarts times already (training.max_requeues: {limit}): giving up"
-    return [
+    lines = [
         "restarts=${SLURM_RESTART_COUNT:-0}",
         f'if [ "$restarts" -gt {limit} ]; then echo "error: {give_up}" >&2; exit 1; fi',
         "# USR1: SLURM's warning 90 s before the time limit (B:USR1@90); TERM: preemption. "
         "The stage saves and exits 75.",
         "trap 'kill -USR1 \"$stage\" 2>/dev/null || true' USR1 TERM",
-        f"{command} &",
-        "stage=$!",
-        "rc=0",
-        "while :; do",
-        '  wait "$stage" && rc=0 || rc=$?',
-        '  kill -0 "$stage" 2>/dev/null || break      # a trapped signal ends `wait` early: wait again',
-        "done",
+    ]
+    if before is None:
+        lines += [f"{command} &", *WAIT_FOR_STAGE]
+    else:
+        lines += [f"{before} &", *WAIT_FOR_STAGE, 'if [ "$rc" -eq 0 ]; then']
+        lines += ["  " + line for line in f"{command} &".split("\n") + WAIT_FOR_STAGE]
+        lines.append("fi")
+    return lines + [
         'if [ "$rc" -eq 75 ]; then',
         f'  if [ "$restarts" -ge {limit} ]; then echo "error: stopped to be requeued, but {give_up}" >&2; exit 1; fi',
         f'  echo "[$(date -Is)] saved; requeueing job ${{SLURM_JOB_ID:-}} '
@@ -125,16 +152,19 @@ def requeueing(command: str, limit: int) -> list[str]:
     ]
 
 
-def gpu_options(profile: Profile, wants_gpu: bool) -> dict[str, str | None]:
+def gpu_options(profile: Profile, wants_gpu: bool, per_node: int = 1) -> dict[str, str | None]:
+    """The sbatch options asking for a job's GPUs: `per_node` GPUs on each node where the profile says how
+    (gpu.per_node), else the profile's own one-GPU request (gpu.gpus or gpu.gres, as written)."""
     if not wants_gpu:
         return {}
     partition = profile.gpu.partition or profile.partition
-    return {
-        "gpus": profile.gpu.gpus,
-        "gres": profile.gpu.gres,
-        "constraint": profile.gpu.constraint,
-        "partition": partition,
-    }
+    options = {"constraint": profile.gpu.constraint, "partition": partition}
+    if profile.gpu.per_node is None:
+        return {"gpus": profile.gpu.gpus, "gres": profile.gpu.gres, **options}
+    count = f"{profile.gpu.model}:{per_node}" if profile.gpu.model else str(per_node)
+    if profile.gpu.per_node == "gres":
+        return {"gres": f"gpu:{count}", **options}
+    return {"gpus_per_node": count, **options}
 
 
 def job_binds(job: StageJob, *, src_dir: Path, data_dir: Path, jobs_dir: Path, cache_dir: Path) -> list[Bind]:
@@ -194,6 +224,8 @@ def script_for(
         header=header,
         array=job.array,
         requeue_limit=getattr(job.spec, "max_requeues", None) if STAGE[job.stage].requeues else None,
+        launch=getattr(job.spec, "launch", None),
+        spec_path=spec_path,
     )
 
 
@@ -210,39 +242,57 @@ def profile_script(
     header: Sequence[str],
     array: int = 0,
     requeue_limit: int | None = None,
+    launch=None,
+    spec_path: Path | None = None,
 ) -> str:
     """The sbatch script that runs `argv` (`python -m ...`) in `image` under the profile's runtime, with its
     caches, binds, modules, setup lines and partition (GPU options where `resources.gpu`). `writable`: folders to
-    create before the command (bind sources must exist before `apptainer exec`). Stage jobs (`script_for`) and
-    jobs that use a finished model (pipeline/translate.py) are written by it."""
+    create before the command (bind sources must exist before `apptainer exec`). With a `launch` of several
+    processes (a train job, pipeline/distributed.py), its setup part runs once in the batch shell, then torchrun
+    once per node. Stage jobs (`script_for`) and jobs that use a finished model (pipeline/translate.py) are written
+    by it."""
     src_dir, cache_dir = PROJECT_ROOT, Path(profile.cache_dir)
     image_dir, venv_dir = Path(profile.image_dir), Path(profile.venv_dir)
     env = cache_env(cache_dir, profile.offline)
-    command = wrap(
-        profile.runtime,
-        argv,
-        image=image,
-        gpu=resources.gpu,
-        binds=binds,
-        src_dir=src_dir,
-        image_dir=image_dir,
-        venv_dir=venv_dir,
-        env=env,
-    )
+
+    def in_image(args: list[str], gpu: bool) -> str:
+        return wrap(
+            profile.runtime,
+            args,
+            image=image,
+            gpu=gpu,
+            binds=binds,
+            src_dir=src_dir,
+            image_dir=image_dir,
+            venv_dir=venv_dir,
+            env=env,
+        )
+
+    before: str | None = None
+    nodes: int | None = None  # one task, or one task a node
+    per_node = 1  # GPUs a node, processes a node
+    if launch is not None and launch.processes > 1:  # setup once here, then torchrun once per node
+        before = in_image([*argv, "--setup-only"], gpu=False)
+        command = launch_command(in_image(torchrun_argv(launch, str(spec_path)), resources.gpu), launch.nodes)
+        nodes, per_node = launch.nodes, launch.nproc_per_node
+    else:
+        command = in_image(argv, resources.gpu)
     containerised = profile.runtime in ("apptainer", "singularity")
     exports = {} if containerised else {**env, "PYTHONPATH": str(src_dir)}
     # bind sources must exist before `apptainer exec` (the sample dataset's root is created by prepare)
     setup = ["mkdir -p " + " ".join(shlex.quote(p) for p in [*writable, env["HF_HOME"]])]
     if not containerised:
         setup.append(f"cd {shlex.quote(str(src_dir))}")
-    partition_opts = {"partition": profile.partition, **gpu_options(profile, resources.gpu)}
+    partition_opts = {"partition": profile.partition, **gpu_options(profile, resources.gpu, per_node)}
     return make_sbatch_script(
         command,
         job_name=job_name,
         log_dir=str(log_dir),
         time=resources.time,
-        cpus=resources.cpus,
+        cpus=resources.cpus * per_node,  # resources.train.cpus: per process
         mem=resources.mem,
+        nodes=nodes,
+        before=before,
         array=array,
         account=profile.account,
         qos=profile.qos,

@@ -21,7 +21,10 @@ from pipeline.schema import (
     CONTROLS,
     CORPUS_ROLES,
     DATASET_LAYOUTS,
+    DISTRIBUTED,
+    EFFECTIVE_BATCH,
     EXECUTORS,
+    GPU_REQUESTS,
     RUNTIMES,
     SPLITS,
     TIME_UNITS,
@@ -143,6 +146,10 @@ def experiment_from_dict(data: dict, sources: dict, src: str) -> Experiment:
         raise UserError(
             f"{where('estimate.workers')}: estimate.workers: expected a whole number >= 1 or 'auto', got {workers!r}"
         )
+    _check_choice(exp.training.distributed, DISTRIBUTED, where("training.distributed"), "training.distributed")
+    _check_choice(
+        exp.training.effective_batch, EFFECTIVE_BATCH, where("training.effective_batch"), "training.effective_batch"
+    )
     if exp.preprocess.control is not None:
         _check_choice(exp.preprocess.control, CONTROLS, where("preprocess.control"), "preprocess.control")
     clips = exp.dataset.sample_clips
@@ -201,6 +208,14 @@ def load_profile(name_or_path: str, overrides: Sequence[str] = ()) -> Profile:
     _check_choice(prof.runtime, RUNTIMES, sources.get("runtime", src), "runtime")
     if prof.gpu.family is not None:
         _check_choice(prof.gpu.family, list(FAMILIES), sources.get("gpu.family", src), "gpu.family")
+    if prof.gpu.per_node is not None:
+        _check_choice(prof.gpu.per_node, GPU_REQUESTS, sources.get("gpu.per_node", src), "gpu.per_node")
+        both = next((key for key in ("gpus", "gres") if getattr(prof.gpu, key)), None)
+        if both:
+            raise UserError(
+                f"{sources.get(f'gpu.{both}', src)}: gpu.{both}: the profile asks for GPUs per node (gpu.per_node: "
+                f"{prof.gpu.per_node}); give gpu.per_node and gpu.model, or gpu.{both} alone (one GPU a job)"
+            )
     prof.resources = parse_resources(data.get("resources") or {}, sources, "resources.", src)
     for name in PROFILE_FOLDERS:
         setattr(prof, name, str(project_path(getattr(prof, name))))

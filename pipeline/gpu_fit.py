@@ -11,9 +11,9 @@ versions agree, and each image's %test prints its arch list and CUDA version). I
 release settings (`TORCH_CUDA_ARCH_LIST` in pytorch's .ci/manywheel/build_cuda.sh, 13.0 on x86_64:
 "7.5;8.0;8.6;9.0;10.0;12.0+PTX"; pytorch/pytorch issue 172352: Volta left the CUDA 12.8 builds in 2.11).
 
-A profile says which GPU its jobs get with `gpu.family` (a key of `FAMILIES`), or names a model in `gpu.gpus`,
-`gpu.gres` or `gpu.constraint` (`V100:1`, `gpu:a100:1`, `A100|H100`): the oldest GPU named is the one checked,
-since the job may land on any of them.
+A profile says which GPU its jobs get with `gpu.family` (a key of `FAMILIES`), or names a model in `gpu.model`,
+`gpu.gpus`, `gpu.gres` or `gpu.constraint` (`A100`, `V100:1`, `gpu:a100:1`, `A100|H100`): the oldest GPU named is
+the one checked, since the job may land on any of them.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def profile_gpu(profile: Profile) -> Optional[Gpu]:
         family = profile.gpu.family
         return Gpu(family, family, FAMILIES[family], "gpu.family", family)
     found = []
-    for key in ("gpus", "gres", "constraint"):
+    for key in ("model", "gpus", "gres", "constraint"):
         value = getattr(profile.gpu, key) or ""
         for model in MODEL_PATTERN.findall(re.sub(r"[_\-\s]", " ", value.upper())):
             family, cc = MODELS[model]
@@ -156,7 +156,7 @@ def fit_problems(jobs, profile: Profile) -> tuple[list[str], list[str]]:
     gpu = profile_gpu(profile)
     if gpu is None:
         return [], [
-            f"{where}: gpu.family: not set and no GPU model named in gpu.gpus/gres/constraint, so whether the "
+            f"{where}: gpu.family: not set and no GPU model named in gpu.model/gpus/gres/constraint, so whether the "
             f"{', '.join(sorted(images))} image(s) run on its GPUs was not checked; set gpu.family "
             f"({', '.join(FAMILIES)})"
         ]

@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from pipeline.schema import Dataset, Experiment
+from pipeline.schema import Dataset, Experiment, Training
 
 
 def as_plain(obj: Any) -> Any:
@@ -32,8 +32,26 @@ def dataset_identity(dataset: Dataset, optional: tuple = ("url", *CORPUS_DATASET
     return {k: v for k, v in as_plain(dataset).items() if not (k in optional and v is None)}
 
 
+# training settings that joined after keys were first written (several processes): at these values they stay out of
+# train keys and config hashes, so that the keys of one-process runs stay what they were
+LAUNCH_DEFAULTS = {"nproc_per_node": 1, "nodes": 1, "distributed": "ddp", "effective_batch": "keep"}
+
+
+def training_identity(training: Training) -> dict:
+    """The training settings as hashed: the launch settings only where they differ from one process, and
+    effective_batch only where there are several processes (with one, keep and grow are the same)."""
+    plain = as_plain(training)
+    one_process = training.nproc_per_node * training.nodes == 1
+    return {
+        k: v
+        for k, v in plain.items()
+        if not ((k in LAUNCH_DEFAULTS and v == LAUNCH_DEFAULTS[k]) or (k == "effective_batch" and one_process))
+    }
+
+
 def config_hash(experiment: Experiment) -> str:
     plain = as_plain(experiment)
     plain.pop("source", None)
     plain["dataset"] = dataset_identity(experiment.dataset, CORPUS_DATASET_KEYS)
+    plain["training"] = training_identity(experiment.training)
     return stable_hash(plain, 12)

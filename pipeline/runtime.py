@@ -30,6 +30,14 @@ PASSED_THROUGH = (
 )
 
 
+class Expanded(str):
+    """An argument the job's shell expands (`"$rdzv_endpoint"`): written into the line as it is, not quoted."""
+
+
+def quote(arg: str) -> str:
+    return arg if isinstance(arg, Expanded) else shlex.quote(arg)
+
+
 @dataclass(frozen=True)
 class Bind:
     path: str
@@ -100,14 +108,14 @@ def wrap(
         for bind in binds:
             line += f" --bind {shlex.quote(bind.option())}"
         line += f" {shlex.quote(str(image_path(image_dir, image)))} "
-        return line + " ".join(shlex.quote(a) for a in argv)
+        return line + " ".join(quote(a) for a in argv)
     if runtime == "venv":
         python = str(venv_python(venv_dir, image))
     elif runtime == "host":
         python = sys.executable
     else:
         raise ValueError(f"unknown runtime {runtime!r}")
-    return " ".join(shlex.quote(a) for a in [python, *argv[1:]])
+    return " ".join(quote(a) for a in [python, *argv[1:]])
 
 
 def needed_artifact(runtime: str, image: str, image_dir: Path, venv_dir: Path) -> Path | None:

@@ -34,6 +34,9 @@ DATASET_LAYOUTS = ("official", "videos", "sample", "annotations", "manifest", "h
 CONTROLS = ("shuffle",)
 RUNTIMES = ("venv", "apptainer", "singularity", "host")
 EXECUTORS = ("local", "slurm")
+DISTRIBUTED = ("ddp", "fsdp")  # training.distributed (pipeline/distributed.py)
+EFFECTIVE_BATCH = ("keep", "grow")  # training.effective_batch
+GPU_REQUESTS = ("gpus-per-node", "gres")  # gpu.per_node: --gpus-per-node=[MODEL:]N or --gres=gpu:[MODEL:]N
 
 
 @dataclass
@@ -103,9 +106,16 @@ class Training:
     max_steps: int = number(500000, ge=1)
     save_total_limit: int = number(10, ge=1)
     max_requeues: int = number(5, ge=0)  # train/translate jobs requeue themselves on preemption or near the time limit
-    torch_threads: Optional[int] = number(
-        None, ge=1
-    )  # torch's intra-op threads in training (None: torch's default, the CPUs)
+    # torch's intra-op threads in training (None: torch's default, the CPUs)
+    torch_threads: Optional[int] = number(None, ge=1)
+    # several processes (pipeline/distributed.py): torchrun's nproc_per_node (GPUs per node; CPU processes with gloo
+    # where the job has no GPU) on `nodes` nodes; at their defaults they stay out of keys and hashes
+    nproc_per_node: int = number(1, ge=1)
+    nodes: int = number(1, ge=1)
+    distributed: str = "ddp"  # ddp | fsdp (shards the model; GPUs only)
+    # keep: batch_size × gradient_accumulation_steps is the effective batch on any number of processes (one of them
+    # divided by the process count); grow: both per process, the effective batch grows with the processes
+    effective_batch: str = "keep"
     extra: dict = field(default_factory=dict)  # passed through to Seq2SeqTrainingArguments
 
 
@@ -139,8 +149,12 @@ class Experiment:
 
 @dataclass
 class Gpu:
-    gpus: Optional[str] = None  # --gpus=VALUE, e.g. "V100:1" or "1"
-    gres: Optional[str] = None  # --gres=VALUE, e.g. "gpu:1"
+    # how the site asks for a job's GPUs on each node: gpus-per-node (--gpus-per-node=[MODEL:]N) or gres
+    # (--gres=gpu:[MODEL:]N), N from the job (train: training.nproc_per_node, others 1); needed for several GPUs
+    per_node: Optional[str] = None
+    model: Optional[str] = None  # the GPU model in those requests, e.g. "A100" (also tells submit its family)
+    gpus: Optional[str] = None  # instead of per_node, one GPU a job: --gpus=VALUE, e.g. "A100:1" or "1"
+    gres: Optional[str] = None  # instead of per_node, one GPU a job: --gres=VALUE, e.g. "gpu:1"
     constraint: Optional[str] = None  # --constraint=VALUE, e.g. "GPUMEM32GB"
     partition: Optional[str] = None  # a GPU partition, if the cluster has one
     # which GPUs the jobs get: volta, turing, ampere, ... (pipeline/gpu_fit.py); unset: a model named above

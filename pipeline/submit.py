@@ -31,12 +31,13 @@ from pathlib import Path
 from pipeline import preflight
 from pipeline.compose import compose_run
 from pipeline.config import load_profile
+from pipeline.distributed import describe, describe_batch, processes
 from pipeline.errors import USER_ERROR_EXIT, run_cli
 from pipeline.executor_local import run_local
 from pipeline.executor_slurm import planned_sbatch_lines, submit_slurm
 from pipeline.keys import config_hash, stable_hash
 from pipeline.paths import PROJECT_ROOT, display_path
-from pipeline.plan import Plan, build_plan
+from pipeline.plan import Plan, StageJob, build_plan
 from pipeline.provenance import write_provenance
 from pipeline.run_lock import run_lock
 from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_json, save_submission
@@ -123,14 +124,25 @@ def hours(time_limit: str) -> float:
     return int(days or 0) * 24 + parts[0] + parts[1] / 60 + parts[2] / 3600
 
 
+def job_processes(job: StageJob) -> int:
+    """A job's processes: a train job's launch (nodes × nproc_per_node, one GPU each where it has GPUs), else 1."""
+    launch = getattr(job.spec, "launch", None)
+    return launch.processes if launch is not None else 1
+
+
 def requested(plan: Plan) -> str:
-    """What a plan asks of the cluster: jobs per stage and GPU hours (time limit × tasks of GPU jobs)."""
+    """What a plan asks of the cluster: jobs per stage, GPU hours (time limit × tasks × GPUs of GPU jobs), and each
+    train job's processes and effective batch."""
     counts = ", ".join(f"{n} {s}" for s, n in plan.count_by_stage().items())
     gpu_jobs = [j for j in plan.jobs.values() if j.resources.gpu]
-    gpu_hours = sum(hours(j.resources.time) * max(j.array, 1) for j in gpu_jobs)
+    gpu_hours = sum(hours(j.resources.time) * max(j.array, 1) * job_processes(j) for j in gpu_jobs)
+    launches = [getattr(j.spec, "launch", None) for j in plan.jobs.values()]
+    trains = sorted(
+        {f"{describe(launch)} process(es), effective batch {describe_batch(launch)}" for launch in launches if launch}
+    )
     return (
-        f"{len(plan.jobs)} job(s) ({counts}); {len(gpu_jobs)} ask for a GPU, {gpu_hours:g} GPU hours requested "
-        f"at most (their time limits)"
+        f"{len(plan.jobs)} job(s) ({counts}); {len(gpu_jobs)} ask for GPUs, {gpu_hours:g} GPU hours requested "
+        f"at most (their time limits × their GPUs)" + "".join(f"; train: {t}" for t in trains)
     )
 
 
@@ -146,7 +158,7 @@ def print_plan(plan: Plan, files: dict[str, JobFiles], run: str, profile: Profil
         f"run {run}: {len(plan.runs)} run(s), {len(plan.jobs)} job(s) ({counts}); "
         f"executor {profile.executor}, runtime {profile.runtime}, profile {profile.name}"
     )
-    rows = [("stage", "key", "tasks", "after", "state", "script")]
+    rows = [("stage", "key", "tasks", "processes", "effective batch", "after", "state", "script")]
     for job_id, job in plan.jobs.items():
         missing = missing_tasks(job.output_dir, job.array)
         state = (
@@ -154,11 +166,14 @@ def print_plan(plan: Plan, files: dict[str, JobFiles], run: str, profile: Profil
             if not missing
             else ("to run" if len(missing) == max(job.array, 1) else f"{len(missing)} task(s) to run")
         )
+        launch = getattr(job.spec, "launch", None)
         rows.append(
             (
                 job.stage,
                 job.key,
                 str(job.array or "-"),
+                describe(launch) if launch else "-",
+                describe_batch(launch) if launch else "-",
                 ", ".join(d.split("/")[0] for d in job.deps) or "-",
                 state,
                 display_path(files[job_id].script),
@@ -199,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         run += TRIAL_SUFFIX
         for exp in experiments:
             exp.name += TRIAL_SUFFIX
+            said = any(o.startswith("training.effective_batch=") for o in args.overrides)
+            if processes(exp.training) > 1 and not said:  # its batch of 1 per device cannot be divided
+                exp.training.effective_batch = "grow"
     else:
         run, experiments, varied = load_experiments(args.config, args.overrides)
     profile_overrides = list(args.profile_overrides)

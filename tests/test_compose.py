@@ -59,6 +59,26 @@ def test_demo_scripts_match_golden_files(tmp_path, profile):
         assert text == golden.read_text(), f"{golden} differs; UPDATE_GOLDEN=1 python -m pytest {__file__}"
 
 
+@pytest.mark.parametrize("profile", ["uzh", "generic"])
+def test_two_nodes_of_four_gpus_train_scripts_match_golden_files(tmp_path, profile):
+    # phoenix's 8 × 3 on 8 GPUs: 1 × 3 × 8
+    args = ["--set", "training.nodes=2", "--set", "training.nproc_per_node=4", "--set", "training.batch_size=8"]
+    args += ["--set", "training.gradient_accumulation_steps=3", "--until", "train"]
+    _, run_dir = dry_run(tmp_path, "--quiet", *args, profile=profile)
+    text = normalise((run_dir / "train.sbatch").read_text(), tmp_path)
+    golden = GOLDEN / profile / "train-2-nodes-4-gpus.sbatch"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text(), f"{golden} differs; UPDATE_GOLDEN=1 python -m pytest {__file__}"
+    gpus = "#SBATCH --gpus-per-node=A100:4" if profile == "uzh" else "#SBATCH --gpus-per-node=4"
+    for line in (gpus, "#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=1", "#SBATCH --cpus-per-task=16"):
+        assert line in text, line
+    assert "--nnodes 2 --nproc-per-node 4" in text and text.count("launch=(srun ") == 1
+    assert "apptainer exec --cleanenv --nv" in text and 'scontrol show hostnames "$SLURM_JOB_NODELIST"' in text
+    assert subprocess.run(["bash", "-n", str(run_dir / "train.sbatch")]).returncode == 0
+
+
 def test_dry_run_prints_plan_writes_scripts_that_bash_accepts(tmp_path):
     proc, run_dir = dry_run(tmp_path)
     assert "6 job(s) (1 prepare, 1 estimate, 1 preprocess, 1 train, 1 translate, 1 evaluate)" in proc.stdout
@@ -78,7 +98,7 @@ def test_sbatch_lines_come_from_profile_and_stage_resources(tmp_path):
     train = (run_dir / "train.sbatch").read_text()
     for line in [
         "#SBATCH --partition=lowprio",
-        "#SBATCH --gpus=A100:1",
+        "#SBATCH --gpus-per-node=A100:1",
         "#SBATCH --time=24:00:00",
         "#SBATCH --mem=32G",
         "#SBATCH --job-name=train-sample-mediapipe-seed42-",

@@ -98,7 +98,8 @@ def test_non_sample_layout_needs_a_root(tmp_path):
 
 def test_profiles_load_and_unknown_profile_lists_the_known_ones():
     uzh = load_profile("uzh")
-    assert (uzh.executor, uzh.runtime, uzh.partition, uzh.gpu.gpus) == ("slurm", "apptainer", "lowprio", "A100:1")
+    assert (uzh.executor, uzh.runtime, uzh.partition) == ("slurm", "apptainer", "lowprio")
+    assert (uzh.gpu.per_node, uzh.gpu.model, uzh.gpu.gpus) == ("gpus-per-node", "A100", None)
     with pytest.raises(UserError, match="unknown cluster profile; known: generic, local, local-slurm, uzh"):
         load_profile("nope")
 

@@ -125,7 +125,8 @@ def test_the_cluster_recipes_site_profile_and_dry_run_work_here(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "jobs" / "dry-run" / "mysite" / "phoenix" / "train.sbatch").is_file()
     assert (
-        "#SBATCH --gpus=A100:1" in (tmp_path / "jobs" / "dry-run" / "mysite" / "phoenix" / "train.sbatch").read_text()
+        "#SBATCH --gpus-per-node=A100:1"
+        in (tmp_path / "jobs" / "dry-run" / "mysite" / "phoenix" / "train.sbatch").read_text()
     )
     assert "train=$(sbatch --parsable --kill-on-invalid-dep=yes --dependency=afterok:$preprocess" in proc.stdout
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]

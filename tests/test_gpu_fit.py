@@ -64,6 +64,7 @@ def test_a_profile_whose_gpus_the_images_run_on_is_accepted(tmp_path, gpu):
 
 def test_gpus_are_read_from_the_family_or_a_model_named_in_the_gpu_options():
     def gpu(**options):
+        options = {"per_node": "null", **options}  # generic asks per node; these options ask per job
         found = profile_gpu(load_profile("generic", [f"gpu.{k}={v}" for k, v in options.items()]))
         return found and (found.name, found.family, found.capability, found.key)
 
@@ -73,6 +74,7 @@ def test_gpus_are_read_from_the_family_or_a_model_named_in_the_gpu_options():
     assert gpu(gpus="A10:1")[:3] == ("A10", "ampere", (8, 6)) and gpu(gpus="L40S:1")[1] == "ada"
     assert gpu(gpus="1") is None and gpu(gpus="null", constraint="GPUMEM32GB") is None
     assert gpu(gpus="V100:1", family="hopper") == ("hopper", "hopper", (9, 0), "gpu.family")  # said outright
+    assert gpu(per_node="gpus-per-node", model="H100") == ("H100", "hopper", (9, 0), "gpu.model")
 
 
 def test_an_unknown_gpu_family_is_one_line_naming_the_families():

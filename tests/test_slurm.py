@@ -2,6 +2,7 @@
 dependencies and an estimate array, failures cancelling downstream jobs, resubmission of only what is missing."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -272,3 +273,38 @@ def test_exceeding_max_requeues_fails_the_job_and_cancels_downstream(tmp_path, s
     )
     states = {line.split()[0]: line.split()[2] for line in done.stdout.splitlines()[2:8] if line.strip()}
     assert states["train"] == "FAILED" and states["translate"] == "CANCELLED" and states["evaluate"] == "CANCELLED"
+
+
+def test_a_two_process_train_job_completes_and_a_requeue_resumes_it_at_the_next_step_with_both(tmp_path, smoke_data):
+    proc = submit(
+        "config/smoke.yaml",
+        tmp_path,
+        *SLURM,
+        "--set",
+        "training.nproc_per_node=2",
+        "--set",
+        "training.max_steps=600",
+        "--set",
+        "training.eval_steps=100",
+        "--until",
+        "train",
+        data_from=smoke_data,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    slurm_id, train = train_job(tmp_path, "smoke")
+    wait_for(lambda: (train / "train" / "checkpoint-100").is_dir(), "checkpoint-100")
+    assert subprocess.run(["scontrol", "requeue", slurm_id]).returncode == 0
+    done = status(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
+    first, resumed = log.split("] start train-")[1:3]
+    assert "torchrun: 2 processes" in first and "torchrun: 2 processes" in resumed  # both runs had both processes
+    stop = int(re.search(r"(?:SIG\w+|another process's signal): saving checkpoint-(\d+) and stopping", first).group(1))
+    # resuming checks that the checkpoint was saved by 2 processes (one rng_state_<rank>.pth each)
+    assert stop >= 100 and f"resuming from checkpoint-{stop} with 2 processes" in resumed
+    assert stop < first_progress(resumed, 600) <= stop + 10  # at the next step (tqdm may skip a redraw)
+    assert resumed.count("multimodalhugs-setup --modality") == 0  # set up once, in the first run
+    assert json.loads((train / "train" / "trainer_state.json").read_text())["global_step"] == 600
+    final = train / "train" / "checkpoint-600"
+    assert (final / "rng_state_0.pth").exists() and (final / "rng_state_1.pth").exists()
+    assert json.loads((train / ".done.json").read_text())["processes"] == 2

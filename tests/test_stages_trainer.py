@@ -131,6 +131,26 @@ def test_repeatability_sweep_gives_identical_weights_predictions_and_bleu(demo):
     assert (run_dir / "summary.png").stat().st_size > 1000 and (run_dir / "summary.tsv").exists()
 
 
+def test_a_train_job_on_two_cpu_processes_sets_up_once_and_only_rank_0_logs_and_writes(demo):
+    proc = submit("config/smoke.yaml", demo, "--set", "name=two", "--set", "training.nproc_per_node=2")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 (1 × 2, ddp)" in proc.stdout and "4 (2 × 1 × 2)" in proc.stdout  # the plan table
+    train = output_dir(demo, "two", "train")
+    log = next((demo / "jobs" / "two" / "logs").glob("train-*.out")).read_text(errors="replace")
+    assert log.count("multimodalhugs-setup --modality") == 1  # set up once, before torchrun
+    assert re.search(
+        r"torchrun: 2 processes \(1 node\(s\) × 2, ddp, gloo\), \d+ torch thread\(s\) each; batch 2 per "
+        r"device × accumulation 1 × 2 processes = effective batch 4",
+        log,
+    ), log[-3000:]
+    assert log.count("MultiModalEmbedderModel(") == 1  # every process builds the model, rank 0 alone prints it
+    final = train / "train" / "checkpoint-20"
+    assert (final / "rng_state_0.pth").exists() and (final / "rng_state_1.pth").exists()  # both processes saved
+    marker = json.loads((train / ".done.json").read_text())
+    assert marker["processes"] == 2 and marker["global_step"] == 20
+    assert (output_dir(demo, "two", "evaluate") / "test_score.bleu").exists()
+
+
 def test_a_different_seed_gives_different_mapper_weights(demo):
     proc = submit("config/smoke.yaml", demo, "--set", "training.seed=7", "--set", "name=demo-seed7", "--until", "train")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -4,6 +4,9 @@
 dataclass (stages/specs.py; a key unknown or missing fails in one line), `run(spec)` does the work and returns
 facts for the marker. Set `PIPELINE_FAIL_STAGE=<stage>` to make a stage fail on purpose (tests of failure paths).
 
+A stage run by torchrun (several training processes, pipeline/distributed.py) runs `run(spec)` in every process;
+only global rank 0 writes the marker. Its job runs `--setup-only` once before the launch: `stage_main`'s `setup`.
+
 A stage interrupted by its job script (SIGUSR1 before the time limit, or preemption: see compose.py) raises
 `Interrupted` once its work is saved: the stage exits with REQUEUE_EXIT and no marker, and the script requeues the
 job, which carries on from what was saved.
@@ -41,11 +44,26 @@ def write_environment(path: Path) -> None:
     path.write_text(f"# python {sys.version.split()[0]} at {sys.executable}\n" + "\n".join(packages) + "\n")
 
 
-def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None) -> None:
+def global_rank() -> int:
+    """This process's rank among torchrun's processes (RANK); 0 for a stage run on its own."""
+    return int(os.environ.get("RANK") or 0)
+
+
+def stage_main(
+    run: Callable[[Any], dict | None],
+    argv: list[str] | None = None,
+    setup: Callable[[Any], None] | None = None,
+) -> None:
     parser = argparse.ArgumentParser(description=(run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else None)
     parser.add_argument("--spec", required=True, help="the stage's JSON spec, written by pipeline.submit")
     parser.add_argument("--force", action="store_true", help="run even if the completion marker exists")
     parser.add_argument("--limit", type=int, help="only the first N examples (trial runs of estimate)")
+    if setup is not None:
+        parser.add_argument(
+            "--setup-only",
+            action="store_true",
+            help="only the part a job on several processes runs once before launching them (no marker)",
+        )
     args = parser.parse_args(argv)
     try:
         spec = load_spec(json.loads(Path(args.spec).read_text()), args.spec)
@@ -83,14 +101,17 @@ def stage_main(run: Callable[[Any], dict | None], argv: list[str] | None = None)
 
     for sig in (signal.SIGUSR1, signal.SIGTERM):
         signal.signal(sig, interrupted)
+    setup_only = setup is not None and args.setup_only
     try:
-        info = run(spec) or {}
+        info = (setup(spec) if setup is not None and setup_only else run(spec)) or {}
     except UserError as exc:
         print(f"error: {spec.stage}: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
     except Interrupted as exc:
         print(f"{spec.stage} {spec.key}: interrupted ({exc}); not complete, run again to carry on", flush=True)
         sys.exit(REQUEUE_EXIT)
+    if setup_only or global_rank() != 0:  # the marker: once the whole stage is done, by rank 0 alone
+        return
     write_environment(out / "environment.txt")
     write_marker(
         marker,

@@ -1,6 +1,8 @@
 """The MultimodalHugs (v0.5.4) YAML config of a run, built from the train spec (`mmh_config`: dict in, dict out)
 and written beside the model (`write_config`: the backbone resolved, the feature dimension preprocess measured,
-every encoder prompt preprocess used added to the vocabulary).
+every encoder prompt preprocess used added to the vocabulary). Training on several processes reads its own copy,
+`config.distributed.yaml`, with HF Trainer's backend and FSDP arguments: translate reads `config.yaml` in one
+process, where they would make it wait for a process group.
 
 v0.5.4 wants `data.dataset_type: pose2text` and a declarative `processor.slots` list: the pose slot
 (PoseModalityProcessor, reduce_holistic_poses for MediaPipe) and three TextModalityProcessor slots (labels from
@@ -56,9 +58,12 @@ def processor_slots(tokenizer: str, new_vocabulary: str, reduce_holistic: bool) 
 def mmh_config(
     spec: TrainSpec, *, backbone: str, tokenizer: str, feat_dim: int, tsv_dir: str, encoder_prompt: str, use_gpu: bool
 ) -> dict:
-    """The config dict for `multimodalhugs-setup` / `-train` / `-generate`."""
+    """The config dict for `multimodalhugs-setup` / `-train` / `-generate`. The batch per device and the gradient
+    accumulation are the launch's (pipeline/distributed.py: on several processes one of them may be divided)."""
     model, train = spec.model, spec.training
     workers = train.dataloader_num_workers
+    batch = spec.launch.batch_size if spec.launch else train.batch_size
+    accumulation = spec.launch.gradient_accumulation_steps if spec.launch else train.gradient_accumulation_steps
     training = {
         "run_name": spec.run_name,
         "early_stopping_patience": train.early_stopping_patience,
@@ -70,10 +75,10 @@ def mmh_config(
         "eval_steps": train.eval_steps,
         "logging_steps": train.eval_steps,
         "save_steps": train.eval_steps,
-        "per_device_train_batch_size": train.batch_size,
+        "per_device_train_batch_size": batch,
         "per_device_eval_batch_size": train.batch_size,
         "label_smoothing_factor": train.label_smoothing_factor,
-        "gradient_accumulation_steps": train.gradient_accumulation_steps,
+        "gradient_accumulation_steps": accumulation,
         "learning_rate": train.learning_rate,
         "load_best_model_at_end": True,
         "dataloader_num_workers": workers,
@@ -115,6 +120,19 @@ def mmh_config(
     }
 
 
+def distributed_arguments(distributed: str, backend: str, backbone_type: str) -> dict:
+    """HF Trainer's arguments for several processes: the backend (gloo on CPUs), and for FSDP its own `fsdp`
+    arguments (full shard, the backbone's repeating layers wrapped: pipeline/distributed.py says why not accelerate's
+    config file)."""
+    from pipeline.distributed import FSDP_LAYERS
+
+    arguments: dict[str, Any] = {"ddp_backend": backend}
+    if distributed == "fsdp":
+        arguments["fsdp"] = "full_shard auto_wrap"
+        arguments["fsdp_config"] = {"transformer_layer_cls_to_wrap": FSDP_LAYERS.get(backbone_type, [])}
+    return arguments
+
+
 def resolve_backbone(spec: TrainSpec) -> str:
     backbone = spec.model.pretrained_backbone
     if backbone == "tiny-m2m100":
@@ -135,6 +153,9 @@ def new_vocabulary(spec: TrainSpec) -> str:
     return ",".join(used) if used else spec.encoder_prompt
 
 
+DISTRIBUTED_CONFIG = "config.distributed.yaml"
+
+
 def write_config(spec: TrainSpec, out: Path) -> Path:
     feat = json.loads((Path(spec.preprocess_dir) / "feat_dim.json").read_text())
     backbone = resolve_backbone(spec)
@@ -153,4 +174,12 @@ def write_config(spec: TrainSpec, out: Path) -> Path:
         "# written by pipeline.stages.train for MultimodalHugs v0.5.4\n"
         + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
     )
+    if spec.launch and spec.launch.processes > 1:  # training's own copy: translate reads config.yaml, one process
+        launch = spec.launch
+        config["training"].update(distributed_arguments(launch.distributed, launch.backend, spec.model.backbone_type))
+        config["training"].update(spec.training.extra or {})  # the user's own fsdp_config, ddp_timeout, ... win
+        (out / DISTRIBUTED_CONFIG).write_text(
+            f"# written by pipeline.stages.train for MultimodalHugs v0.5.4: training on {launch.processes} processes\n"
+            + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+        )
     return path

@@ -1,90 +1,18 @@
-"""`multimodalhugs-train` with one workaround for MultimodalHugs v0.5.4, used by the train stage.
-
-With `label_smoothing_factor > 0` (the original pipeline's best setting is 0.1) the HF Trainer pops `labels`
-before the forward pass to smooth the loss itself. The model then never sees labels, so it keeps whatever
-`decoder_input_ids` / `decoder_attention_mask` the batch has: the shifted labels only if MMH's collator ran while
-the model was in training mode (not for the first batch after an evaluation), and always the decoder prompt's
-mask. The forward pass fails ("The size of tensor a (5) must match the size of tensor b (25)", or a label
-smoother size mismatch after the first evaluation). We build the decoder inputs from the labels in
-`compute_loss`, exactly what the model does itself when labels reach it. Evaluation and generation are untouched.
-
-Resuming from a checkpoint (a preempted or timed-out job, resubmitted) loads the checkpoint's RNG state with
-`torch.load`, which since torch 2.6 refuses numpy arrays by default ("Weights only load failed ...
-numpy._core.multiarray._reconstruct"); transformers 4.44.2 predates that. We allow exactly the numpy types of an
-RNG state; the checkpoint is the job's own.
-
-SIGUSR1 (passed on by the train stage when SLURM warns of the time limit, or on preemption) makes training save a
-checkpoint at the end of the current step and stop; the job is then requeued and resumes from that checkpoint.
+"""`multimodalhugs-train` with our fixes for MultimodalHugs v0.5.4 and save-and-stop on SIGUSR1
+(pipeline/stages/mmh_patches.py), as the command the one-process train stage runs:
+`python -m pipeline.stages.mmh_train <multimodalhugs-train's arguments>`. Under torchrun the train stage's processes
+call `mmh_patches.train` themselves.
 """
 
 from __future__ import annotations
 
 import sys
 
-
-def patch_trainer() -> None:
-    from multimodalhugs.multilingual_seq2seq_trainer import MultiLingualSeq2SeqTrainer
-
-    original = MultiLingualSeq2SeqTrainer.compute_loss
-
-    def compute_loss(self, model, inputs, *args, **kwargs):
-        if self.label_smoother is not None and "labels" in inputs:
-            inner = self.accelerator.unwrap_model(model)
-            inputs["decoder_input_ids"] = inner.prepare_decoder_input_ids_from_labels(labels=inputs["labels"])
-            inputs.pop("decoder_attention_mask", None)
-        return original(self, model, inputs, *args, **kwargs)
-
-    MultiLingualSeq2SeqTrainer.compute_loss = compute_loss
-
-
-def save_and_stop_on_sigusr1() -> None:
-    """On SIGUSR1, save a checkpoint after the current optimizer step and end training (a TrainerCallback)."""
-    import signal
-
-    from multimodalhugs.multilingual_seq2seq_trainer import MultiLingualSeq2SeqTrainer
-    from transformers import TrainerCallback
-
-    asked: list[int] = []
-    for sig in (signal.SIGUSR1, signal.SIGTERM):  # TERM: SLURM signals every process of a preempted job
-        signal.signal(sig, lambda signum, frame: asked.append(signum))
-
-    class SaveAndStop(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if asked:
-                print(
-                    f"{signal.Signals(asked[0]).name}: saving checkpoint-{state.global_step} and stopping", flush=True
-                )
-                control.should_save = True
-                control.should_training_stop = True
-                control.should_evaluate = False
-            return control
-
-    original = MultiLingualSeq2SeqTrainer.__init__
-
-    def __init__(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.add_callback(SaveAndStop())
-
-    MultiLingualSeq2SeqTrainer.__init__ = __init__
-
-
-def allow_numpy_rng_state() -> None:
-    import numpy as np
-    import torch
-
-    torch.serialization.add_safe_globals(
-        [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]  # type: ignore[attr-defined]
-    )
+from pipeline.stages.mmh_patches import train
 
 
 def main() -> None:
-    patch_trainer()
-    allow_numpy_rng_state()
-    save_and_stop_on_sigusr1()
-    from multimodalhugs.multimodalhugs_cli.train import main as mmh_main
-
-    sys.argv = ["multimodalhugs-train", *sys.argv[1:]]
-    mmh_main()
+    train(sys.argv[1:])
 
 
 if __name__ == "__main__":

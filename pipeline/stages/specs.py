@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from pipeline.keys import as_plain, dataset_identity, stable_hash
+from pipeline.keys import as_plain, dataset_identity, stable_hash, training_identity
 from pipeline.paths import project_path
 from pipeline.pose_types import POSE_TYPES, resolved_settings
 from pipeline.schema import Dataset, Evaluate, Experiment, Model, Profile, Training, Translate
@@ -69,6 +69,23 @@ class PoseSource:
     pose_type: str
     url: Optional[str] = None
     folder: Optional[str] = None
+
+
+@dataclass
+class Launch:
+    """How a train job's processes are laid out and what each computes (pipeline/distributed.py plans it): nodes ×
+    nproc_per_node processes of `batch_size` (per device) × `gradient_accumulation_steps`."""
+
+    nodes: int = 1
+    nproc_per_node: int = 1
+    distributed: str = "ddp"  # ddp | fsdp
+    backend: str = "gloo"  # nccl on GPUs
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+
+    @property
+    def processes(self) -> int:
+        return self.nodes * self.nproc_per_node
 
 
 @dataclass
@@ -236,15 +253,19 @@ class TrainSpec(StageSpec):
     use_gpu: bool
     max_requeues: int
     encoder_prompt: str
+    launch: Optional[Launch] = None  # None: one process, the configured batch (specs written before it existed)
 
     @classmethod
     def plan(cls, ctx: PlanContext) -> Optional[Planned]:
+        from pipeline.distributed import plan_launch
+
         exp, pre = ctx.exp, ctx.jobs["preprocess"]
         # how often a job may be requeued changes nothing it computes: not part of the key; torch's thread count
-        # changes the order of every sum (benchmarks/learnability.py varies it): part of the key only when set
+        # changes the order of every sum (benchmarks/learnability.py varies it): part of the key only when set; so
+        # are the processes (keys.training_identity: at one process, the keys of older runs)
         training = {
             k: v
-            for k, v in as_plain(exp.training).items()
+            for k, v in training_identity(exp.training).items()
             if k != "max_requeues" and not (k == "torch_threads" and v is None)
         }
         ident = {"preprocess": pre.key, "model": as_plain(exp.model), "training": training, "replicate": exp.replicate}
@@ -257,6 +278,7 @@ class TrainSpec(StageSpec):
             "use_gpu": ctx.gpu("train"),
             "max_requeues": exp.training.max_requeues,
             "encoder_prompt": exp.preprocess.encoder_prompt,
+            "launch": plan_launch(exp, ctx.profile, ctx.gpu("train")),
         }
         return Planned(model_label(exp), ident, values, "preprocess")
 

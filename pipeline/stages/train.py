@@ -11,6 +11,9 @@
 - Training goes through `pipeline.stages.mmh_train` (MMH's train CLI + a fix for label smoothing in v0.5.4).
 - Metrics run offline through our local `evaluate` modules (pipeline/stages/metrics, the working directory).
 - `model.pretrained_backbone: tiny-m2m100` builds the tiny offline backbone into the cache on first use.
+- On several processes (pipeline/distributed.py) the job runs `--setup-only` once (config and setup), then torchrun
+  runs this stage in every process (`train_process`): each trains in itself, with its share of the node's CPUs;
+  rank 0 alone prints, and writes the marker. A checkpoint saved by another number of processes is refused.
 """
 
 from __future__ import annotations
@@ -21,26 +24,49 @@ import shutil
 import sys
 from pathlib import Path
 
-from pipeline.stages.entry import stage_main
+from pipeline.errors import UserError
+from pipeline.stages.entry import Interrupted, stage_main
+from pipeline.stages.metrics import METRICS_DIR
 from pipeline.stages.mmh_commands import mmh_command, run_mmh, setup_args, train_args
-from pipeline.stages.mmh_config import write_config
-from pipeline.stages.specs import TrainSpec
+from pipeline.stages.mmh_config import DISTRIBUTED_CONFIG, write_config
+from pipeline.stages.ranks import (
+    World,
+    checkpoint_processes,
+    last_checkpoint,
+    quiet_unless_rank_zero,
+    threads_per_process,
+    world,
+)
+from pipeline.stages.specs import Launch, TrainSpec
 
 SETUP_DONE = ".setup-done"
 
 
+def setup(spec: TrainSpec) -> None:
+    """The MultimodalHugs config and `multimodalhugs-setup`, unless done: once per job, before training."""
+    out = Path(spec.output_dir)
+    config = write_config(spec, out)
+    setup_dir = out / "setup"
+    if not (setup_dir / SETUP_DONE).exists():
+        shutil.rmtree(setup_dir, ignore_errors=True)
+        run_mmh(
+            [mmh_command("multimodalhugs-setup"), *setup_args(config, setup_dir, spec.training.seed)],
+            "multimodalhugs-setup",
+        )
+        (setup_dir / SETUP_DONE).write_text("")
+    else:
+        print(f"setup already done in {setup_dir}", flush=True)
+
+
 def run(spec: TrainSpec) -> dict:
     """Set up and train one model."""
+    here = world()
+    if here is not None:
+        return train_process(spec, here)
     out = Path(spec.output_dir)
     seed = spec.training.seed
-    config = write_config(spec, out)
-    setup = out / "setup"
-    if not (setup / SETUP_DONE).exists():
-        shutil.rmtree(setup, ignore_errors=True)
-        run_mmh([mmh_command("multimodalhugs-setup"), *setup_args(config, setup, seed)], "multimodalhugs-setup")
-        (setup / SETUP_DONE).write_text("")
-    else:
-        print(f"setup already done in {setup}", flush=True)
+    setup(spec)
+    config, setup_dir = out / "config.yaml", out / "setup"
     threads = spec.training.torch_threads
     if threads:  # torch reads it when MultimodalHugs imports it (training.torch_threads)
         os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -50,21 +76,21 @@ def run(spec: TrainSpec) -> dict:
         sys.executable,
         "-m",
         "pipeline.stages.mmh_train",
-        *train_args(config, setup, train_dir, seed, spec.use_gpu),
+        *train_args(config, setup_dir, train_dir, seed, spec.use_gpu),
     ]
     run_mmh(argv, "multimodalhugs-train")
-    state = (
-        json.loads((train_dir / "trainer_state.json").read_text())
-        if (train_dir / "trainer_state.json").exists()
-        else {}
-    )
-    best = state.get("best_model_checkpoint")
+    return {**trained(train_dir), "machine": machine(spec.use_gpu)}
+
+
+def trained(train_dir: Path) -> dict:
+    """The marker's facts: the best checkpoint and where training ended (trainer_state.json)."""
+    state_file = train_dir / "trainer_state.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
     return {
-        "best_checkpoint": best,
+        "best_checkpoint": state.get("best_model_checkpoint"),
         "best_metric": state.get("best_metric"),
         "global_step": state.get("global_step"),
         "epoch": state.get("epoch"),
-        "machine": machine(spec.use_gpu),
     }
 
 
@@ -89,5 +115,59 @@ def machine(use_gpu: bool) -> dict:
     return {"cpu": cpu, "cpus": task_cpus(), "gpu": gpu}
 
 
+def train_process(spec: TrainSpec, here: World) -> dict:
+    """One of torchrun's processes: train in this process (the setup ran before the launch); after the last save,
+    wait for the others, then stop to be requeued if training stopped on a signal."""
+    launch = spec.launch or Launch(batch_size=spec.training.batch_size)
+    out = Path(spec.output_dir)
+    config, setup_dir, train_dir = out / DISTRIBUTED_CONFIG, out / "setup", out / "train"
+    if here.size != launch.processes:
+        raise UserError(
+            f"torchrun started {here.size} processes, but this job was planned for {launch.processes} "
+            f"({launch.nodes} node(s) × {launch.nproc_per_node}: its batch split depends on it); submit the run again"
+        )
+    if not (setup_dir / SETUP_DONE).exists():
+        raise UserError(
+            f"{setup_dir}: multimodalhugs-setup has not run: the job runs it (--setup-only) before torchrun"
+        )
+    last = last_checkpoint(train_dir)
+    if last is not None and checkpoint_processes(last) != here.size:
+        raise UserError(
+            f"{last}: saved by {checkpoint_processes(last)} process(es), and this job has {here.size}: a checkpoint "
+            f"holds each process's random state and place in the data, so it resumes only with as many; train with "
+            f"{checkpoint_processes(last)} again, or delete {train_dir} to start over"
+        )
+    quiet_unless_rank_zero(here.rank)
+    threads = threads_per_process(here.local_size, spec.training.torch_threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch is imported here (MultimodalHugs imports it)
+    import torch
+
+    torch.set_num_threads(threads)
+    if launch.distributed == "fsdp" and not torch.cuda.is_available():
+        raise UserError(
+            "training.distributed: fsdp needs GPUs (accelerate's FSDP), and this process sees none; use ddp"
+        )
+    from pipeline.stages import mmh_patches
+
+    effective = launch.batch_size * launch.gradient_accumulation_steps * here.size
+    print(
+        f"torchrun: {here.size} processes ({launch.nodes} node(s) × {launch.nproc_per_node}, {launch.distributed}, "
+        f"{launch.backend}), {threads} torch thread(s) each; batch {launch.batch_size} per device × accumulation "
+        f"{launch.gradient_accumulation_steps} × {here.size} processes = effective batch {effective}",
+        flush=True,
+    )
+    if last is not None:
+        print(f"resuming from {last.name} with {here.size} processes", flush=True)
+    os.chdir(METRICS_DIR)  # our offline evaluate modules (pipeline/stages/metrics)
+    mmh_patches.train(train_args(config, setup_dir, train_dir, spec.training.seed, spec.use_gpu))
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()  # rank 0's saves after training are done before any process exits
+    if mmh_patches.stopped:
+        raise Interrupted(f"stopped after step {mmh_patches.stopped[0]} on a signal, checkpoint saved")
+    if here.rank != 0:
+        return {}
+    return {**trained(train_dir), "processes": here.size, "machine": machine(spec.use_gpu)}
+
+
 if __name__ == "__main__":
-    stage_main(run)
+    stage_main(run, setup=setup)
