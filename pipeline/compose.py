@@ -145,8 +145,15 @@ def requeueing(command: str, limit: int, before: str | None = None) -> list[str]
         f'  if [ "$restarts" -ge {limit} ]; then echo "error: stopped to be requeued, but {give_up}" >&2; exit 1; fi',
         f'  echo "[$(date -Is)] saved; requeueing job ${{SLURM_JOB_ID:-}} '
         f'(restart $((restarts + 1)) of at most {limit})"',
-        '  if [ "${SLURM_JOB_ID:-local}" != local ] && scontrol requeue "$SLURM_JOB_ID"; then exit 0; fi',
-        '  echo "could not requeue (not a SLURM job): submit again to carry on from the checkpoint" >&2',
+        '  if [ "${SLURM_JOB_ID:-local}" = local ]; then',
+        '    echo "could not requeue (not a SLURM job): submit again to carry on from the checkpoint" >&2',
+        '  elif scontrol requeue "$SLURM_JOB_ID"; then',
+        "    exit 0",
+        "  else  # an administrator's (or SLURM's own) requeue raced ours: the job is on its way back already",
+        '    state=$(squeue -h -j "$SLURM_JOB_ID" -o %T 2>/dev/null || true)',
+        '    echo "scontrol requeue refused (job state: ${state:-gone}): requeued by SLURM before the stage asked;'
+        ' it resumes from the checkpoint when it runs again (if it does not, submit again)" >&2',
+        "  fi",
         "fi",
         '[ "$rc" -eq 0 ] || exit "$rc"',
     ]

@@ -61,3 +61,31 @@ def test_past_max_requeues_the_job_fails_and_says_why(tmp_path, restarts, when):
     assert proc.returncode == 1
     assert f"error: {when}it was requeued {restarts} times already (training.max_requeues: 3): giving up" in proc.stderr
     assert not (tmp_path / "scontrol.calls").exists()
+
+
+def test_a_requeue_that_slurm_did_first_is_said_so_not_called_a_local_job(tmp_path):
+    """An administrator's `scontrol requeue` signals the job, the stage saves and exits 75, and our own requeue is
+    then refused (the job is requeued already): the log says what happened."""
+    text = make_sbatch_script(
+        "bash -c 'exit 75'",
+        job_name="train-x",
+        log_dir=str(tmp_path),
+        time="1:00:00",
+        cpus=1,
+        mem="1G",
+        requeue_limit=5,
+    )
+    (tmp_path / "train.sbatch").write_text(text)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in (
+        ("scontrol", 'echo "Requested operation is presently disabled" >&2; exit 1'),
+        ("squeue", "echo REQUEUED"),
+    ):
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "123", "SLURM_RESTART_COUNT": "0"}
+    proc = subprocess.run(["bash", str(tmp_path / "train.sbatch")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 75
+    assert "scontrol requeue refused (job state: REQUEUED): requeued by SLURM before the stage asked" in proc.stderr
+    assert "not a SLURM job" not in proc.stderr
