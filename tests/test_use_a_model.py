@@ -235,7 +235,7 @@ class TestWithTheSmokeRun:
         assert proc.returncode == 0, proc.stderr
         estimate, translate = (out / "estimate.sbatch").read_text(), (out / "translate.sbatch").read_text()
         assert "#SBATCH --gpus" not in estimate and " --nv " not in estimate
-        assert "#SBATCH --gpus=A100:1" in translate and " --nv " in translate
+        assert "#SBATCH --gpus-per-node=A100:1" in translate and " --nv " in translate
         assert "pipeline.stages.estimate_inputs" in estimate and "pipeline.stages.translate_inputs" in translate
         for path in (video, pose, output_dir(smoke_run, "smoke", "train")):
             assert f"--bind {path}:{path}:ro" in translate
