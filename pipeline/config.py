@@ -224,6 +224,19 @@ def load_profile(name_or_path: str, overrides: Sequence[str] = ()) -> Profile:
     return prof
 
 
+def add_profile_set(parser, example: str) -> None:
+    """The `--profile-set KEY=VALUE` option (repeatable) of every command that loads a profile; `example` is one
+    KEY=VALUE for its help."""
+    parser.add_argument(
+        "--profile-set",
+        dest="profile_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a profile key, e.g. --profile-set {example}",
+    )
+
+
 def stage_resources(stage: str, profile: Profile, experiment: Experiment, wants_gpu: bool) -> Resources:
     """Defaults, then the profile's, then the experiment's; GPU only where the profile has GPUs."""
     res = dataclasses.replace(DEFAULT_RESOURCES[stage])

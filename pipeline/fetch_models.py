@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.config import load_profile
+from pipeline.config import add_profile_set, load_profile
 from pipeline.errors import UserError, run_cli
 from pipeline.plan import build_plan
 from pipeline.sweep import TRIAL_OVERRIDES, load_experiments
@@ -69,14 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", help="experiment or sweep YAML")
     parser.add_argument("--profile", default="local", help="whose cache_dir to fill (default: local)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument(
-        "--profile-set",
-        dest="profile_overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a profile key, e.g. --profile-set data_dir=/scratch/data",
-    )
+    add_profile_set(parser, "data_dir=/scratch/data")
     parser.add_argument("--trial", action="store_true", help="what `submit --trial` needs (the tiny BLEURT)")
     args = parser.parse_args(argv)
     _, experiments, _ = load_experiments(args.config, (TRIAL_OVERRIDES if args.trial else []) + args.overrides)

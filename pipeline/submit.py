@@ -30,7 +30,7 @@ from pathlib import Path
 
 from pipeline import preflight
 from pipeline.compose import compose_run
-from pipeline.config import load_profile
+from pipeline.config import add_profile_set, load_profile
 from pipeline.distributed import describe, describe_batch, processes
 from pipeline.errors import USER_ERROR_EXIT, run_cli
 from pipeline.executor_local import run_local
@@ -97,14 +97,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override an experiment key, e.g. --set training.seed=7 (repeatable)",
     )
-    parser.add_argument(
-        "--profile-set",
-        dest="profile_overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a profile key, e.g. --profile-set partition=gpu",
-    )
+    add_profile_set(parser, "partition=gpu")
     parser.add_argument("--quiet", action="store_true", help="do not print the scripts on --dry-run")
     parser.add_argument(
         "--jobs-dir",

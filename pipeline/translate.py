@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.compose import bind_list, profile_script
-from pipeline.config import load_profile, stage_resources
+from pipeline.config import add_profile_set, load_profile, stage_resources
 from pipeline.errors import USER_ERROR_EXIT, UserError, run_cli
 from pipeline.finished_run import FinishedRun, load_finished_run
 from pipeline.paths import PROJECT_ROOT, display_path
@@ -73,14 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", default=None, help="cluster profile (config/clusters/ or a YAML path); default: local, here"
     )
-    parser.add_argument(
-        "--profile-set",
-        dest="profile_overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a profile key, e.g. --profile-set runtime=apptainer",
-    )
+    add_profile_set(parser, "runtime=apptainer")
     parser.add_argument("--dry-run", action="store_true", help="write and print the job scripts; run nothing")
     return parser.parse_args(argv)
 
