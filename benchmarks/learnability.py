@@ -109,8 +109,11 @@ def demo_clips(config: str) -> tuple[int, int, int]:
 
 
 def stage_dir(work: Path, run: str, stage: str) -> Path:
-    plan = json.loads((work / "jobs" / run / "plan.json").read_text())
-    return Path(plan["jobs"][plan["runs"][run][stage]]["output_dir"])
+    sys.path.insert(0, str(ROOT))
+    from pipeline.rundir import load_run
+
+    plan, _ = load_run(work / "jobs" / run)
+    return Path(plan.jobs_of(run)[stage].output_dir)
 
 
 def read_result(work: Path, run: str) -> tuple[float | None, int | None, str]:
@@ -119,11 +122,11 @@ def read_result(work: Path, run: str) -> tuple[float | None, int | None, str]:
     found = json.loads(bleu_file.read_text()) if bleu_file.exists() else {}
     bleu = found.get("score")
     matches = " ".join(f"{c}/{t}" for c, t in zip(found.get("counts", []), found.get("totals", [])))
-    state_file = stage_dir(work, run, "train") / "train" / "trainer_state.json"
-    first = None
-    if state_file.exists():
-        history = json.loads(state_file.read_text())["log_history"]
-        first = next((h["step"] for h in history if h.get("eval_sacrebleu", -1) >= GOAL), None)
+    from pipeline.stages.trained_model import trainer_state
+
+    state = trainer_state(stage_dir(work, run, "train") / "train")
+    history = state.log_history if state else []
+    first = next((h["step"] for h in history if h.get("eval_sacrebleu", -1) >= GOAL), None)
     return bleu, first, matches
 
 

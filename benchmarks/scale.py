@@ -210,8 +210,10 @@ def submit_argv(config: Path, work: Path, *extra: str) -> list[str]:
 
 
 def stage_dirs(work: Path, run: str) -> dict[str, Path]:
-    plan = json.loads((work / "jobs" / run / "plan.json").read_text())
-    return {stage: Path(plan["jobs"][job]["output_dir"]) for stage, job in plan["runs"][run].items()}
+    from pipeline.rundir import load_run
+
+    plan, _ = load_run(work / "jobs" / run)
+    return {stage: Path(job.output_dir) for stage, job in plan.jobs_of(run).items()}
 
 
 def folder_bytes(folder: Path) -> int:
@@ -264,8 +266,11 @@ def how2sign_dry_run(folder: Path, n: int) -> tuple[float, int]:
     argv = [sys.executable, "-m", "pipeline.submit", "config/how2sign.yaml", "--dry-run"]
     argv += ["--set", f"dataset.root={folder}", "--jobs-dir", str(folder / "jobs")]
     seconds, _, _ = run_measured(argv, ())
-    plan = json.loads(next((folder / "jobs").rglob("plan.json")).read_text())
-    arrays = [job["array"] for job in plan["jobs"].values() if job["stage"] == "estimate"]
+    from pipeline.run_records import read_plan
+
+    plan = read_plan(next((folder / "jobs").rglob("plan.json")))
+    assert plan is not None
+    arrays = [job.array for job in plan.jobs.values() if job.stage == "estimate"]
     return seconds, arrays[0]
 
 

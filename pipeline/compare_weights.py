@@ -20,10 +20,10 @@ def model_dir(target: Path) -> Path:
     target = Path(target)
     if (target / "plan.json").exists():
         plan, _ = load_run(target)
-        trains = [j for j in plan["jobs"].values() if j["stage"] == "train"]
+        trains = [j for j in plan.jobs.values() if j.stage == "train"]
         if len(trains) != 1:
             raise UserError(f"{target}: has {len(trains)} train jobs; name the train folder (data/train/<key>)")
-        target = Path(trains[0]["output_dir"])
+        target = Path(trains[0].output_dir)
     for candidate in (target / "setup" / "model", target / "model", target):
         if list(candidate.glob("*.safetensors")):
             return candidate

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.image_steps import StepResult, bind_folders, run_step
+from pipeline.run_records import Submission
+from pipeline.summary_rows import RunRow
 
 REPEAT_KEYS = ("replicate", "training.seed")
 TRIALS, RESAMPLES, SEED = 10000, 1000, 12345  # sacrebleu's defaults for AR and bootstrap, and its seed
@@ -32,15 +34,15 @@ METRICS = {"bleu": "BLEU", "chrf": "chrF"}
 @dataclass
 class System:
     name: str
-    runs: list[dict]  # summary rows (pipeline.summarize.run_rows), scored, by seed then replicate
+    runs: list[RunRow]  # summary rows (pipeline/summary_rows.py), scored, by seed then replicate
     result: dict = field(default_factory=dict)  # metric -> the significance step's numbers for this system
 
     def mean_std(self, metric: str) -> tuple[float, float]:
-        scores = [r[metric] for r in self.runs]
+        scores = [float(r.get(metric)) for r in self.runs]
         return statistics.mean(scores), statistics.stdev(scores) if len(scores) > 1 else 0.0
 
 
-def system_name(row: dict, others: list[str], fallback: str) -> str:
+def system_name(row: RunRow, others: list[str], fallback: str) -> str:
     return ", ".join(f"{k.split('.')[-1]}={format_value(row.get(k))}" for k in others) or fallback
 
 
@@ -48,14 +50,14 @@ def format_value(value) -> str:
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
-def partition(rows: list[dict], keys: list[str]) -> set[frozenset]:
+def partition(rows: list[RunRow], keys: list[str]) -> set[frozenset]:
     groups: dict[tuple, set] = {}
     for row in rows:
-        groups.setdefault(tuple(format_value(row.get(k)) for k in keys), set()).add(row["run"])
+        groups.setdefault(tuple(format_value(row.get(k)) for k in keys), set()).add(row.run)
     return {frozenset(g) for g in groups.values()}
 
 
-def naming_keys(rows: list[dict], keys: list[str]) -> list[str]:
+def naming_keys(rows: list[RunRow], keys: list[str]) -> list[str]:
     """The keys that name systems: a key that the others determine (each pose type's own archive URL, say) is
     left out, from the last key on, as long as the runs still fall into the same systems."""
     kept = list(keys)
@@ -66,18 +68,18 @@ def naming_keys(rows: list[dict], keys: list[str]) -> list[str]:
     return kept
 
 
-def group_systems(rows: list[dict], varied: list[str], order: list[str], fallback: str) -> list[System]:
+def group_systems(rows: list[RunRow], varied: list[str], order: list[str], fallback: str) -> list[System]:
     """Scored runs (BLEU and chrF numbers) grouped into systems, in the order their first run has in `order`."""
     position = {run: i for i, run in enumerate(order)}
-    scored = [r for r in rows if isinstance(r.get("bleu"), (int, float)) and isinstance(r.get("chrf"), (int, float))]
+    scored = [r for r in rows if isinstance(r.bleu, (int, float)) and isinstance(r.chrf, (int, float))]
     others = naming_keys(rows, [k for k in varied if k not in REPEAT_KEYS])
-    scored.sort(key=lambda r: (position.get(r["run"], len(position)), r["run"]))
+    scored.sort(key=lambda r: (position.get(r.run, len(position)), r.run))
     systems: dict[str, System] = {}
     for row in scored:
         name = system_name(row, others, fallback)
         systems.setdefault(name, System(name, [])).runs.append(row)
     for system in systems.values():
-        system.runs.sort(key=lambda r: (seed_order(r.get("training.seed")), seed_order(r.get("replicate")), r["run"]))
+        system.runs.sort(key=lambda r: (seed_order(r.get("training.seed")), seed_order(r.get("replicate")), r.run))
     return list(systems.values())
 
 
@@ -90,7 +92,7 @@ def seed_order(value) -> tuple:
 
 def matches(system: System, name: str) -> bool:
     values = [part.split("=", 1)[-1] for part in system.name.split(", ")]
-    return name == system.name or name in values or name in [r["run"] for r in system.runs]
+    return name == system.name or name in values or name in [r.run for r in system.runs]
 
 
 def choose_baseline(systems: list[System], given: str | None, recorded: str | None) -> tuple[System, str]:
@@ -118,10 +120,10 @@ def significance_spec(systems: list[System], baseline: System, output: Path, tri
                 "name": s.name,
                 "runs": [
                     {
-                        "run": r["run"],
-                        "stats": str(r["_evaluate_dir"] / "test_stats.json"),
-                        "hypotheses": str(r["_translate_dir"] / "generated_predictions.txt"),
-                        "references": str(r["_preprocess_dir"] / "test.tsv"),
+                        "run": r.run,
+                        "stats": str(r.dirs["evaluate"] / "test_stats.json"),
+                        "hypotheses": str(r.dirs["translate"] / "generated_predictions.txt"),
+                        "references": str(r.dirs["preprocess"] / "test.tsv"),
                     }
                     for r in s.runs
                 ],
@@ -147,7 +149,7 @@ def compute_significance(
     systems: list[System],
     baseline: System,
     folder: Path,
-    record: dict,
+    record: Submission,
     trials: int,
     resamples: int,
     runtime: str | None = None,
@@ -228,8 +230,8 @@ def method_note(result: dict | None, baseline: System, systems: list[System], wh
     )
 
 
-def read_sentences(row: dict) -> list[dict] | None:
-    path = row["_evaluate_dir"] / "test_sentences.tsv"
+def read_sentences(row: RunRow) -> list[dict] | None:
+    path = row.dirs["evaluate"] / "test_sentences.tsv"
     if not path.exists():
         return None
     with open(path, newline="", encoding="utf-8") as handle:
@@ -239,7 +241,7 @@ def read_sentences(row: dict) -> list[dict] | None:
 def sentence_table(systems: list[System]) -> tuple[list[dict], list[str]]:
     """Per test sentence: its reference and, per system, its first seed's hypothesis and the sentence BLEU and
     chrF averaged over its seeds; and the runs without per-sentence scores."""
-    missing = [r["run"] for s in systems for r in s.runs if read_sentences(r) is None]
+    missing = [r.run for s in systems for r in s.runs if read_sentences(r) is None]
     table: list[dict] = []
     for system in systems:
         per_run = [rows for rows in (read_sentences(r) for r in system.runs) if rows is not None]

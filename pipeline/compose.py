@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from pipeline.distributed import launch_command, torchrun_argv
+from pipeline.keys import as_plain
 from pipeline.paths import PROJECT_ROOT
 from pipeline.plan import Plan, StageJob
 from pipeline.rundir import JobFiles, job_files, plan_record
@@ -230,8 +231,8 @@ def script_for(
         log_dir=log_dir,
         header=header,
         array=job.array,
-        requeue_limit=getattr(job.spec, "max_requeues", None) if STAGE[job.stage].requeues else None,
-        launch=getattr(job.spec, "launch", None),
+        requeue_limit=job.spec.requeue_limit() if STAGE[job.stage].requeues else None,
+        launch=job.spec.processes(),
         spec_path=spec_path,
     )
 
@@ -335,15 +336,14 @@ def compose_run(
         )
         f.script.write_text(text)
         f.script.chmod(0o755)
-    write_json(
-        run_dir / "plan.json",
-        {
-            "run": run,
-            "config_hash": chash,
-            "profile": profile.name,
-            "executor": profile.executor,
-            "runtime": profile.runtime,
-            **plan_record(plan, files),
-        },
+    record = plan_record(
+        plan,
+        files,
+        run=run,
+        config_hash=chash,
+        profile=profile.name,
+        executor=profile.executor,
+        runtime=profile.runtime,
     )
+    write_json(run_dir / "plan.json", as_plain(record))
     return files

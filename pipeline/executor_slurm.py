@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from pipeline.errors import UserError
-from pipeline.rundir import jobs_to_run, save_submission, topological
+from pipeline.run_records import JobState, PlanRecord, Submission
+from pipeline.rundir import jobs_to_run, save_submission
 from pipeline.slurm_query import ACTIVE, query_states
 from pipeline.stage_registry import STAGE
-from pipeline.stages.markers import missing_tasks
 
 
 def sbatch_argv(script: str, dependency: list[str], array: list[int] | None, after_any: str | None = None) -> list[str]:
@@ -50,40 +50,38 @@ def sbatch(script: str, dependency: list[str], array: list[int] | None, after_an
     return proc.stdout.strip().split(";")[0]
 
 
-def submit_slurm(run_dir: Path, plan: dict, record: dict, max_parallel: int | None = None) -> dict[str, str]:
+def submit_slurm(
+    run_dir: Path, plan: PlanRecord, record: Submission, max_parallel: int | None = None
+) -> dict[str, str]:
     """Submit what is not complete and not already queued; returns job id -> SLURM id of this submission.
     With `max_parallel`, at most that many train jobs run at once (lanes of afterany dependencies)."""
     if shutil.which("sbatch") is None:
         raise UserError(
             "sbatch not found: this machine has no SLURM client; use --executor local, or submit from a login node"
         )
-    states = record.setdefault("jobs", {})
-    previous = {jid: s["slurm_id"] for jid, s in states.items() if s.get("slurm_id")}
+    states = record.jobs
+    previous = {jid: s.slurm_id for jid, s in states.items() if s.slurm_id}
     live = query_states(list(previous.values()))
     submitted: dict[str, str] = {}
     trains: list[str] = []  # SLURM ids of this submission's train jobs, in order: lane i % N
-    for job_id, job, tasks in jobs_to_run(plan, states):
+    for job_id, job, tasks in jobs_to_run(plan, record):
         old = previous.get(job_id)
         if old and live.get(old) in ACTIVE:
             submitted[job_id] = old
-            if STAGE[job["stage"]].throttled:
+            if STAGE[job.stage].throttled:
                 trains.append(old)
             print(f"  {job_id}: already {live[old].lower()} as job {old}, not resubmitted", flush=True)
             continue
-        deps = [submitted[d] for d in job["deps"] if d in submitted]
-        array = tasks if job["array"] else None
-        throttled = STAGE[job["stage"]].throttled
+        deps = [submitted[d] for d in job.deps if d in submitted]
+        array = tasks if job.array else None
+        throttled = STAGE[job.stage].throttled
         lane = trains[-max_parallel] if throttled and max_parallel and len(trains) >= max_parallel else None
-        slurm_id = sbatch(job["script"], deps, array, after_any=lane)
+        slurm_id = sbatch(job.script, deps, array, after_any=lane)
         if throttled:
             trains.append(slurm_id)
         submitted[job_id] = slurm_id
-        states[job_id] = {
-            "slurm_id": slurm_id,
-            "tasks": array,
-            "submitted": time.time(),
-            "history": states.get(job_id, {}).get("history", []) + ([old] if old else []),
-        }
+        history = record.state(job_id).history + ([old] if old else [])
+        states[job_id] = JobState(slurm_id=slurm_id, tasks=array, submitted=time.time(), history=history)
         what = f" tasks {','.join(map(str, array))}" if array else ""
         print(
             f"  {job_id}: submitted as job {slurm_id}{what}"
@@ -96,29 +94,29 @@ def submit_slurm(run_dir: Path, plan: dict, record: dict, max_parallel: int | No
     return submitted
 
 
-def planned_sbatch_lines(plan: dict, max_parallel: int | None = None) -> list[str]:
-    """What `submit_slurm` would run for `plan` (plan.json form) on a first submission, as shell lines: each job's
+def planned_sbatch_lines(plan: PlanRecord, max_parallel: int | None = None) -> list[str]:
+    """What `submit_slurm` would run for `plan` on a first submission, as shell lines: each job's
     id kept in a variable named after its stage, the jobs after it depending on that variable."""
     counts: dict[str, int] = {}
-    for job in plan["jobs"].values():
-        counts[job["stage"]] = counts.get(job["stage"], 0) + 1
+    for job in plan.jobs.values():
+        counts[job.stage] = counts.get(job.stage, 0) + 1
     names: dict[str, str] = {}
     numbered: dict[str, int] = {}
     trains: list[str] = []
     lines = []
-    for job_id in topological(plan["jobs"]):
-        job = plan["jobs"][job_id]
-        tasks = missing_tasks(job["output_dir"], job["array"])
+    for job_id in plan.order():
+        job = plan.jobs[job_id]
+        tasks = job.missing_tasks()
         if not tasks:
             lines.append(f"# {job_id}: complete, not submitted")
             continue
-        stage = job["stage"]
+        stage = job.stage
         numbered[stage] = numbered.get(stage, 0) + 1
         name = stage if counts[stage] == 1 else f"{stage}_{numbered[stage]}"
-        deps = ["$" + names[d] for d in job["deps"] if d in names]
+        deps = ["$" + names[d] for d in job.deps if d in names]
         throttled = STAGE[stage].throttled
         lane = trains[-max_parallel] if throttled and max_parallel and len(trains) >= max_parallel else None
-        argv = sbatch_argv(job["script"], deps, tasks if job["array"] else None, after_any=lane)
+        argv = sbatch_argv(job.script, deps, tasks if job.array else None, after_any=lane)
         names[job_id] = name
         if throttled:
             trains.append("$" + name)

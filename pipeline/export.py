@@ -133,7 +133,7 @@ def card_facts(run: FinishedRun) -> CardFacts:
         best_step=int(best.split("-")[1]) if best.startswith("checkpoint-") else None,
         steps=marker.get("global_step"),
         epoch=marker.get("epoch"),
-        git_commit=run.submission.get("git_commit"),
+        git_commit=run.submission.git_commit,
         host=marker.get("host"),
         machine=marker.get("machine") or {},
         versions=versions,

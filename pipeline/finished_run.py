@@ -16,12 +16,12 @@ from typing import Optional
 
 from pipeline.errors import UserError
 from pipeline.paths import display_path
+from pipeline.run_records import PlanRecord, Submission
 from pipeline.rundir import find_run_dir, load_run
 from pipeline.schema import Experiment
 from pipeline.stages.markers import DONE
 from pipeline.stages.specs import EstimateSpec, PreprocessSpec, StageSpec, TrainSpec, TranslateSpec, load_spec
 from pipeline.stages.trained_model import best_checkpoint
-from pipeline.yaml_layers import from_dict
 
 
 @dataclass
@@ -33,7 +33,7 @@ class FinishedRun:
     output_dirs: dict[str, Path]  # stage -> its job's output folder
     checkpoint: Path  # the selected checkpoint (as the translate stage selects it)
     train_marker: dict  # the train stage's .done.json
-    submission: dict  # submission.json: executor, git commit, ...
+    submission: Submission  # submission.json: executor, git commit, ...
 
     @property
     def train(self) -> TrainSpec:
@@ -62,8 +62,8 @@ class FinishedRun:
         return self.output_dirs["train"]
 
 
-def choose_run(plan: dict, where: str, name: Optional[str]) -> str:
-    runs = list(plan.get("runs", {}))
+def choose_run(plan: PlanRecord, where: str, name: Optional[str]) -> str:
+    runs = list(plan.runs)
     if name:
         if name not in runs:
             raise UserError(f"{where}: --run {name}: no such run here; its runs: {', '.join(runs)}")
@@ -80,23 +80,22 @@ def load_finished_run(path: str, name: Optional[str] = None) -> FinishedRun:
     where = display_path(run_dir)
     plan, submission = load_run(run_dir)
     run = choose_run(plan, where, name)
-    stages = plan["runs"][run]
-    if "train" not in stages:
+    jobs = plan.jobs_of(run)
+    if "train" not in jobs:
         raise UserError(
             f"{where}: run {run}: has no train stage (submitted with --until before train); submit it to the end"
         )
     specs, output_dirs = {}, {}
-    for stage, job_id in stages.items():
-        job = plan["jobs"][job_id]
-        specs[stage] = load_spec(json.loads(Path(job["spec"]).read_text()), job["spec"])
-        output_dirs[stage] = Path(job["output_dir"])
+    for stage, job in jobs.items():
+        specs[stage] = load_spec(json.loads(Path(job.spec).read_text()), job.spec)
+        output_dirs[stage] = Path(job.output_dir)
     marker = output_dirs["train"] / DONE
-    if not marker.exists():
+    if not jobs["train"].complete:
         raise UserError(
             f"{where}: run {run}: its training never finished (no {marker}); submit the run again to finish it "
             f"(python -m pipeline.status {where} says where it stopped)"
         )
-    experiment = from_dict(Experiment, plan["experiments"][run], {}, "", f"{where}/plan.json")
+    experiment = plan.experiment(run, f"{where}/plan.json")
     return FinishedRun(
         run,
         run_dir,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.paths import PROJECT_ROOT
+from pipeline.run_records import Submission
 from pipeline.runtime import Bind, needed_artifact, wrap
 
 MAX_BINDS = 16  # more folders than this: their common parent is bound instead
@@ -37,12 +38,12 @@ def bind_folders(read: list[Path], write: list[Path]) -> list[Bind]:
     return binds + [Bind(str(Path(p).resolve())) for p in write]
 
 
-def image_folder(record: dict) -> Path:
+def image_folder(record: Submission) -> Path:
     """Where the run's venvs or images are: the folder of the build manifest submit recorded."""
-    return Path(record.get("image_manifest") or PROJECT_ROOT / ".venvs" / "manifest.json").parent
+    return Path(record.image_manifest or PROJECT_ROOT / ".venvs" / "manifest.json").parent
 
 
-def step_line(record: dict, image: str, module: str, spec: Path, binds: list[Bind], runtime: str) -> str:
+def step_line(record: Submission, image: str, module: str, spec: Path, binds: list[Bind], runtime: str) -> str:
     """The shell line that runs `python -m pipeline.stages.<module> --spec SPEC` in `image`."""
     folder = image_folder(record)
     return wrap(
@@ -59,10 +60,10 @@ def step_line(record: dict, image: str, module: str, spec: Path, binds: list[Bin
 
 
 def run_step(
-    record: dict, image: str, module: str, spec: Path, binds: list[Bind], runtime: str | None = None
+    record: Submission, image: str, module: str, spec: Path, binds: list[Bind], runtime: str | None = None
 ) -> StepResult:
     """Run the step; its output is whatever it wrote beside `spec`."""
-    runtime = runtime or record.get("runtime") or "venv"
+    runtime = runtime or record.runtime or "venv"
     artifact = needed_artifact(runtime, image, image_folder(record), image_folder(record))
     if artifact is not None and not artifact.exists():
         return StepResult(False, f"needs the {image} {'venv' if runtime == 'venv' else 'image'} at {artifact}")

@@ -20,6 +20,7 @@ from pipeline.keys import stable_hash
 from pipeline.pose_types import POSE_TYPES, TRAINER_IMAGE
 from pipeline.schema import Experiment, Profile
 from pipeline.stage_registry import STAGE, STAGES, Resources
+from pipeline.stages.markers import missing_tasks
 from pipeline.stages.specs import SPEC_TYPES, PlanContext, Planned, StageSpec, load_spec
 
 
@@ -39,6 +40,10 @@ class StageJob:
     @property
     def id(self) -> str:
         return f"{self.stage}/{self.key}"
+
+    def missing_tasks(self) -> list[int]:
+        """Tasks whose completion marker is missing, as a run folder's JobRecord says it (stages/markers.py)."""
+        return missing_tasks(self.output_dir, self.array)
 
 
 @dataclass

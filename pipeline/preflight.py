@@ -19,7 +19,6 @@ from pipeline.paths import CONFIG_DIR, PROJECT_ROOT, project_path
 from pipeline.plan import Plan
 from pipeline.runtime import needed_artifact
 from pipeline.schema import SPLITS, Dataset, Profile
-from pipeline.stages.markers import missing_tasks
 from pipeline.stages.specs import PrepareSpec
 
 
@@ -55,7 +54,7 @@ def dataset_problems(plan: Plan) -> list[str]:
                 f"{{train,dev|validation,test}}/<id>.pose"
             )
         prepare = plan.jobs[plan.runs[exp.name]["prepare"]]
-        if exp.dataset.layout == "sample" or exp.dataset.url or not missing_tasks(prepare.output_dir, 0):
+        if exp.dataset.layout == "sample" or exp.dataset.url or not prepare.missing_tasks():
             continue  # generated or fetched by prepare, or prepared already: not read again
         assert isinstance(prepare.spec, PrepareSpec)
         root = Path(prepare.spec.dataset.root)
@@ -161,7 +160,7 @@ def artifact_problems(plan: Plan, profile: Profile) -> list[str]:
         )
     seen = set()
     for job in plan.jobs.values():
-        if not missing_tasks(job.output_dir, job.array) or job.image in seen:
+        if not job.missing_tasks() or job.image in seen:
             continue
         seen.add(job.image)
         path = needed_artifact(profile.runtime, job.image, Path(profile.image_dir), Path(profile.venv_dir))

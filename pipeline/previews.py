@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.image_steps import bind_folders, run_step
+from pipeline.run_records import PlanRecord, Submission
 
 SIZE, MAX_FRAMES = 160, 40  # pixels on the longer side, frames per GIF: a few dozen kB per clip
 
@@ -27,14 +28,14 @@ class Preview:
     error: str = ""
 
 
-def preview_clips(plan: dict, clips: int = 2) -> list[dict]:
+def preview_clips(plan: PlanRecord, clips: int = 2) -> list[dict]:
     """One entry per pose type: its label and its first `clips` test clips."""
     groups: dict[str, dict] = {}
-    for run, stages in sorted(plan["runs"].items()):
-        label = plan.get("experiments", {}).get(run, {}).get("estimate", {}).get("estimator") or run
+    for run, stages in sorted(plan.runs.items()):
+        label = plan.experiments.get(run, {}).get("estimate", {}).get("estimator") or run
         if label in groups or "preprocess" not in stages:
             continue
-        tsv = Path(plan["jobs"][stages["preprocess"]]["output_dir"]) / "test.tsv"
+        tsv = Path(plan.jobs[stages["preprocess"]].output_dir) / "test.tsv"
         if not tsv.exists():
             continue
         with open(tsv, newline="", encoding="utf-8") as handle:
@@ -55,7 +56,9 @@ def preview_clips(plan: dict, clips: int = 2) -> list[dict]:
     return list(groups.values())
 
 
-def draw_previews(run_dir: Path, plan: dict, record: dict, runtime: str | None = None) -> tuple[list[Preview], str]:
+def draw_previews(
+    run_dir: Path, plan: PlanRecord, record: Submission, runtime: str | None = None
+) -> tuple[list[Preview], str]:
     """The previews of a run folder's pose types; ([], why) when the step could not run."""
     groups = preview_clips(plan)
     if not groups:

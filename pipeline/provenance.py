@@ -10,26 +10,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.run_records import JobRecord, PlanRecord, Submission
 from pipeline.rundir import read_json
 from pipeline.stages.markers import marker_paths, write_json
 
 
-def image_digests(record: dict) -> dict:
-    manifest = Path(record.get("image_manifest") or "")
+def image_digests(record: Submission) -> dict:
+    manifest = Path(record.image_manifest or "")
     return read_json(manifest) if manifest.is_file() else {}
 
 
-def stage_facts(job: dict, digests: dict) -> dict:
-    out = Path(job["output_dir"])
-    markers = marker_paths(out, job["array"])
+def stage_facts(job: JobRecord, digests: dict) -> dict:
+    out = Path(job.output_dir)
+    markers = marker_paths(out, job.array)
     done = [read_json(m) for m in markers if m.exists()]
     env = out / "environment.txt"
     return {
-        "key": job["key"],
-        "image": job["image"],
-        "image_sha256": digests.get(job["image"], {}).get("sha256"),
+        "key": job.key,
+        "image": job.image,
+        "image_sha256": digests.get(job.image, {}).get("sha256"),
         "output_dir": str(out),
-        "complete": len(done) == len(markers),
+        "complete": job.complete,
         "tasks": [
             {k: m.get(k) for k in ("host", "started", "finished", "seconds", "slurm_job_id", "container", "python")}
             for m in done
@@ -38,23 +39,22 @@ def stage_facts(job: dict, digests: dict) -> dict:
     }
 
 
-def write_provenance(run_dir: Path, plan: dict, record: dict) -> list[Path]:
+def write_provenance(run_dir: Path, plan: PlanRecord, record: Submission) -> list[Path]:
     digests = image_digests(record)
     written = []
-    for run, stages in plan["runs"].items():
-        config = plan.get("experiments", {}).get(run, {})
+    for run, stages in plan.runs.items():
         data = {
             "run": run,
-            "config": config,
-            "config_hash": plan.get("config_hashes", {}).get(run),  # keys.config_hash, as plan.json and submit
-            "git_commit": record.get("git_commit"),
-            "executor": record.get("executor"),
-            "profile": record.get("profile"),
-            "runtime": record.get("runtime"),
+            "config": plan.experiments.get(run, {}),
+            "config_hash": plan.config_hashes.get(run),  # keys.config_hash, as plan.json and submit
+            "git_commit": record.git_commit,
+            "executor": record.executor,
+            "profile": record.profile,
+            "runtime": record.runtime,
             "slurm_job_ids": {
-                stage: record.get("jobs", {}).get(job_id, {}).get("slurm_id") for stage, job_id in stages.items()
+                stage: getattr(record.jobs.get(job_id), "slurm_id", None) for stage, job_id in stages.items()
             },
-            "stages": {stage: stage_facts(plan["jobs"][job_id], digests) for stage, job_id in stages.items()},
+            "stages": {stage: stage_facts(job, digests) for stage, job in plan.jobs_of(run).items()},
         }
         path = Path(run_dir) / "provenance" / f"{run}.json"
         write_json(path, data)

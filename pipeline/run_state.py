@@ -7,23 +7,40 @@ never started → CANCELLED), or from the local executor's record. Read by `pipe
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
-from pipeline.rundir import log_path, topological
+from pipeline.run_records import JobRecord, PlanRecord, Submission
+from pipeline.rundir import log_path
 from pipeline.slurm_query import FAILED, aggregate, query_records
-from pipeline.stages.markers import marker_paths, missing_tasks
+from pipeline.stages.markers import marker_paths
 
 
-def marker_seconds(job: dict) -> float | None:
-    files = marker_paths(job["output_dir"], job["array"])
+@dataclass
+class JobRow:
+    """One stage job's line in `pipeline.status`."""
+
+    job: str  # its id, stage/key
+    stage: str
+    id: str  # its SLURM job id, "-" for the local executor
+    state: str
+    log: Optional[str]
+    elapsed: Optional[float]  # seconds, from its completion markers
+    failed_tasks: list = field(default_factory=list)
+    requeued: int = 0
+
+
+def marker_seconds(job: JobRecord) -> float | None:
+    files = marker_paths(job.output_dir, job.array)
     seconds = [json.loads(f.read_text()).get("seconds", 0) for f in files if f.exists()]
     return sum(seconds) if seconds else None
 
 
-def slurm_logs(run_dir: Path, job: dict, slurm_id: str, tasks: list[int] | None) -> list[Path]:
-    if job["array"]:
-        return [log_path(run_dir / "logs", job["name"], slurm_id, t) for t in (tasks or range(job["array"]))]
-    return [log_path(run_dir / "logs", job["name"], slurm_id, None)]
+def slurm_logs(run_dir: Path, job: JobRecord, slurm_id: str, tasks: list[int] | None) -> list[Path]:
+    if job.array:
+        return [log_path(run_dir / "logs", job.name, slurm_id, t) for t in (tasks or range(job.array))]
+    return [log_path(run_dir / "logs", job.name, slurm_id, None)]
 
 
 REQUEUE_LINE = "saved; requeueing job"  # what a requeueing job script prints (pipeline/compose.py)
@@ -37,45 +54,36 @@ def requeues(recs: list[dict], logs: list[Path]) -> int:
     return sum(p.read_text(errors="replace").count(REQUEUE_LINE) for p in logs if p.exists())
 
 
-def job_rows(run_dir: Path, plan: dict, record: dict) -> list[dict]:
-    states = record.get("jobs", {})
-    ids = [s["slurm_id"] for s in states.values() if s.get("slurm_id")]
-    records = query_records(ids) if record.get("executor") == "slurm" else {}
+def job_rows(run_dir: Path, plan: PlanRecord, record: Submission) -> list[JobRow]:
+    slurm = record.executor == "slurm"
+    ids = [s.slurm_id for s in record.jobs.values() if s.slurm_id]
+    records = query_records(ids) if slurm else {}
     rows = []
-    for job_id in topological(plan["jobs"]):
-        job, info = plan["jobs"][job_id], states.get(job_id, {})
-        complete = not missing_tasks(job["output_dir"], job["array"])
-        row = {
-            "job": job_id,
-            "stage": job["stage"],
-            "id": info.get("slurm_id", "-"),
-            "log": info.get("log"),
-            "elapsed": marker_seconds(job),
-            "failed_tasks": [],
-            "requeued": 0,
-        }
-        if record.get("executor") == "slurm" and info.get("slurm_id"):
-            recs = records.get(info["slurm_id"], [])
-            logs = slurm_logs(run_dir, job, info["slurm_id"], info.get("tasks"))
-            row["log"] = (
-                str(logs[0]) if len(logs) == 1 else str(logs[0].parent / f"{job['name']}-{info['slurm_id']}_*.out")
-            )
-            row["requeued"] = requeues(recs, logs)
+    for job_id in plan.order():
+        job, info = plan.jobs[job_id], record.jobs.get(job_id)
+        slurm_id = info.slurm_id if info else None
+        complete = job.complete
+        row = JobRow(job_id, job.stage, slurm_id or "-", "", info.log if info else None, marker_seconds(job))
+        if slurm and slurm_id:
+            recs = records.get(slurm_id, [])
+            logs = slurm_logs(run_dir, job, slurm_id, info.tasks if info else None)
+            row.log = str(logs[0]) if len(logs) == 1 else str(logs[0].parent / f"{job.name}-{slurm_id}_*.out")
+            row.requeued = requeues(recs, logs)
             if recs:
-                row["state"] = aggregate([r.get("JobState", "UNKNOWN") for r in recs])
-                row["failed_tasks"] = [r.get("ArrayTaskId") for r in recs if r.get("JobState") in FAILED]
-                if row["state"] in FAILED:
+                row.state = aggregate([r.get("JobState", "UNKNOWN") for r in recs])
+                row.failed_tasks = [r.get("ArrayTaskId") for r in recs if r.get("JobState") in FAILED]
+                if row.state in FAILED:
                     bad = [p for p, r in zip(logs, recs) if r.get("JobState") in FAILED] or logs
-                    row["log"] = str(bad[0])
+                    row.log = str(bad[0])
             elif complete:
-                row["state"] = "COMPLETED"
+                row.state = "COMPLETED"
             else:
                 ran = [p for p in logs if p.exists()]
-                row["state"] = "FAILED" if ran else "CANCELLED"
-                row["log"] = str(ran[0]) if ran else row["log"]
+                row.state = "FAILED" if ran else "CANCELLED"
+                row.log = str(ran[0]) if ran else row.log
         elif complete:
-            row["state"] = "COMPLETED"
+            row.state = "COMPLETED"
         else:
-            row["state"] = info.get("state", "NOT SUBMITTED")
+            row.state = (info.state if info else None) or "NOT SUBMITTED"
         rows.append(row)
     return rows

@@ -20,10 +20,8 @@ from pipeline.errors import UserError
 from pipeline.keys import as_plain, config_hash
 from pipeline.paths import PROJECT_ROOT
 from pipeline.plan import Plan
-from pipeline.stage_registry import STAGES
-from pipeline.stages.markers import missing_tasks, write_json
-
-STAGE_INDEX = {stage: i for i, stage in enumerate(STAGES)}
+from pipeline.run_records import JobRecord, PlanRecord, Submission, read_plan, read_submission
+from pipeline.stages.markers import write_json
 
 
 @dataclass
@@ -55,51 +53,29 @@ def git_commit() -> str | None:
         return None
 
 
-def plan_record(plan: Plan, files: dict[str, JobFiles]) -> dict:
+def plan_record(plan: Plan, files: dict[str, JobFiles], **about: str) -> PlanRecord:
+    """plan.json of `plan` (`about`: run, config_hash, profile, executor, runtime)."""
     experiments = {
         name: {k: v for k, v in as_plain(exp).items() if k != "source"} for name, exp in plan.experiments.items()
     }
-    return {
-        "runs": plan.runs,
-        "experiments": experiments,
-        "config_hashes": {name: config_hash(exp) for name, exp in plan.experiments.items()},  # provenance's too
-        "jobs": {
-            job_id: {
-                "stage": j.stage,
-                "key": j.key,
-                "image": j.image,
-                "deps": j.deps,
-                "array": j.array,
-                "output_dir": j.output_dir,
-                "runs": j.runs,
-                "script": str(files[job_id].script),
-                "spec": str(files[job_id].spec),
-                "name": files[job_id].name,
-                "resources": vars(j.resources),
-            }
-            for job_id, j in plan.jobs.items()
-        },
+    jobs = {
+        job_id: JobRecord(
+            stage=j.stage,
+            key=j.key,
+            image=j.image,
+            deps=j.deps,
+            array=j.array,
+            output_dir=j.output_dir,
+            runs=j.runs,
+            script=str(files[job_id].script),
+            spec=str(files[job_id].spec),
+            name=files[job_id].name,
+            resources=j.resources,
+        )
+        for job_id, j in plan.jobs.items()
     }
-
-
-def topological(jobs: dict[str, dict]) -> list[str]:
-    """Job ids, every job after the jobs it depends on (plan.json is written with sorted keys)."""
-    order: list[str] = []
-    visiting: set[str] = set()
-
-    def visit(job_id: str) -> None:
-        if job_id in order:
-            return
-        if job_id in visiting:
-            raise ValueError(f"dependency cycle through {job_id}")
-        visiting.add(job_id)
-        for dep in jobs[job_id]["deps"]:
-            visit(dep)
-        order.append(job_id)
-
-    for job_id in sorted(jobs, key=lambda j: (STAGE_INDEX[jobs[j]["stage"]], j)):
-        visit(job_id)
-    return order
+    hashes = {name: config_hash(exp) for name, exp in plan.experiments.items()}  # provenance's too
+    return PlanRecord(jobs, plan.runs, experiments, hashes, **about)
 
 
 def read_json(path: Path) -> dict:
@@ -121,18 +97,18 @@ def find_run_dir(path: Path) -> Path:
     )
 
 
-def load_run(run_dir: Path) -> tuple[dict, dict]:
+def load_run(run_dir: Path) -> tuple[PlanRecord, Submission]:
     """(plan.json, submission.json) of a run folder."""
     run_dir = Path(run_dir)
-    plan = read_json(run_dir / "plan.json")
-    if not plan:
+    plan = read_plan(run_dir / "plan.json")
+    if plan is None:
         raise UserError(f"{run_dir}: no plan.json here; expected a folder written by pipeline.submit (jobs/<run>)")
-    return plan, read_json(run_dir / "submission.json")
+    return plan, read_submission(run_dir / "submission.json")
 
 
-def save_submission(run_dir: Path, record: dict) -> None:
-    record["updated"] = time.time()
-    write_json(Path(run_dir) / "submission.json", record)
+def save_submission(run_dir: Path, record: Submission) -> None:
+    record.updated = time.time()
+    write_json(Path(run_dir) / "submission.json", as_plain(record))
 
 
 def log_path(pattern_dir: Path, job_name: str, job_id: str, task: int | None) -> Path:
@@ -149,14 +125,15 @@ def tail(path: Path, lines: int = 15) -> str:
         return f"(no log at {path})"
 
 
-def jobs_to_run(plan: dict, states: dict) -> Iterator[tuple[str, dict, list[int]]]:
+def jobs_to_run(plan: PlanRecord, record: Submission) -> Iterator[tuple[str, JobRecord, list[int]]]:
     """(job id, job, missing tasks) in dependency order for every job not complete; complete jobs are recorded
-    as COMPLETED (skipped) in `states` and announced."""
-    for job_id in topological(plan["jobs"]):
-        job = plan["jobs"][job_id]
-        tasks = missing_tasks(job["output_dir"], job["array"])
+    as COMPLETED (skipped) in `record` and announced."""
+    for job_id in plan.order():
+        job = plan.jobs[job_id]
+        tasks = job.missing_tasks()
         if tasks:
             yield job_id, job, tasks
         else:
-            states[job_id] = {**states.get(job_id, {}), "state": "COMPLETED", "skipped": True}
+            state = record.state(job_id)
+            state.state, state.skipped = "COMPLETED", True
             print(f"  {job_id}: complete, skipped", flush=True)

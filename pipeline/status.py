@@ -7,29 +7,30 @@ States: see pipeline/run_state.py. `--wait` polls until nothing is pending or ru
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 from pipeline.errors import run_cli
 from pipeline.provenance import write_provenance
-from pipeline.run_state import job_rows
+from pipeline.run_state import JobRow, job_rows
 from pipeline.rundir import find_run_dir, load_run, tail
 from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.tables import format_table
 
 
-def print_rows(rows: list[dict], run: str) -> None:
+def print_rows(rows: list[JobRow], run: str) -> None:
     table = [("stage", "job id", "state", "requeued", "elapsed", "log")]
     for r in rows:
-        elapsed = f"{r['elapsed']:.0f}s" if r["elapsed"] is not None else "-"
-        table.append((r["stage"], str(r["id"]), r["state"], str(r["requeued"]), elapsed, r["log"] or "-"))
+        elapsed = f"{r.elapsed:.0f}s" if r.elapsed is not None else "-"
+        table.append((r.stage, str(r.id), r.state, str(r.requeued), elapsed, r.log or "-"))
     print(f"run {run}")
     print("\n".join(format_table(table, indent="  ")))
     for r in rows:
-        if r["state"] in FAILED and r["log"]:
-            tasks = f" (tasks {', '.join(map(str, r['failed_tasks']))})" if r["failed_tasks"] else ""
-            print(f"\n{r['job']} {r['state']}{tasks}; last lines of {r['log']}:\n{tail(Path(r['log']))}")
+        if r.state in FAILED and r.log:
+            tasks = f" (tasks {', '.join(map(str, r.failed_tasks))})" if r.failed_tasks else ""
+            print(f"\n{r.job} {r.state}{tasks}; last lines of {r.log}:\n{tail(Path(r.log))}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,16 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     while True:
         plan, record = load_run(args.run_dir)
         rows = job_rows(args.run_dir, plan, record)
-        active = [r for r in rows if r["state"] in ACTIVE]
+        active = [r for r in rows if r.state in ACTIVE]
         if not args.wait or not active:
             break
         time.sleep(args.interval)
     write_provenance(args.run_dir, plan, record)
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
     else:
-        print_rows(rows, plan.get("run", args.run_dir.name))
-    return 1 if any(r["state"] in FAILED for r in rows) else 0
+        print_rows(rows, plan.run or args.run_dir.name)
+    return 1 if any(r.state in FAILED for r in rows) else 0
 
 
 if __name__ == "__main__":

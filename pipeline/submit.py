@@ -40,10 +40,10 @@ from pipeline.paths import PROJECT_ROOT, display_path
 from pipeline.plan import Plan, StageJob, build_plan
 from pipeline.provenance import write_provenance
 from pipeline.run_lock import run_lock
-from pipeline.rundir import JobFiles, git_commit, job_files, plan_record, read_json, save_submission
+from pipeline.run_records import Submission
+from pipeline.rundir import JobFiles, git_commit, job_files, load_run, plan_record, save_submission
 from pipeline.schema import Profile
 from pipeline.stage_registry import STAGES
-from pipeline.stages.markers import missing_tasks
 from pipeline.sweep import TRIAL_OVERRIDES, TRIAL_SUFFIX, load_experiments, sweep_baseline, sweep_max_parallel
 from pipeline.tables import format_table
 
@@ -119,7 +119,7 @@ def hours(time_limit: str) -> float:
 
 def job_processes(job: StageJob) -> int:
     """A job's processes: a train job's launch (nodes × nproc_per_node, one GPU each where it has GPUs), else 1."""
-    launch = getattr(job.spec, "launch", None)
+    launch = job.spec.processes()
     return launch.processes if launch is not None else 1
 
 
@@ -129,7 +129,7 @@ def requested(plan: Plan) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in plan.count_by_stage().items())
     gpu_jobs = [j for j in plan.jobs.values() if j.resources.gpu]
     gpu_hours = sum(hours(j.resources.time) * max(j.array, 1) * job_processes(j) for j in gpu_jobs)
-    launches = [getattr(j.spec, "launch", None) for j in plan.jobs.values()]
+    launches = [j.spec.processes() for j in plan.jobs.values()]
     trains = sorted(
         {f"{describe(launch)} process(es), effective batch {describe_batch(launch)}" for launch in launches if launch}
     )
@@ -153,13 +153,13 @@ def print_plan(plan: Plan, files: dict[str, JobFiles], run: str, profile: Profil
     )
     rows = [("stage", "key", "tasks", "processes", "effective batch", "after", "state", "script")]
     for job_id, job in plan.jobs.items():
-        missing = missing_tasks(job.output_dir, job.array)
+        missing = job.missing_tasks()
         state = (
             "complete"
             if not missing
             else ("to run" if len(missing) == max(job.array, 1) else f"{len(missing)} task(s) to run")
         )
-        launch = getattr(job.spec, "launch", None)
+        launch = job.spec.processes()
         rows.append(
             (
                 job.stage,
@@ -247,9 +247,10 @@ def compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, v
         return 0
     report(found, fatal=False)  # notes only
     max_parallel = sweep_max_parallel(args.config, args.max_parallel)
-    record = read_json(run_dir / "submission.json")
+    plan_json, previous = load_run(run_dir)  # as compose wrote it; the jobs' states of earlier submissions
     manifest = Path(profile.venv_dir if profile.runtime == "venv" else profile.image_dir) / "manifest.json"
-    record.update(
+    record = Submission(
+        jobs=previous.jobs,
         run=run,
         executor=profile.executor,
         profile=profile.name,
@@ -266,7 +267,6 @@ def compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, v
         baseline=sweep_baseline(args.config),
     )
     save_submission(run_dir, record)
-    plan_json = read_json(run_dir / "plan.json")
     if profile.executor == "slurm":
         print("submitting to SLURM:")
         submit_slurm(run_dir, plan_json, record, max_parallel)

@@ -29,83 +29,14 @@ from pipeline.errors import run_cli
 from pipeline.previews import draw_previews
 from pipeline.provenance import write_provenance
 from pipeline.report import ReportData, render
-from pipeline.run_state import job_rows, marker_seconds
+from pipeline.run_records import PlanRecord, Submission
 from pipeline.rundir import find_run_dir, load_run
-from pipeline.slurm_query import ACTIVE, FAILED
-from pipeline.stage_registry import STAGES
-from pipeline.stages.markers import missing_tasks
+from pipeline.stages.trained_model import TrainerState
+from pipeline.summary_rows import SCORES, RunRow, run_rows
 from pipeline.tables import format_table
 
 
-def flatten(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def varied_keys(experiments: dict) -> list[str]:
-    flat = [flatten({k: v for k, v in e.items() if k != "name"}) for e in experiments.values()]
-    keys = sorted({k for f in flat for k in f})
-    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
-
-
-def read_score(folder: Path, name: str) -> float | str | None:
-    """The score in test_score.<name>; "missing" for a BLEURT that could not be computed (not a failure)."""
-    path = folder / f"test_score.{name}"
-    if not path.exists():
-        return None
-    result = json.loads(path.read_text())
-    return "missing" if result.get("missing") else result["score"]
-
-
-def run_rows(run_dir: Path) -> tuple[list[dict], list[str]]:
-    plan, record = load_run(run_dir)
-    states = {r["job"]: r["state"] for r in job_rows(run_dir, plan, record)}
-    varied = varied_keys(plan.get("experiments", {}))
-    rows = []
-    for run, stages in plan["runs"].items():
-        flat = flatten(plan.get("experiments", {}).get(run, {}))
-        row: dict = {"run": run, **{k: flat.get(k) for k in varied}}
-        jobs = {stage: plan["jobs"][job_id] for stage, job_id in stages.items()}
-        ev = jobs.get("evaluate")
-        out = Path(ev["output_dir"]) if ev else None
-        row["bleu"] = read_score(out, "bleu") if out else None
-        row["chrf"] = read_score(out, "chrf") if out else None
-        row["bleurt"] = read_score(out, "bleurt") if out else None  # "missing": shown so, the run is fine
-        state_file = Path(jobs["train"]["output_dir"]) / "train" / "trainer_state.json" if "train" in jobs else None
-        row["_state_file"] = state_file if state_file and state_file.exists() else None
-        for stage in ("preprocess", "train", "translate", "evaluate"):
-            row[f"_{stage}_dir"] = Path(jobs[stage]["output_dir"]) if stage in jobs else None
-        if state_file and state_file.exists():
-            state = json.loads(state_file.read_text())
-            best = state.get("best_model_checkpoint") or ""
-            row["best_step"] = int(best.rsplit("-", 1)[1]) if best.rsplit("-", 1)[-1].isdigit() else None
-            row["epoch"] = state.get("epoch")
-        else:
-            row["best_step"] = row["epoch"] = None
-        for stage in STAGES:
-            if stage in jobs:
-                seconds = marker_seconds(jobs[stage])
-                row[f"{stage}_s"] = round(seconds) if seconds is not None else None
-        job_states = [states.get(stages[s]) for s in stages]
-        if all(not missing_tasks(j["output_dir"], j["array"]) for j in jobs.values()):
-            row["state"] = "finished"
-        elif any(s in FAILED for s in job_states):
-            row["state"] = "failed"
-        elif any(s in ACTIVE for s in job_states):
-            row["state"] = "running"
-        else:
-            row["state"] = "not finished"
-        rows.append(row)
-    rows.sort(key=lambda r: (r["bleu"] is None, -(r["bleu"] or 0.0), r["run"]))
-    return rows, varied
-
-
-def initial_weights_identical(train_dirs: list[Path]) -> str:
+def initial_weights_identical(train_dirs: list[Path | None]) -> str:
     """'yes' when every run's setup weights are byte-identical, 'no' when not, '-' when some are missing.
     (Byte-identical files mean identical tensors; `pipeline.compare_weights A B` says which tensors differ.)"""
     from pipeline.archives import sha256
@@ -126,7 +57,7 @@ def mean_std(values: list) -> tuple[float, float] | None:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def repeat_groups(rows: list[dict], varied: list[str]) -> list[dict]:
+def repeat_groups(rows: list[RunRow], varied: list[str]) -> list[dict]:
     """Groups of runs identical but for `replicate` and/or `training.seed`: BLEU, chrF and BLEURT mean ± std,
     BLEU max − min, the epochs where training stopped and (replicates of one seed only) whether their initial
     weights are identical."""
@@ -134,26 +65,26 @@ def repeat_groups(rows: list[dict], varied: list[str]) -> list[dict]:
     if not repeats:
         return []
     others = [k for k in varied if k not in REPEAT_KEYS]
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[RunRow]] = {}
     for row in rows:
-        if row["bleu"] is not None:
+        if isinstance(row.bleu, (int, float)):
             groups.setdefault(tuple(json.dumps(row.get(k)) for k in others), []).append(row)
     out = []
     for key, members in groups.items():
-        scores = [r["bleu"] for r in members]
+        scores = [float(r.bleu) for r in members if isinstance(r.bleu, (int, float))]
         out.append(
             {
                 "config": ", ".join(f"{k}={json.loads(v)}" for k, v in zip(others, key)) or "(all)",
                 "runs": len(scores),
                 "mean": statistics.mean(scores),
                 "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-                "chrf": mean_std([r["chrf"] for r in members]),
-                "bleurt": mean_std([r["bleurt"] for r in members]),
+                "chrf": mean_std([r.chrf for r in members]),
+                "bleurt": mean_std([r.bleurt for r in members]),
                 "range": max(scores) - min(scores),
-                "epochs": "/".join(fmt(r.get("epoch")) for r in members),
+                "epochs": "/".join(fmt(r.epoch) for r in members),
                 "same_init": "-"
                 if "training.seed" in repeats
-                else initial_weights_identical([r["_train_dir"] for r in members]),
+                else initial_weights_identical([r.dirs.get("train") for r in members]),
             }
         )
     return out
@@ -161,9 +92,6 @@ def repeat_groups(rows: list[dict], varied: list[str]) -> list[dict]:
 
 def pm(pair: tuple[float, float] | None) -> str:
     return "-" if pair is None else f"{pair[0]:.3f} ± {pair[1]:.3f}"
-
-
-SCORES = ("bleu", "chrf", "bleurt")
 
 
 def fmt(value, column: str = "") -> str:
@@ -176,19 +104,19 @@ def fmt(value, column: str = "") -> str:
     return str(value)
 
 
-def table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
-    columns = [c for c in rows[0] if not c.startswith("_") and any(r.get(c) is not None for r in rows)] if rows else []
+def table(rows: list[RunRow]) -> tuple[list[str], list[list[str]]]:
+    columns = [c for c in rows[0].columns() if any(r.get(c) is not None for r in rows)] if rows else []
     return columns, [[fmt(r.get(c), c) for c in columns] for r in rows]
 
 
-def training_curve(state_file: Path, path: Path, title: str) -> bool:
+def training_curve(state: TrainerState, path: Path, title: str) -> bool:
     """Train loss and validation BLEU per logged step, from the trainer's own trainer_state.json, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = json.loads(state_file.read_text()).get("log_history", [])
+    history = state.log_history
     loss = [(h["step"], h["loss"]) for h in history if "loss" in h]
     bleu = [(h["step"], h["eval_sacrebleu"]) for h in history if "eval_sacrebleu" in h]
     if not loss and not bleu:
@@ -211,7 +139,7 @@ def training_curve(state_file: Path, path: Path, title: str) -> bool:
     return True
 
 
-def plot(rows: list[dict], varied: list[str], path: Path) -> None:
+def plot(rows: list[RunRow], varied: list[str], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -220,10 +148,10 @@ def plot(rows: list[dict], varied: list[str], path: Path) -> None:
     params = [k for k in varied if k not in REPEAT_KEYS] or ["run"]
     fig, axes = plt.subplots(1, len(params), figsize=(4.5 * len(params), 3.8), squeeze=False)
     for ax, param in zip(axes[0], params):
-        scored = [r for r in rows if r["bleu"] is not None]
+        scored = [r for r in rows if r.bleu is not None]
         labels = sorted({fmt(r.get(param)) for r in scored}, key=lambda v: (len(v), v))
         for i, label in enumerate(labels):
-            ys = [r["bleu"] for r in scored if fmt(r.get(param)) == label]
+            ys = [r.bleu for r in scored if fmt(r.get(param)) == label]
             ax.scatter([i] * len(ys), ys, alpha=0.7)
         ax.set_xticks(
             range(len(labels)),
@@ -235,7 +163,7 @@ def plot(rows: list[dict], varied: list[str], path: Path) -> None:
         ax.set_xlabel(param.split(".")[-1])
         ax.set_ylabel("BLEU")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"BLEU per run ({len([r for r in rows if r['bleu'] is not None])} scored of {len(rows)})")
+    fig.suptitle(f"BLEU per run ({len([r for r in rows if r.bleu is not None])} scored of {len(rows)})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -267,23 +195,23 @@ def provenance_rows(paths: list[Path]) -> list[dict]:
 
 
 def systems_and_baseline(
-    args: argparse.Namespace, rows: list[dict], varied: list[str], plan: dict, record: dict
+    args: argparse.Namespace, rows: list[RunRow], varied: list[str], plan: PlanRecord, record: Submission
 ) -> tuple[list[comparison.System], comparison.System | None, str]:
     """The systems, the baseline (a --baseline that names none is a user error, before anything is written) and a
     warning about the sweep's summary.baseline."""
     systems = comparison.group_systems(
-        rows, varied, record.get("run_order") or list(plan["runs"]), record.get("run") or args.run_dir.name
+        rows, varied, record.run_order or list(plan.runs), record.run or args.run_dir.name
     )
     if not systems:
         return [], None, ""
-    return systems, *comparison.choose_baseline(systems, args.baseline, record.get("baseline"))
+    return systems, *comparison.choose_baseline(systems, args.baseline, record.baseline)
 
 
 def compare(
     args: argparse.Namespace,
     systems: list[comparison.System],
     baseline: comparison.System,
-    record: dict,
+    record: Submission,
     report: ReportData,
 ) -> list[str]:
     """The systems table, the method and the most different sentences: printed, into summary.md and the report."""
@@ -373,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{pm(g['bleurt'])} | {g['range']:.3f} | {g['epochs']} | {g['same_init']} |"
             )
     report = ReportData(
-        title=f"{record.get('run') or args.run_dir.name}: summary",
+        title=f"{record.run or args.run_dir.name}: summary",
         written=f"written by python -m pipeline.summarize {args.run_dir} on {time.strftime('%Y-%m-%d %H:%M')}; "
         f"{len(rows)} run(s)",
         systems_columns=[],
@@ -391,25 +319,25 @@ def main(argv: list[str] | None = None) -> int:
     (args.run_dir / "summary.md").write_text("\n".join(md) + "\n")
     (args.run_dir / "summary.tsv").write_text("\n".join(tsv) + "\n")
     written = ["summary.md", "summary.tsv"]
-    if not args.no_plot and any(r["bleu"] is not None for r in rows):
+    if not args.no_plot and any(r.bleu is not None for r in rows):
         plot(rows, varied, args.run_dir / "summary.png")
         written.append("summary.png")
         report.plot_png = (args.run_dir / "summary.png").read_bytes()
     if not args.no_plot:
         for row in rows:
-            curve = args.run_dir / "curves" / f"{row['run']}.png"
-            if row["_state_file"] and training_curve(row["_state_file"], curve, f"{row['run']}: training"):
+            curve = args.run_dir / "curves" / f"{row.run}.png"
+            if row.trainer and training_curve(row.trainer, curve, f"{row.run}: training"):
                 written.append(str(curve.relative_to(args.run_dir)))
-                report.curves.append((row["run"], curve.read_bytes()))
+                report.curves.append((row.run, curve.read_bytes()))
     report.previews, report.previews_note = draw_previews(args.run_dir, plan, record, args.runtime)
     report.provenance = provenance_rows(write_provenance(args.run_dir, plan, record))
     (args.run_dir / "report.html").write_text(render(report), encoding="utf-8")
     written.append("report.html")
     print(f"written: {', '.join(str(args.run_dir / w) for w in written)}")
     for row in rows if len(rows) == 1 else []:  # one run (the demo): its scores and plot, last
-        curve = args.run_dir / "curves" / f"{row['run']}.png"
+        curve = args.run_dir / "curves" / f"{row.run}.png"
         print(
-            f"{row['run']}: test BLEU {fmt(row['bleu'], 'bleu')}, chrF {fmt(row['chrf'], 'chrf')}"
+            f"{row.run}: test BLEU {fmt(row.bleu, 'bleu')}, chrF {fmt(row.chrf, 'chrf')}"
             + (f"; training curve {curve}" if curve.exists() and not args.no_plot else "")
         )
     return 0

@@ -217,6 +217,8 @@ class JobFailed(Exception):
 
 def submit(scripts: list[Path], out: Path) -> None:
     from pipeline.executor_slurm import sbatch
+    from pipeline.run_records import JobState, Submission
+    from pipeline.rundir import save_submission
 
     if shutil.which("sbatch") is None:
         raise UserError("sbatch not found: this machine has no SLURM client; leave out --profile to run here")
@@ -224,7 +226,8 @@ def submit(scripts: list[Path], out: Path) -> None:
     for script in scripts:
         ids.append(sbatch(str(script), ids[-1:], None))
         print(f"{script.stem}: submitted as job {ids[-1]}", file=sys.stderr, flush=True)
-    (out / "submission.json").write_text(json.dumps({"jobs": dict(zip((s.stem for s in scripts), ids))}) + "\n")
+    jobs = {script.stem: JobState(slurm_id=slurm_id, submitted=time.time()) for script, slurm_id in zip(scripts, ids)}
+    save_submission(out, Submission(jobs, executor="slurm"))
     print(f"results will be in {out / RESULTS} (logs in {out / 'logs'})", file=sys.stderr)
 
 

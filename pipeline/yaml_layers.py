@@ -178,9 +178,16 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
                 kwargs[key] = None
                 continue
             tp = inner[0]
+        item = typing.get_args(tp)[1] if typing.get_origin(tp) is dict else None
         if dataclasses.is_dataclass(tp):
             _coerce(value, tp, f"{src}: {path}")
             kwargs[key] = from_dict(typing.cast(type, tp), value, sources, path + ".", src)
+        elif item is not None and dataclasses.is_dataclass(item):  # dict[str, a dataclass]: each value one
+            _coerce(value, dict, f"{src}: {path}")
+            kwargs[key] = {}
+            for name, entry in value.items():
+                _coerce(entry, item, f"{src}: {path}.{name}")
+                kwargs[key][name] = from_dict(typing.cast(type, item), entry, sources, f"{path}.{name}.", src)
         else:
             kwargs[key] = _coerce(value, tp, f"{src}: {path}")
             check_bounds(kwargs[key], fields[key].metadata.get("bounds"), f"{src}: {path}")

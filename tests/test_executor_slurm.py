@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.errors import UserError
 from pipeline.executor_slurm import submit_slurm
+from pipeline.run_records import JobRecord, PlanRecord, Submission
 from pipeline.sweep import load_sweep
 
 
@@ -27,19 +28,24 @@ def fake_sbatch(folder: Path) -> Path:
     return folder / "calls.jsonl"
 
 
-def sweep_plan(tmp_path: Path, points: int) -> dict:
+def sweep_plan(tmp_path: Path, points: int) -> PlanRecord:
     """prepare <- train.i <- evaluate.i for i < points."""
-    jobs = {"prepare/p": {"stage": "prepare", "deps": [], "array": 0}}
+    deps = {"prepare/p": []}
     for i in range(points):
-        jobs[f"train/t{i}"] = {"stage": "train", "deps": ["prepare/p"], "array": 0}
-        jobs[f"evaluate/e{i}"] = {"stage": "evaluate", "deps": [f"train/t{i}"], "array": 0}
-    for job_id, job in jobs.items():
-        job.update(
+        deps[f"train/t{i}"] = ["prepare/p"]
+        deps[f"evaluate/e{i}"] = [f"train/t{i}"]
+    jobs = {
+        job_id: JobRecord(
+            job_id.split("/")[0],
+            needs,
+            0,
             output_dir=str(tmp_path / "out" / job_id),
             script=str(tmp_path / f"{job_id}.sbatch"),
             name=job_id.replace("/", "-"),
         )
-    return {"jobs": jobs}
+        for job_id, needs in deps.items()
+    }
+    return PlanRecord(jobs)
 
 
 def dependency(call: list[str]) -> str:
@@ -51,7 +57,7 @@ def test_max_parallel_chains_train_jobs_into_lanes(tmp_path, monkeypatch, max_pa
     calls = fake_sbatch(tmp_path / "bin")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     (tmp_path / "run").mkdir()
-    ids = submit_slurm(tmp_path / "run", sweep_plan(tmp_path, 5), {}, max_parallel)
+    ids = submit_slurm(tmp_path / "run", sweep_plan(tmp_path, 5), Submission(), max_parallel)
     deps = {Path(json.loads(line)[-1]).stem: dependency(json.loads(line)) for line in calls.read_text().splitlines()}
     trains = [ids[f"train/t{i}"] for i in range(5)]
     for i in range(5):

@@ -14,6 +14,7 @@ from pipeline.comparison import (
     system_rows,
 )
 from pipeline.errors import UserError
+from pipeline.summary_rows import RunRow
 
 from conftest import PROJECT, needs_trainer, run_in
 
@@ -29,7 +30,7 @@ def case(name: str, trials: int = TRIALS) -> dict:
 
 
 def with_result(name: str, result: dict) -> System:
-    return System(name, [{"run": name, "bleu": 1.0, "chrf": 1.0}], result)
+    return System(name, [RunRow(name, {}, bleu=1.0, chrf=1.0)], result)
 
 
 def contains(found: list, value: float) -> bool:
@@ -78,8 +79,8 @@ def test_with_one_seed_the_stratified_loop_gives_sacrebleus_own_paired_test_numb
         assert ours["other"][metric]["interval"] == [bs_other["mean"], bs_other["ci"]]
 
 
-def row(run: str, lr: float, seed: int, bleu: float | None = 10.0) -> dict:
-    return {"run": run, "training.learning_rate": lr, "training.seed": seed, "bleu": bleu, "chrf": 30.0}
+def row(run: str, lr: float, seed: int, bleu: float | None = 10.0) -> RunRow:
+    return RunRow(run, {"training.learning_rate": lr, "training.seed": seed}, bleu=bleu, chrf=30.0)
 
 
 def test_runs_differing_only_by_seed_are_one_system_ordered_by_seed_in_the_sweeps_order():
@@ -92,16 +93,16 @@ def test_runs_differing_only_by_seed_are_one_system_ordered_by_seed_in_the_sweep
     ]
     systems = group_systems(rows, ["training.learning_rate", "training.seed"], ["a-1", "a-2", "b-1", "b-2"], "sweep")
     assert [s.name for s in systems] == ["learning_rate=0.001", "learning_rate=0.005"]  # c is not scored
-    assert [[r["run"] for r in s.runs] for s in systems] == [["a-1", "a-2"], ["b-1", "b-2"]]
+    assert [[r.run for r in s.runs] for s in systems] == [["a-1", "a-2"], ["b-1", "b-2"]]
     assert [s.name for s in group_systems(rows[:1], ["training.seed"], [], "sweep")] == ["sweep"]
     for r in rows:  # a key the others determine (each learning rate its own warmup) does not name the system
-        r["training.warmup_steps"] = {0.001: 10, 0.005: 20, 0.1: 30}[r["training.learning_rate"]]
+        r.params["training.warmup_steps"] = {0.001: 10, 0.005: 20, 0.1: 30}[r.params["training.learning_rate"]]
     varied = ["training.learning_rate", "training.seed", "training.warmup_steps"]
     assert [s.name for s in group_systems(rows, varied, [], "sweep")] == ["learning_rate=0.001", "learning_rate=0.005"]
 
 
 def test_the_baseline_is_named_by_system_value_or_run_else_the_first():
-    systems = [System("estimator=mediapipe", [{"run": "m-1"}]), System("estimator=openpose", [{"run": "o-1"}])]
+    systems = [System("estimator=mediapipe", [RunRow("m-1", {})]), System("estimator=openpose", [RunRow("o-1", {})])]
     assert choose_baseline(systems, None, None) == (systems[0], "")
     assert choose_baseline(systems, "openpose", "mediapipe") == (systems[1], "")  # --baseline wins
     assert choose_baseline(systems, None, "o-1") == (systems[1], "")
@@ -113,10 +114,10 @@ def test_the_baseline_is_named_by_system_value_or_run_else_the_first():
 
 
 def test_the_systems_table_marks_p_below_0_05_and_shows_intervals():
-    base = System("a", [{"run": "a", "bleu": 10.0, "chrf": 30.0}], {"bleu": {"interval": [10.0, 1.5]}})
+    base = System("a", [RunRow("a", {}, bleu=10.0, chrf=30.0)], {"bleu": {"interval": [10.0, 1.5]}})
     other = System(
         "b",
-        [{"run": "b1", "bleu": 12.0, "chrf": 31.0}, {"run": "b2", "bleu": 14.0, "chrf": 31.0}],
+        [RunRow("b1", {}, bleu=12.0, chrf=31.0), RunRow("b2", {}, bleu=14.0, chrf=31.0)],
         {"bleu": {"interval": [13.0, 1.0], "p": 0.01}, "chrf": {"interval": [31.0, 0.5], "p": 0.2}},
     )
     columns, cells = system_rows([base, other], base)

@@ -1,19 +1,12 @@
 """Summary groups: runs that differ only by seed (the pose-type comparison) or replicate are one configuration."""
 
 from pipeline.summarize import repeat_groups
+from pipeline.summary_rows import RunRow
 
 
 def row(pose_type, seed, bleu, chrf, bleurt):
-    return {
-        "run": f"{pose_type}-{seed}",
-        "estimate.estimator": pose_type,
-        "training.seed": seed,
-        "bleu": bleu,
-        "chrf": chrf,
-        "bleurt": bleurt,
-        "epoch": 3.0,
-        "_train_dir": None,
-    }
+    params = {"estimate.estimator": pose_type, "training.seed": seed}
+    return RunRow(f"{pose_type}-{seed}", params, bleu=bleu, chrf=chrf, bleurt=bleurt, epoch=3.0)
 
 
 def test_runs_differing_only_by_seed_give_mean_and_std_of_every_score_per_pose_type():

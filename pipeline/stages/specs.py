@@ -108,6 +108,15 @@ class StageSpec:
 
         raise UserError(f"--limit: the {self.stage} stage takes no example limit (estimate does)")
 
+    def processes(self) -> Optional[Launch]:
+        """How the job's processes are launched (torchrun: nodes, processes per node, batch split); None: one
+        process. Only the stages that launch several say so."""
+        return None
+
+    def requeue_limit(self) -> Optional[int]:
+        """How often the job may requeue itself; None for stages that never requeue (stage_registry `requeues`)."""
+        return None
+
 
 @dataclass
 class PrepareSpec(StageSpec):
@@ -282,6 +291,12 @@ class TrainSpec(StageSpec):
         }
         return Planned(model_label(exp), ident, values, "preprocess")
 
+    def processes(self) -> Optional[Launch]:
+        return self.launch
+
+    def requeue_limit(self) -> Optional[int]:
+        return self.max_requeues
+
 
 @dataclass
 class TranslateSpec(StageSpec):
@@ -306,6 +321,9 @@ class TranslateSpec(StageSpec):
             "max_requeues": exp.training.max_requeues,
         }
         return Planned(model_label(exp), ident, values, "train")
+
+    def requeue_limit(self) -> Optional[int]:
+        return self.max_requeues
 
 
 @dataclass

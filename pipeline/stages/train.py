@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -38,6 +37,7 @@ from pipeline.stages.ranks import (
     world,
 )
 from pipeline.stages.specs import Launch, TrainSpec
+from pipeline.stages.trained_model import trainer_state
 
 SETUP_DONE = ".setup-done"
 
@@ -84,13 +84,12 @@ def run(spec: TrainSpec) -> dict:
 
 def trained(train_dir: Path) -> dict:
     """The marker's facts: the best checkpoint and where training ended (trainer_state.json)."""
-    state_file = train_dir / "trainer_state.json"
-    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    state = trainer_state(train_dir)
     return {
-        "best_checkpoint": state.get("best_model_checkpoint"),
-        "best_metric": state.get("best_metric"),
-        "global_step": state.get("global_step"),
-        "epoch": state.get("epoch"),
+        "best_checkpoint": state.best_checkpoint if state else None,
+        "best_metric": state.best_metric if state else None,
+        "global_step": state.global_step if state else None,
+        "epoch": state.epoch if state else None,
     }
 
 

@@ -8,22 +8,56 @@ configuration holds the pose normalisation and the feature layout, and its token
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from pipeline.errors import UserError
 
 PROCESSOR = "multimodal_meta_processor"  # the folder MultimodalHugs' setup saves its processor to
 
 
+@dataclass
+class TrainerState:
+    """What Hugging Face's Trainer says of a training in `trainer_state.json` (the parts we read)."""
+
+    file: Path
+    best_checkpoint: Optional[str]  # its best_model_checkpoint: a folder path
+    best_metric: Optional[float]
+    global_step: Optional[int]
+    epoch: Optional[float]  # where training stopped
+    log_history: list[dict]  # one entry per logged step: loss, eval_sacrebleu, ...
+
+    @property
+    def best_step(self) -> Optional[int]:
+        step = (self.best_checkpoint or "").rsplit("-", 1)[-1]
+        return int(step) if step.isdigit() else None
+
+
+def trainer_state(train_dir: Path) -> Optional[TrainerState]:
+    """The Trainer's state in `train_dir` (the train stage's `train/` folder), or None before its first save: the
+    one reader of trainer_state.json (the train stage's marker, the checkpoint choice, the summary and its curves)."""
+    path = Path(train_dir) / "trainer_state.json"
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text())
+    return TrainerState(
+        path,
+        state.get("best_model_checkpoint"),
+        state.get("best_metric"),
+        state.get("global_step"),
+        state.get("epoch"),
+        state.get("log_history", []),
+    )
+
+
 def best_checkpoint(train_dir: Path) -> Path:
     """checkpoint-best if MultimodalHugs made it, else trainer_state's best, else the newest checkpoint."""
     if (train_dir / "checkpoint-best").is_dir():
         return train_dir / "checkpoint-best"
-    state_file = train_dir / "trainer_state.json"
-    if state_file.exists():
-        best = json.loads(state_file.read_text()).get("best_model_checkpoint")
-        if best and Path(best).is_dir():
-            return Path(best)
+    state = trainer_state(train_dir)
+    if state and state.best_checkpoint and Path(state.best_checkpoint).is_dir():
+        return Path(state.best_checkpoint)
     checkpoints = sorted(train_dir.glob("checkpoint-[0-9]*"), key=lambda p: int(p.name.split("-")[1]))
     if not checkpoints:
         raise UserError(f"no checkpoint in {train_dir}: did the train stage finish?")

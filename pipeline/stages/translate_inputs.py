@@ -30,7 +30,7 @@ from pathlib import Path
 from pipeline.errors import UserError
 from pipeline.pose_types import POSE_TYPES
 from pipeline.stages.entry import Interrupted
-from pipeline.stages.markers import atomic_path, write_json
+from pipeline.stages.markers import DONE, atomic_path, write_json
 from pipeline.stages.new_inputs import REPORT, RESULTS, InputsSpec, read_spec
 from pipeline.stages.trained_model import processor_dir
 
@@ -125,7 +125,7 @@ def write_results(spec: InputsSpec, rows: list[dict], hyps: list[str], timings: 
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(["input", "translation"])
         writer.writerows((item.path, hyp) for item, hyp in zip(spec.inputs, hyps))
-    estimated = spec.estimated_dir / ".done.json"
+    estimated = spec.estimated_dir / DONE
     estimate_s = json.loads(estimated.read_text()).get("seconds") if estimated.exists() else None
     timings = {"estimate": estimate_s, **timings}
     timings["total"] = round(sum(v for v in timings.values() if v), 3)
