@@ -162,7 +162,7 @@ def test_sample_clips_must_be_three_counts():
 
 
 def test_shuffle_control_gives_every_example_another_examples_pose():
-    from pipeline.stages.preprocess import derange_signals
+    from pipeline.stages.preprocess_rows import derange_signals
 
     rows = [{"signal": f"/p/{i}.pose", "signal_start": i, "signal_end": i, "output": f"text {i}"} for i in range(7)]
     derange_signals(rows)

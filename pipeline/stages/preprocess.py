@@ -23,13 +23,14 @@ With `pose_noise: SIGMA` every kept pose is copied to `poses/` with seeded Gauss
 robustness check (benchmarks/learnability.py), never part of an ordinary run.
 The feature dimension is measured by loading a real pose file through MultimodalHugs' own PoseModalityProcessor
 (hide legs, reduce_holistic for MediaPipe, flatten), so the trainer config never trusts a table.
+This module gathers each split's examples, checks the pose files and decides which examples are left out; the rows,
+the counts, the refusal and the closing report are preprocess_rows.py's.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
 import multiprocessing
 import os
 import signal
@@ -42,24 +43,17 @@ from typing import Iterator, Optional
 
 from pipeline.errors import UserError
 from pipeline.stages.entry import stage_main
-from pipeline.stages.manifest import SPLITS, read_manifest
-from pipeline.stages.markers import write_problems
-from pipeline.stages.mmh_tsv import write_tsv
+from pipeline.stages.manifest import SPLITS, Example, read_manifest
 from pipeline.stages.pose_checks import CheckedPose, check_pose_file, describe, measure_feat_dim
+from pipeline.stages.preprocess_rows import (
+    build_rows,
+    refuse_if_too_many_left_out,
+    report_noise,
+    report_problems,
+    write_prompts,
+    write_split,
+)
 from pipeline.stages.specs import PreprocessSpec, download_kwargs
-
-
-def derange_signals(rows: list[dict], seed: int = 0) -> None:
-    """Give every row another row's pose (signal, start, end); no row keeps its own. In place."""
-    import random
-
-    if len(rows) < 2:
-        return
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    signals = [(rows[i]["signal"], rows[i]["signal_start"], rows[i]["signal_end"]) for i in order]
-    for k, i in enumerate(order):  # each row in the cycle takes the pose of the next one
-        rows[i]["signal"], rows[i]["signal_start"], rows[i]["signal_end"] = signals[(k + 1) % len(order)]
 
 
 def read_failures(poses_dir: Path) -> dict[str, str]:
@@ -120,15 +114,6 @@ def segment_problem(ex, frames: int, fps: float) -> str | None:
     if int(ex.end * fps) <= int(ex.start * fps):
         return f"segment {ex.start:.3f}-{ex.end:.3f} s holds no frame at {fps:g} fps"
     return None
-
-
-def mmh_frames(frames: int, fps: float, start_ms: int, end_ms: int) -> int:
-    """The frames MultimodalHugs 0.5.4 counts for a TSV row when it filters by `max_frames`: its pose2text dataset
-    reads the file with pose-format's `start_time` / `end_time` (milliseconds; 0 means unset), which take
-    floor(start × fps) and ceil(end × fps), the end clipped to the file."""
-    first = math.floor(start_ms / 1000 * fps) if start_ms else 0
-    last = min(math.ceil(end_ms / 1000 * fps), frames) if end_ms else frames
-    return last - first
 
 
 def check_workers(files: int) -> int:
@@ -252,113 +237,92 @@ class PoseChecks:
         return {"examples": len(several), "frames": sum(c.frames_with_several for c in several)}
 
 
+@dataclass
+class SplitExamples:
+    """One split as its manifest gives it: the examples, each one's pose file and the reason it is left out before
+    any pose file is read (None: its pose is to be checked), and the pose files no example names (orphans)."""
+
+    split: str
+    examples: list[Example]
+    poses: list[str]
+    reasons: list[Optional[str]]  # per example, in order (ids may repeat: each row is reported)
+    orphans: list[Path]
+
+    def wanted(self) -> list[tuple]:
+        """(pose file, split, pose name) of every example still in, in order: what the pose checks read."""
+        return [
+            (pose, self.split, ex.pose_name)
+            for ex, pose, reason in zip(self.examples, self.poses, self.reasons)
+            if reason is None
+        ]
+
+
+def early_reason(ex: Example, pose: str, source: str, failures: dict[str, str]) -> Optional[str]:
+    """Why the example is left out before its pose file is read: the manifest's problem, no pose file (with the
+    estimate job's reason where it recorded one), or an empty text; None when its pose is to be checked."""
+    if ex.problem:
+        return ex.problem
+    if not os.path.exists(pose):
+        missing = failures.get(ex.pose_name, "not estimated") if source == "estimate" else f"no {pose}"
+        return f"no pose ({missing})"
+    return None if ex.text.strip() else "empty text"
+
+
+def gather_split(spec: PreprocessSpec, tree: Path, split: str, failures: dict[str, str]) -> SplitExamples:
+    """Read the split's manifest and find each example's pose file, its early reason, and the split's orphan
+    poses (pose files of a download or folder whose id has no text)."""
+    source = spec.pose_source
+    examples = read_manifest(Path(spec.manifest_dir) / f"{split}.tsv")
+    folder = split_folder(tree, split, source)
+    texts = {ex.id for ex in examples}
+    # with dataset.limit the manifest holds only the first N: the other poses have texts we did not read
+    check_orphans = source in ("download", "folder") and not spec.dataset_limit
+    orphans = sorted(p for p in folder.glob("*.pose") if p.stem not in texts) if check_orphans else []
+    poses = [pose_file_of(ex, folder, source) for ex in examples]
+    reasons = [early_reason(ex, pose, source, failures) for ex, pose in zip(examples, poses)]
+    return SplitExamples(split, examples, poses, reasons, orphans)
+
+
+def resolve_split(
+    gathered: SplitExamples, checks: PoseChecks
+) -> list[tuple[Example, Optional[CheckedPose], Optional[str]]]:
+    """Each example of the split with its checked pose file (None where it had none to check) and why it is left
+    out (None: kept): its early reason, else its file's problem or a header unlike the set's, else a segment
+    outside its file. In manifest order: the set's header is the first good file's."""
+    resolved = []
+    for ex, pose, reason in zip(gathered.examples, gathered.poses, gathered.reasons):
+        checked = None
+        if reason is None:
+            checked = checks.files[pose]
+            reason = checks.problem(checked.source, ex.id)
+            if reason is None and ex.is_segment:
+                reason = segment_problem(ex, checked.frames, checked.fps)
+        resolved.append((ex, checked, reason))
+    return resolved
+
+
 def run(spec: PreprocessSpec) -> dict:
-    """Write the three TSVs, prompts.json (the prompts used) and feat_dim.json."""
-    out, source = Path(spec.output_dir), spec.pose_source
+    """Write the three TSVs, problems.txt, prompts.json (the prompts used) and feat_dim.json: every split gathered
+    from its manifest, then every pose file checked in one pool of workers, then each split's rows."""
+    out = Path(spec.output_dir)
     noise = float(spec.pose_noise or 0.0)
     tree = pose_tree(spec)
-    failures = read_failures(tree) if source == "estimate" else {}
-    problems: list[str] = []
-    counts: dict[str, dict] = {}
-    prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
+    failures = read_failures(tree) if spec.pose_source == "estimate" else {}
+    splits = [gather_split(spec, tree, split, failures) for split in SPLITS]
+    wanted = [want for gathered in splits for want in gathered.wanted()]
     checks = PoseChecks(spec.estimator, out, noise, spec.reduce_holistic)
-    too_long = 0
-    splits, wanted = {}, []
-    for split in SPLITS:  # first what every example needs, then every pose file checked in one pool of workers
-        examples = read_manifest(Path(spec.manifest_dir) / f"{split}.tsv")
-        folder = split_folder(tree, split, source)
-        texts = {ex.id for ex in examples}
-        # with dataset.limit the manifest holds only the first N: the other poses have texts we did not read
-        check_orphans = source in ("download", "folder") and not spec.dataset_limit
-        orphans = sorted(p for p in folder.glob("*.pose") if p.stem not in texts) if check_orphans else []
-        reasons: list[Optional[str]] = []  # per example, in order (ids may repeat: each row is reported)
-        poses = [pose_file_of(ex, folder, source) for ex in examples]
-        for ex, pose in zip(examples, poses):
-            reason = ex.problem or None
-            if reason is None:
-                missing = failures.get(ex.pose_name, "not estimated") if source == "estimate" else f"no {pose}"
-                reason = (
-                    f"no pose ({missing})" if not os.path.exists(pose) else None if ex.text.strip() else "empty text"
-                )
-            reasons.append(reason)
-            if reason is None:
-                wanted.append((pose, split, ex.pose_name))
-        splits[split] = (examples, poses, orphans, reasons)
     checks.check(wanted, check_workers(len(wanted)))
-    for split, (examples, poses, orphans, reasons) in splits.items():
-        rows, dropped, long_here = [], 0, 0
-        for orphan in orphans:  # a pose nobody gave a text for: reported, never trained on empty
-            problems.append(f"{split}\t{orphan.stem}\tno text: {orphan} has no row in the {split} corpus CSV")
-            dropped += 1
-        for ex, pose, reason in zip(examples, poses, reasons):
-            checked = None
-            if reason is None:
-                checked = checks.files[pose]
-                reason = checks.problem(checked.source, ex.id)
-                if reason is None and ex.is_segment:
-                    reason = segment_problem(ex, checked.frames, checked.fps)
-            if reason or checked is None:
-                problems.append(f"{split}\t{ex.id}\t{reason}")
-                dropped += 1
-                continue
-            start_ms, end_ms = round(ex.start * 1000), round(ex.end * 1000)
-            frames = mmh_frames(checked.frames, checked.fps, start_ms, end_ms)
-            if spec.max_frames and split != "test" and frames > spec.max_frames:  # as MultimodalHugs would filter
-                problems.append(f"{split}\t{ex.id}\tlonger than model.max_frames ({frames} > {spec.max_frames} frames)")
-                long_here += 1
-                continue
-            encoder = f"__{ex.source_lang}__" if ex.source_lang else spec.encoder_prompt
-            decoder = f"__{ex.target_lang}__" if ex.target_lang else spec.decoder_prompt
-            prompts["encoder"].add(encoder)
-            prompts["decoder"].add(decoder)
-            rows.append(
-                {
-                    "signal": checked.path,
-                    "signal_start": start_ms,
-                    "signal_end": end_ms,
-                    "encoder_prompt": encoder,
-                    "decoder_prompt": decoder,
-                    "output": ex.text.strip(),
-                }
-            )
-        if spec.control == "shuffle":
-            derange_signals(rows)
-            print(f"{split}: control shuffle: every example got another example's pose", flush=True)
-        write_tsv(out / f"{split}.tsv", rows)
-        counts[split] = {"kept": len(rows), "left_out": dropped, "longer_than_max_frames": long_here}
-        too_long += long_here
-        longer = f", {long_here} longer than model.max_frames ({spec.max_frames})" if long_here else ""
-        print(f"{split}: {len(rows)} examples kept, {dropped} left out{longer}", flush=True)
-        total = len(examples) + len(orphans)
-        allowed = spec.max_missing_fraction * total
-        if dropped > allowed or not rows:
-            write_problems(out, problems)
-            for p in problems[:20]:
-                print("left out: " + p.replace("\t", ": "), flush=True)
-            raise UserError(
-                f"{split}: {dropped} of {total} examples left out (allowed {allowed:g}, "
-                f"preprocess.max_missing_fraction){longer}; see {out / 'problems.txt'}"
-            )
-    write_problems(out, problems)
-    shown = [p for p in problems if "longer than model.max_frames" not in p]
-    for p in shown[:200]:
-        print("left out: " + p.replace("\t", ": "), flush=True)
-    if len(shown) > 200:
-        print(f"... and {len(shown) - 200} more left out: see {out / 'problems.txt'}", flush=True)
-    if too_long:
-        print(
-            f"max_frames: {too_long} training/validation example(s) longer than {spec.max_frames} frames left out, "
-            f"as MultimodalHugs' own filter would (model.max_frames; the test split is never filtered); listed in "
-            f"{out / 'problems.txt'}",
-            flush=True,
-        )
-    (out / "prompts.json").write_text(json.dumps({k: sorted(v) for k, v in prompts.items()}) + "\n")
-    if noise:
-        print(
-            f"pose noise: every seen point of every kept example moved by N(0, {noise:g}²) (preprocess.pose_noise); "
-            f"the TSVs point at the perturbed copies in {out / 'poses'}",
-            flush=True,
-        )
+    problems: list[str] = []
+    prompts: dict[str, set] = {"encoder": set(), "decoder": set()}
+    counts: dict[str, dict] = {}
+    for gathered in splits:
+        built = build_rows(spec, gathered.split, resolve_split(gathered, checks), gathered.orphans, problems, prompts)
+        write_split(spec, out, built)
+        counts[gathered.split] = built.counts()
+        refuse_if_too_many_left_out(spec, out, built, problems)
+    report_problems(out, problems, sum(c["longer_than_max_frames"] for c in counts.values()), spec.max_frames)
+    write_prompts(out, prompts)
+    report_noise(out, noise)
     checks.report()
     # every split kept at least one example (else the stage failed above): the set has a good file, measured
     assert checks.feat_from is not None and checks.feat_dim is not None
