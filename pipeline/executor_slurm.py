@@ -1,8 +1,10 @@
 """The SLURM executor: `sbatch --parsable` each job in dependency order, chained with afterok.
 
 `--kill-on-invalid-dep=yes` makes SLURM cancel a job whose dependency failed instead of leaving it PENDING
-(DependencyNeverSatisfied) forever. Resubmitting a run skips complete jobs, reuses jobs still queued or running,
-and for an array resubmits only the tasks whose shard marker is missing.
+(DependencyNeverSatisfied) forever. Resubmitting a run skips complete jobs and for an array resubmits only the
+tasks whose shard marker is missing. A submit stops before it gets here while the run's jobs are still queued or
+running, or cancels them first with --take-over (pipeline/run_lock.py); a job found active all the same (requeued
+by hand in between) is kept, not submitted twice.
 
 `max_parallel` N (a sweep's `max_parallel`, or `submit --max-parallel`) puts the sweep's train jobs into N lanes:
 train job i also waits (`afterany`) for train job i - N, so each lane runs one train job at a time and no more

@@ -118,6 +118,8 @@ class Submission:
     config_hash: Optional[str] = None
     git_commit: Optional[str] = None
     submitted: Optional[float] = None
+    pid: Optional[int] = None  # the submit that queued the jobs: a second submit names it (pipeline/run_lock.py)
+    host: Optional[str] = None
     updated: Optional[float] = None
     varied: list[str] = field(default_factory=list)  # the keys a sweep varies
     config: Optional[str] = None  # the experiment or sweep file

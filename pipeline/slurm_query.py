@@ -59,16 +59,30 @@ def query_records(ids: list[str]) -> dict[str, list[dict]]:
     return records
 
 
-def query_states(ids: list[str]) -> dict[str, str]:
+def task_states(ids: list[str]) -> dict[str, list[str]]:
+    """Per job id the states of the job (or of its array tasks): scontrol, else squeue; jobs SLURM forgot are
+    absent."""
     records = query_records(ids)
-    states = {jid: aggregate([r.get("JobState", "UNKNOWN") for r in recs]) for jid, recs in records.items()}
+    states = {jid: [r.get("JobState", "UNKNOWN") for r in recs] for jid, recs in records.items()}
     missing = [i for i in ids if i not in states]
     if missing and shutil.which("squeue"):
         proc = subprocess.run(["squeue", "-h", "-j", ",".join(missing), "-o", "%F %T"], capture_output=True, text=True)
-        seen: dict[str, list[str]] = {}
         for line in proc.stdout.splitlines():
             parts = line.split()
             if len(parts) == 2:
-                seen.setdefault(parts[0], []).append(parts[1])
-        states.update({jid: aggregate(s) for jid, s in seen.items()})
+                states.setdefault(parts[0], []).append(parts[1])
     return states
+
+
+def query_states(ids: list[str]) -> dict[str, str]:
+    return {jid: aggregate(states) for jid, states in task_states(ids).items()}
+
+
+def active_states(ids: list[str]) -> dict[str, str]:
+    """The jobs among `ids` with a task still queued or running, each with the most pressing of those tasks' states
+    (an array with a failed task and a running one is still running)."""
+    return {
+        jid: aggregate([s for s in states if s in ACTIVE])
+        for jid, states in task_states(ids).items()
+        if any(s in ACTIVE for s in states)
+    }

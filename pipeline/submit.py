@@ -17,13 +17,19 @@ a writable data_dir, whether the images run on the profile's GPUs) and prints ea
 (exit 0; with `--strict` they are errors, exit 2, as they are for a real submit); it writes the scripts to
 `jobs/dry-run/<profile>/<run>/` and prints them, and for a SLURM profile the sbatch command lines a submit would run,
 with their dependencies.
+
+One submit of a run at a time (pipeline/run_lock.py): a second submit stops in one line (exit 2) while another
+submit composes, submits or runs the run here, and while the jobs an earlier submit queued on SLURM are still
+queued or running. `--take-over` cancels those jobs (scancel) and submits as usual. A dry run is never refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -39,7 +45,7 @@ from pipeline.keys import config_hash, stable_hash
 from pipeline.paths import PROJECT_ROOT, display_path
 from pipeline.plan import Plan, StageJob, build_plan
 from pipeline.provenance import write_provenance
-from pipeline.run_lock import run_lock
+from pipeline.run_lock import live_jobs_message, live_slurm_jobs, run_lock
 from pipeline.run_records import Submission
 from pipeline.rundir import JobFiles, git_commit, job_files, load_run, plan_record, save_submission
 from pipeline.schema import Profile
@@ -55,7 +61,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Scripts land in jobs/<run>/ (dry runs: jobs/dry-run/<profile>/<run>/); outputs in "
         "data/<stage>/<key>/.\n"
-        "A second submit of the same run skips finished stages and resumes unfinished ones.",
+        "A second submit of the same run skips finished stages and resumes unfinished ones. While another submit\n"
+        "holds the run, or the jobs an earlier submit queued on SLURM are still queued or running, it stops in one\n"
+        "line (exit 2) that says what to do (wait, python -m pipeline.status jobs/<run>, or --take-over).",
     )
     parser.add_argument("config", help="an experiment YAML (config/demo.yaml) or a sweep (config/sweeps/*.yaml)")
     parser.add_argument(
@@ -98,6 +106,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="override an experiment key, e.g. --set training.seed=7 (repeatable)",
     )
     add_profile_set(parser, "partition=gpu")
+    parser.add_argument(
+        "--take-over",
+        action="store_true",
+        help="when the run's SLURM jobs from an earlier submit are still queued or running (a submit stops then), "
+        "cancel them with scancel, wait until they have ended, and submit as usual: complete jobs are skipped, the "
+        "rest submitted anew with the scripts written now. A submit still running elsewhere is not taken over: "
+        "stop it",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not print the scripts on --dry-run")
     parser.add_argument(
         "--jobs-dir",
@@ -229,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         report(found, fatal=True)
         return USER_ERROR_EXIT
     # one submit of a run at a time (a dry run writes elsewhere and submits nothing)
-    with run_lock(run_dir, run) if not args.dry_run else contextlib.nullcontext():
+    with run_lock(run_dir, run, args.take_over) if not args.dry_run else contextlib.nullcontext():
         return compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, varied)
 
 
@@ -244,6 +260,9 @@ def compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, v
         report(found, fatal=False)
         if found.problems:
             print(f"{len(found.problems)} problem(s) above: a submit without --dry-run would refuse to run")
+        record, live = live_slurm_jobs(jobs_dir / run)
+        if live:
+            print(f"note: a submit now would stop: {live_jobs_message(jobs_dir / run, run, record, live)}")
         return 0
     report(found, fatal=False)  # notes only
     max_parallel = sweep_max_parallel(args.config, args.max_parallel)
@@ -259,6 +278,8 @@ def compose_and_run(args, plan, profile, run, run_dir, jobs_dir, chash, found, v
         config_hash=chash,
         git_commit=git_commit(),
         submitted=time.time(),
+        pid=os.getpid(),  # who submitted: a second submit's message names it while the jobs run
+        host=socket.gethostname(),
         varied=varied,
         config=display_path(Path(args.config)),
         overrides=args.overrides,

@@ -1,5 +1,6 @@
 """The demo chain on a real one-node SLURM cluster (tests/slurm/start_cluster.sh): sbatch with afterok
-dependencies and an estimate array, failures cancelling downstream jobs, resubmission of only what is missing."""
+dependencies and an estimate array, failures cancelling downstream jobs, resubmission of only what is missing, a
+second submit refused while the run's jobs are queued and --take-over cancelling them."""
 
 import json
 import re
@@ -8,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from pipeline.run_lock import when
+from pipeline.slurm_query import ACTIVE, query_states
 
 from conftest import (
     PROJECT,
@@ -308,3 +312,82 @@ def test_a_two_process_train_job_completes_and_a_requeue_resumes_it_at_the_next_
     final = train / "train" / "checkpoint-600"
     assert (final / "rng_state_0.pth").exists() and (final / "rng_state_1.pth").exists()
     assert json.loads((train / ".done.json").read_text())["processes"] == 2
+
+
+HOLD = ("--profile-set", "sbatch_extra=[--hold]")  # every job held: PENDING (JobHeldUser) until released or cancelled
+# seeds no other test trains on smoke_data, so that these train jobs are not complete already
+SEED, SWEEP_SEED = ("--set", "training.seed=29"), ("--set", "training.seed=30")
+
+
+def slurm_jobs(work: Path, run: str, stage: str) -> tuple[dict, list[str]]:
+    """The run's submission record and the SLURM ids of its `stage` jobs, in submission order."""
+    record = json.loads((work / "jobs" / run / "submission.json").read_text())
+    ids = [s["slurm_id"] for j, s in record["jobs"].items() if j.startswith(f"{stage}/") and s.get("slurm_id")]
+    return record, sorted(ids, key=int)
+
+
+def files_of(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def refusal(run: str, work: Path, jobs: str, record: dict) -> str:
+    return (
+        f"error: run {run}: its SLURM jobs are still queued or running: {jobs} (submitted by pid {record['pid']} on "
+        f"{record['host']} at {when(record['submitted'])}); wait for them to end, follow them with "
+        f"`python -m pipeline.status {work / 'jobs' / run}`, or submit again with --take-over to cancel them and "
+        f"submit anew"
+    )
+
+
+def test_a_second_submit_while_the_jobs_are_queued_stops_and_take_over_cancels_them_and_runs(tmp_path, smoke_data):
+    first = submit("config/smoke.yaml", tmp_path, *SLURM, *HOLD, *SEED, data_from=smoke_data)
+    assert first.returncode == 0, first.stdout + first.stderr
+    record, _ = slurm_jobs(tmp_path, "smoke", "train")
+    held = [slurm_jobs(tmp_path, "smoke", s)[1][0] for s in ("train", "translate", "evaluate")]
+    assert query_states(held) == dict.fromkeys(held, "PENDING")  # prepare, estimate, preprocess: complete, skipped
+    before = files_of(tmp_path / "jobs" / "smoke")
+    again = submit("config/smoke.yaml", tmp_path, *SLURM, *SEED, data_from=smoke_data)
+    assert again.returncode == 2, again.stdout + again.stderr
+    jobs = f"{held[0]} (train) PENDING, {held[1]} (translate) PENDING, {held[2]} (evaluate) PENDING"
+    assert again.stderr.splitlines() == [refusal("smoke", tmp_path, jobs, record)]
+    assert files_of(tmp_path / "jobs" / "smoke") == before  # nothing written
+    took = submit("config/smoke.yaml", tmp_path, *SLURM, *SEED, "--take-over", data_from=smoke_data)
+    assert took.returncode == 0, took.stdout + took.stderr
+    assert took.stdout.startswith(
+        f"note: run smoke: --take-over: cancelled its SLURM jobs {jobs} (submitted by pid {record['pid']} on "
+        f"{record['host']} at {when(record['submitted'])})\n"
+    )
+    assert took.stdout.count("complete, skipped") == 3 and took.stdout.count("submitted as job") == 3
+    assert query_states(held) == dict.fromkeys(held, "CANCELLED")
+    assert "--hold" not in (tmp_path / "jobs" / "smoke" / "train.sbatch").read_text()  # the scripts written anew
+    done = status(tmp_path)  # the take-over's jobs, not held, run to the end
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (output_dir(tmp_path, "smoke", "evaluate") / "test_score.bleu").exists()
+
+
+def test_a_sweep_is_refused_while_queued_taken_over_and_resubmitted_once_its_jobs_ended(tmp_path, smoke_data):
+    sweep, run = "config/sweeps/smoke_repeatability.yaml", "smoke_repeatability"
+    extra = ("--until", "train", *SWEEP_SEED)  # three train jobs
+    first = submit(sweep, tmp_path, *SLURM, *HOLD, *extra, data_from=smoke_data)
+    assert first.returncode == 0, first.stdout + first.stderr
+    record, held = slurm_jobs(tmp_path, run, "train")
+    assert len(held) == 3 and query_states(held) == dict.fromkeys(held, "PENDING")
+    before = files_of(tmp_path / "jobs" / run)
+    again = submit(sweep, tmp_path, *SLURM, *extra, data_from=smoke_data)
+    assert again.returncode == 2, again.stdout + again.stderr
+    jobs = ", ".join(f"{i} (train) PENDING" for i in held)
+    assert again.stderr.splitlines() == [refusal(run, tmp_path, jobs, record)]
+    assert files_of(tmp_path / "jobs" / run) == before
+    took = submit(sweep, tmp_path, *SLURM, *HOLD, *extra, "--take-over", data_from=smoke_data)
+    assert took.returncode == 0, took.stdout + took.stderr
+    assert f"note: run {run}: --take-over: cancelled its SLURM jobs {jobs} (submitted by pid" in took.stdout
+    assert query_states(held) == dict.fromkeys(held, "CANCELLED")
+    record, new = slurm_jobs(tmp_path, run, "train")
+    assert not set(new) & set(held) and query_states(new) == dict.fromkeys(new, "PENDING")
+    assert sorted(h for s in record["jobs"].values() for h in s.get("history", [])) == held
+    subprocess.run(["scancel", *new], check=True)  # jobs that ended hold nothing: the next submit resubmits
+    wait_for(lambda: not set(query_states(new).values()) & ACTIVE, "the cancelled jobs to end", 60)
+    last = submit(sweep, tmp_path, *SLURM, *HOLD, *extra, data_from=smoke_data)
+    assert last.returncode == 0, last.stdout + last.stderr
+    assert last.stdout.count("submitted as job") == 3 and "--take-over" not in last.stdout + last.stderr
+    subprocess.run(["scancel", *slurm_jobs(tmp_path, run, "train")[1]], check=True)
