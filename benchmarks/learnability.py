@@ -109,7 +109,8 @@ def demo_clips(config: str) -> tuple[int, int, int]:
 
 
 def stage_dir(work: Path, run: str, stage: str) -> Path:
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from pipeline.rundir import load_run
 
     plan, _ = load_run(work / "jobs" / run)

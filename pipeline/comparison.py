@@ -38,7 +38,7 @@ class System:
     result: dict = field(default_factory=dict)  # metric -> the significance step's numbers for this system
 
     def mean_std(self, metric: str) -> tuple[float, float]:
-        scores = [float(r.get(metric)) for r in self.runs]
+        scores = [r.score(metric) for r in self.runs]
         return statistics.mean(scores), statistics.stdev(scores) if len(scores) > 1 else 0.0
 
 
@@ -71,7 +71,7 @@ def naming_keys(rows: list[RunRow], keys: list[str]) -> list[str]:
 def group_systems(rows: list[RunRow], varied: list[str], order: list[str], fallback: str) -> list[System]:
     """Scored runs (BLEU and chrF numbers) grouped into systems, in the order their first run has in `order`."""
     position = {run: i for i, run in enumerate(order)}
-    scored = [r for r in rows if isinstance(r.bleu, (int, float)) and isinstance(r.chrf, (int, float))]
+    scored = [r for r in rows if r.bleu is not None and r.chrf is not None]
     others = naming_keys(rows, [k for k in varied if k not in REPEAT_KEYS])
     scored.sort(key=lambda r: (position.get(r.run, len(position)), r.run))
     systems: dict[str, System] = {}

@@ -82,7 +82,8 @@ def submit_slurm(
         if throttled:
             trains.append(slurm_id)
         submitted[job_id] = slurm_id
-        history = record.state(job_id).history + ([old] if old else [])
+        earlier = states.get(job_id)
+        history = (earlier.history if earlier else []) + ([old] if old else [])
         states[job_id] = JobState(slurm_id=slurm_id, tasks=array, submitted=time.time(), history=history)
         what = f" tasks {','.join(map(str, array))}" if array else ""
         print(

@@ -32,7 +32,7 @@ def preview_clips(plan: PlanRecord, clips: int = 2) -> list[dict]:
     """One entry per pose type: its label and its first `clips` test clips."""
     groups: dict[str, dict] = {}
     for run, stages in sorted(plan.runs.items()):
-        label = plan.experiments.get(run, {}).get("estimate", {}).get("estimator") or run
+        label = plan.experiment(run, f"plan.json, run {run}").estimate.estimator
         if label in groups or "preprocess" not in stages:
             continue
         tsv = Path(plan.jobs[stages["preprocess"]].output_dir) / "test.tsv"

@@ -51,9 +51,7 @@ def write_provenance(run_dir: Path, plan: PlanRecord, record: Submission) -> lis
             "executor": record.executor,
             "profile": record.profile,
             "runtime": record.runtime,
-            "slurm_job_ids": {
-                stage: getattr(record.jobs.get(job_id), "slurm_id", None) for stage, job_id in stages.items()
-            },
+            "slurm_job_ids": {stage: record.slurm_id(job_id) for stage, job_id in stages.items()},
             "stages": {stage: stage_facts(job, digests) for stage, job in plan.jobs_of(run).items()},
         }
         path = Path(run_dir) / "provenance" / f"{run}.json"

@@ -7,9 +7,10 @@ record that is not what this module says stops in one line naming the file and t
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pipeline.errors import UserError
 from pipeline.schema import Experiment
@@ -25,16 +26,16 @@ class JobRecord:
     """One stage job of plan.json: what it runs, where it writes, what it waits for."""
 
     stage: str
+    key: str
+    image: str
     deps: list[str]  # ids (stage/key) of the jobs this one needs
     array: int  # number of array tasks; 0 = a plain job
     output_dir: str
+    runs: list[str]  # the runs (of a sweep) that use this job
     script: str  # jobs/<run>/<stage>[.<first run>].sbatch
+    spec: str  # jobs/<run>/specs/<stage>-<key>.json
     name: str  # the SLURM job name
-    key: str = ""
-    image: str = ""
-    spec: str = ""  # jobs/<run>/specs/<stage>-<key>.json
-    runs: list[str] = field(default_factory=list)
-    resources: Optional[Resources] = None
+    resources: Resources
 
     def missing_tasks(self) -> list[int]:
         """The tasks whose completion marker is missing ([0] for a plain job not complete): the one place that
@@ -43,6 +44,7 @@ class JobRecord:
 
     @property
     def complete(self) -> bool:
+        """Every task's completion marker is there."""
         return not self.missing_tasks()
 
 
@@ -84,7 +86,21 @@ class PlanRecord:
         return {stage: self.jobs[job_id] for stage, job_id in self.runs[run].items()}
 
     def experiment(self, run: str, where: str) -> Experiment:
+        """The run's resolved experiment, typed (`where`: the file, for errors)."""
         return from_dict(Experiment, self.experiments[run], {}, "", where)
+
+    def check(self, path: Path) -> None:
+        """Every dependency and every run's job is a job of the plan, every stage a stage of the registry."""
+        for job_id, job in self.jobs.items():
+            if job.stage not in STAGE_INDEX:
+                raise UserError(f"{path}: jobs.{job_id}.stage: {job.stage!r} is no stage of this pipeline")
+            for dep in job.deps:
+                if dep not in self.jobs:
+                    raise UserError(f"{path}: jobs.{job_id}.deps: {dep!r} is no job of this plan")
+        for run, stages in self.runs.items():
+            for stage, job_id in stages.items():
+                if job_id not in self.jobs:
+                    raise UserError(f"{path}: runs.{run}.{stage}: {job_id!r} is no job of this plan")
 
 
 @dataclass
@@ -128,30 +144,65 @@ class Submission:
     run_order: list[str] = field(default_factory=list)  # the sweep's order: its first system is the baseline
     baseline: Optional[str] = None  # the sweep's summary.baseline
 
-    def state(self, job_id: str) -> JobState:
-        """The job's entry (created empty when the job has none yet)."""
+    def slurm_id(self, job_id: str) -> Optional[str]:
+        """The job's SLURM id in this submission, None when it has none (local, or not submitted)."""
+        entry = self.jobs.get(job_id)
+        return entry.slurm_id if entry else None
+
+    def entry(self, job_id: str) -> JobState:
+        """The job's entry, to update: created empty when the job has none yet (to read one: `jobs.get`)."""
         return self.jobs.setdefault(job_id, JobState())
 
 
-def _read(path: Path) -> Optional[dict]:
+def _read(path: Path, remedy: str) -> Optional[dict]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return None
     except ValueError as exc:
-        raise UserError(f"{path}: not valid JSON ({exc}); was it cut short? submit the run again to rewrite it")
+        raise UserError(f"{path}: not valid JSON ({exc}); was it cut short? {remedy}") from None
     if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        raise UserError(f"{path}: expected a JSON object, got {type(data).__name__}; {remedy}")
     return data
+
+
+def _typed(cls: type, data: dict, path: Path, remedy: str) -> Any:
+    """`cls` from a record; keys this version does not know (a newer one wrote them) are left out with a note."""
+    unknown: list[str] = []
+    try:
+        record = from_dict(cls, data, {}, "", str(path), unknown)
+    except UserError as exc:
+        raise UserError(f"{exc}; {remedy}") from None
+    if unknown:
+        print(
+            f"note: {path}: left out keys this version of the pipeline does not know ({', '.join(unknown)}); "
+            f"written by a newer one?",
+            file=sys.stderr,
+        )
+    return record
+
+
+PLAN_REMEDY = "submit the run again to rewrite it"
+SUBMISSION_REMEDY = (
+    "move it aside and submit again (its SLURM job ids go with it: `squeue --me` lists jobs of earlier submits "
+    "still queued)"
+)
 
 
 def read_plan(path: Path) -> Optional[PlanRecord]:
     """plan.json at `path`, or None when there is none."""
-    data = _read(path)
-    return None if data is None else from_dict(PlanRecord, data, {}, "", str(path))
+    data = _read(path, PLAN_REMEDY)
+    if data is None:
+        return None
+    plan = _typed(PlanRecord, data, path, PLAN_REMEDY)
+    try:
+        plan.check(path)
+    except UserError as exc:
+        raise UserError(f"{exc}; {PLAN_REMEDY}") from None
+    return plan
 
 
 def read_submission(path: Path) -> Submission:
     """submission.json at `path`; an empty record when the run was never submitted."""
-    data = _read(path)
-    return Submission() if data is None else from_dict(Submission, data, {}, "", str(path))
+    data = _read(path, SUBMISSION_REMEDY)
+    return Submission() if data is None else _typed(Submission, data, path, SUBMISSION_REMEDY)

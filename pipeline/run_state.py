@@ -27,7 +27,7 @@ class JobRow:
     state: str
     log: Optional[str]
     elapsed: Optional[float]  # seconds, from its completion markers
-    failed_tasks: list = field(default_factory=list)
+    failed_tasks: list[Optional[str]] = field(default_factory=list)  # the array tasks SLURM says failed
     requeued: int = 0
 
 

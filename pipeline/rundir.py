@@ -134,6 +134,6 @@ def jobs_to_run(plan: PlanRecord, record: Submission) -> Iterator[tuple[str, Job
         if tasks:
             yield job_id, job, tasks
         else:
-            state = record.state(job_id)
+            state = record.entry(job_id)
             state.state, state.skipped = "COMPLETED", True
             print(f"  {job_id}: complete, skipped", flush=True)

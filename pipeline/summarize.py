@@ -67,11 +67,11 @@ def repeat_groups(rows: list[RunRow], varied: list[str]) -> list[dict]:
     others = [k for k in varied if k not in REPEAT_KEYS]
     groups: dict[tuple, list[RunRow]] = {}
     for row in rows:
-        if isinstance(row.bleu, (int, float)):
+        if row.bleu is not None:
             groups.setdefault(tuple(json.dumps(row.get(k)) for k in others), []).append(row)
     out = []
     for key, members in groups.items():
-        scores = [float(r.bleu) for r in members if isinstance(r.bleu, (int, float))]
+        scores = [r.score("bleu") for r in members]
         out.append(
             {
                 "config": ", ".join(f"{k}={json.loads(v)}" for k, v in zip(others, key)) or "(all)",
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.run_dir = find_run_dir(args.run_dir)
     plan, record = load_run(args.run_dir)
-    rows, varied = run_rows(args.run_dir)
+    rows, varied = run_rows(args.run_dir, plan, record)
     systems, baseline, warning = systems_and_baseline(args, rows, varied, plan, record)
     columns, cells = table(rows)
     print("\n".join(format_table([columns] + cells)))

@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from pipeline.run_records import PlanRecord, Submission
 from pipeline.run_state import job_rows, marker_seconds
-from pipeline.rundir import load_run
 from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.stage_registry import STAGES
 from pipeline.stages.trained_model import TrainerState, trainer_state
 
-Score = Union[float, str, None]  # a number, "missing" (a BLEURT that could not be computed), or None (not scored)
 SCORES = ("bleu", "chrf", "bleurt")
 
 
@@ -27,14 +26,20 @@ class RunRow:
     run: str
     params: dict[str, Any]  # the value of every key the runs of the folder vary
     state: str = "not finished"  # finished / failed / running / not finished
-    bleu: Score = None
-    chrf: Score = None
-    bleurt: Score = None
+    bleu: Optional[float] = None
+    chrf: Optional[float] = None
+    bleurt: Union[float, str, None] = None  # "missing": a BLEURT that could not be computed (the run is fine)
     best_step: Optional[int] = None
     epoch: Optional[float] = None  # where training stopped
     seconds: dict[str, Optional[int]] = field(default_factory=dict)  # stage -> wall time from its markers
     dirs: dict[str, Path] = field(default_factory=dict)  # stage -> its job's output folder
     trainer: Optional[TrainerState] = None
+
+    def score(self, metric: str) -> float:
+        """BLEU or chrF of a scored run (comparison.System's runs are)."""
+        value = {"bleu": self.bleu, "chrf": self.chrf}[metric]
+        assert value is not None, f"{self.run}: no {metric}"
+        return value
 
     def get(self, column: str) -> Any:
         """A column's value: a varied key's (`training.seed`), a score, or a stage's time (`train_s`)."""
@@ -56,6 +61,7 @@ class RunRow:
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
+    """Nested keys as dotted paths: {"training": {"seed": 1}} -> {"training.seed": 1}."""
     out = {}
     for key, value in data.items():
         if isinstance(value, dict) and value:
@@ -66,12 +72,13 @@ def flatten(data: dict, prefix: str = "") -> dict:
 
 
 def varied_keys(experiments: dict) -> list[str]:
+    """The dotted keys whose values differ between the experiments (run name -> plain experiment)."""
     flat = [flatten({k: v for k, v in e.items() if k != "name"}) for e in experiments.values()]
     keys = sorted({k for f in flat for k in f})
     return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
 
 
-def read_score(folder: Optional[Path], name: str) -> Score:
+def read_score(folder: Optional[Path], name: str) -> Union[float, str, None]:
     """The score in test_score.<name>; "missing" for a BLEURT that could not be computed (not a failure)."""
     path = folder / f"test_score.{name}" if folder else None
     if path is None or not path.exists():
@@ -80,9 +87,12 @@ def read_score(folder: Optional[Path], name: str) -> Score:
     return "missing" if result.get("missing") else result["score"]
 
 
-def run_rows(run_dir: Path) -> tuple[list[RunRow], list[str]]:
+def number(value: Union[float, str, None]) -> Optional[float]:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def run_rows(run_dir: Path, plan: PlanRecord, record: Submission) -> tuple[list[RunRow], list[str]]:
     """The folder's rows, best BLEU first, and the keys its runs vary."""
-    plan, record = load_run(run_dir)
     states = {r.job: r.state for r in job_rows(run_dir, plan, record)}
     varied = varied_keys(plan.experiments)
     rows = []
@@ -91,8 +101,9 @@ def run_rows(run_dir: Path) -> tuple[list[RunRow], list[str]]:
         jobs = plan.jobs_of(run)
         row = RunRow(run, {k: flat.get(k) for k in varied})
         row.dirs = {stage: Path(job.output_dir) for stage, job in jobs.items()}
-        for name in SCORES:
-            setattr(row, name, read_score(row.dirs.get("evaluate"), name))
+        scores = row.dirs.get("evaluate")
+        row.bleu, row.chrf = number(read_score(scores, "bleu")), number(read_score(scores, "chrf"))
+        row.bleurt = read_score(scores, "bleurt")
         row.trainer = trainer_state(row.dirs["train"] / "train") if "train" in jobs else None
         if row.trainer:
             row.best_step, row.epoch = row.trainer.best_step, row.trainer.epoch
@@ -108,5 +119,5 @@ def run_rows(run_dir: Path) -> tuple[list[RunRow], list[str]]:
         elif any(s in ACTIVE for s in job_states):
             row.state = "running"
         rows.append(row)
-    rows.sort(key=lambda r: (r.bleu is None, -(r.bleu if isinstance(r.bleu, (int, float)) else 0.0), r.run))
+    rows.sort(key=lambda r: (r.bleu is None, -(r.bleu or 0.0), r.run))
     return rows, varied

@@ -112,6 +112,15 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if value is None:
             return None
         return _coerce(value, args[0], where)
+    if origin in (list, dict):  # list[X] / dict[str, X]: the container, then each item of a scalar or generic X
+        if not isinstance(value, origin):
+            raise UserError(f"{where}: expected {_type_name(origin)}, got {value!r}")
+        item = typing.get_args(tp)[-1] if typing.get_args(tp) else Any
+        if item not in (int, float, str, bool) and typing.get_origin(item) not in (list, dict):
+            return value
+        if origin is list:
+            return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return {k: _coerce(v, item, f"{where}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise UserError(f"{where}: expected a mapping, got {value!r}")
@@ -156,14 +165,21 @@ def check_bounds(value: Any, bounds: Optional[dict], where: str) -> None:
         raise UserError(f"{where}: expected {kind} {wanted}, got {value!r}")
 
 
-def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_src: str = "") -> Any:
-    """Build dataclass `cls` from `data`, rejecting unknown keys and wrong types with file:key messages."""
+def from_dict(
+    cls: type, data: dict, sources: dict, prefix: str = "", fallback_src: str = "", unknown: Optional[list] = None
+) -> Any:
+    """Build dataclass `cls` from `data`, rejecting unknown keys and wrong types with file:key messages. With
+    `unknown` (a list), unknown keys are left out and their paths appended to it instead (records a newer version
+    of the pipeline wrote)."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
         src = sources.get(path) or fallback_src
+        if key not in fields and unknown is not None:
+            unknown.append(path)
+            continue
         if key not in fields or fields[key].metadata.get("set_by_loader"):  # e.g. `source`: never from a file
             allowed = ", ".join(k for k, f in fields.items() if not f.metadata.get("set_by_loader"))
             raise UserError(f"{src}: {path}: unknown key; allowed here: {allowed}")
@@ -181,13 +197,13 @@ def from_dict(cls: type, data: dict, sources: dict, prefix: str = "", fallback_s
         item = typing.get_args(tp)[1] if typing.get_origin(tp) is dict else None
         if dataclasses.is_dataclass(tp):
             _coerce(value, tp, f"{src}: {path}")
-            kwargs[key] = from_dict(typing.cast(type, tp), value, sources, path + ".", src)
+            kwargs[key] = from_dict(typing.cast(type, tp), value, sources, path + ".", src, unknown)
         elif item is not None and dataclasses.is_dataclass(item):  # dict[str, a dataclass]: each value one
             _coerce(value, dict, f"{src}: {path}")
             kwargs[key] = {}
             for name, entry in value.items():
                 _coerce(entry, item, f"{src}: {path}.{name}")
-                kwargs[key][name] = from_dict(typing.cast(type, item), entry, sources, f"{path}.{name}.", src)
+                kwargs[key][name] = from_dict(typing.cast(type, item), entry, sources, f"{path}.{name}.", src, unknown)
         else:
             kwargs[key] = _coerce(value, tp, f"{src}: {path}")
             check_bounds(kwargs[key], fields[key].metadata.get("bounds"), f"{src}: {path}")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pipeline.executor_local import run_local
 from pipeline.run_records import JobRecord, PlanRecord, Submission
+from pipeline.stage_registry import Resources
 
 
 def make_run(tmp_path: Path, fail_task: int | None = None) -> tuple[Path, PlanRecord]:
@@ -27,7 +28,9 @@ def make_run(tmp_path: Path, fail_task: int | None = None) -> tuple[Path, PlanRe
             f'mkdir -p "{out}" && echo {{}} > {marker}\n'
         )
         stage = "prepare" if name == "a" else "estimate" if name == "b" else "train"
-        jobs[name] = JobRecord(stage, deps, array, str(out), str(script), f"job-{name}")
+        jobs[name] = JobRecord(
+            stage, name, "trainer", deps, array, str(out), ["r"], str(script), "", f"job-{name}", Resources()
+        )
     return run_dir, PlanRecord(jobs)
 
 

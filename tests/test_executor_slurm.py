@@ -12,6 +12,7 @@ import pytest
 from pipeline.errors import UserError
 from pipeline.executor_slurm import submit_slurm
 from pipeline.run_records import JobRecord, PlanRecord, Submission
+from pipeline.stage_registry import Resources
 from pipeline.sweep import load_sweep
 
 
@@ -36,12 +37,17 @@ def sweep_plan(tmp_path: Path, points: int) -> PlanRecord:
         deps[f"evaluate/e{i}"] = [f"train/t{i}"]
     jobs = {
         job_id: JobRecord(
-            job_id.split("/")[0],
-            needs,
-            0,
+            stage=job_id.split("/")[0],
+            key=job_id.split("/")[1],
+            image="trainer",
+            deps=needs,
+            array=0,
             output_dir=str(tmp_path / "out" / job_id),
+            runs=["sweep"],
             script=str(tmp_path / f"{job_id}.sbatch"),
+            spec="",
             name=job_id.replace("/", "-"),
+            resources=Resources(),
         )
         for job_id, needs in deps.items()
     }

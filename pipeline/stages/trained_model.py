@@ -21,7 +21,6 @@ PROCESSOR = "multimodal_meta_processor"  # the folder MultimodalHugs' setup save
 class TrainerState:
     """What Hugging Face's Trainer says of a training in `trainer_state.json` (the parts we read)."""
 
-    file: Path
     best_checkpoint: Optional[str]  # its best_model_checkpoint: a folder path
     best_metric: Optional[float]
     global_step: Optional[int]
@@ -42,7 +41,6 @@ def trainer_state(train_dir: Path) -> Optional[TrainerState]:
         return None
     state = json.loads(path.read_text())
     return TrainerState(
-        path,
         state.get("best_model_checkpoint"),
         state.get("best_metric"),
         state.get("global_step"),
