@@ -222,18 +222,19 @@ def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path, smo
 
 def test_time_limit_warning_checkpoints_requeues_and_finishes(tmp_path, smoke_data):
     # a 3-minute limit, warned "90 s" before the end; sbatch(1): the signal may come up to 60 s earlier, so 30 to 90 s
-    # after each start (with 2 minutes it came at once, before training began). 4000 steps (~45/s here) never fit in
-    # one segment; each requeue costs ~12 s on the test cluster (start_cluster.sh), so it ends after 2-4 segments.
+    # after each start (with 2 minutes it came at once, before training began). 6000 steps never fit in one segment
+    # (45-57 steps/s here: 4000 once did, on an idle machine, in 70 s); each requeue costs ~12 s on the test cluster
+    # (start_cluster.sh), so it ends after 2-5 segments.
     proc = submit(
         "config/smoke.yaml",
         tmp_path,
         *SLURM,
         "--set",
-        "training.max_steps=4000",
+        "training.max_steps=6000",
         "--set",
-        "training.eval_steps=4000",
+        "training.eval_steps=6000",
         "--set",
-        "training.max_requeues=8",
+        "training.max_requeues=12",
         "--set",
         "resources.train={time: '00:03:00'}",
         "--until",
@@ -246,7 +247,7 @@ def test_time_limit_warning_checkpoints_requeues_and_finishes(tmp_path, smoke_da
     slurm_id, train = train_job(tmp_path, "smoke")
     log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
     assert "SIGUSR1: saving checkpoint" in log and "saved; requeueing job" in log
-    assert json.loads((train / "train" / "trainer_state.json").read_text())["global_step"] == 4000
+    assert json.loads((train / "train" / "trainer_state.json").read_text())["global_step"] == 6000
     row = next(line for line in done.stdout.splitlines() if line.strip().startswith("train"))
     assert int(row.split()[3]) >= 1  # status: requeued at least once
 
