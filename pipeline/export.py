@@ -32,7 +32,7 @@ from typing import Optional
 import yaml
 
 from pipeline.errors import UserError, run_cli
-from pipeline.finished_run import FinishedRun, load_finished_run
+from pipeline.finished_run import FinishedRun, add_run_arguments, load_finished_run
 from pipeline.keys import as_plain
 from pipeline.model_card import CardFacts, model_card
 from pipeline.paths import display_path
@@ -159,9 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="How to use the folder: its README.md; docs/use-a-model.md.",
     )
-    parser.add_argument("run", help="a finished run: its folder (jobs/<run>) or its name")
+    add_run_arguments(parser)
     parser.add_argument("out", type=Path, help="the folder to write (new, or empty)")
-    parser.add_argument("--run", dest="run_name", metavar="NAME", help="which run of a sweep's folder")
     args = parser.parse_args(argv)
     out = args.out.expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

@@ -62,6 +62,12 @@ class FinishedRun:
         return self.output_dirs["train"]
 
 
+def add_run_arguments(parser) -> None:
+    """RUN and `--run NAME`: how every command that uses a finished run names it."""
+    parser.add_argument("run", help="a finished run: its folder (jobs/<run>) or its name")
+    parser.add_argument("--run", dest="run_name", metavar="NAME", help="which run of a sweep's folder")
+
+
 def choose_run(plan: PlanRecord, where: str, name: Optional[str]) -> str:
     runs = list(plan.runs)
     if name:

@@ -36,7 +36,7 @@ from pathlib import Path
 from pipeline.compose import bind_list, profile_script
 from pipeline.config import add_profile_set, load_profile, stage_resources
 from pipeline.errors import USER_ERROR_EXIT, UserError, run_cli
-from pipeline.finished_run import FinishedRun, load_finished_run
+from pipeline.finished_run import FinishedRun, add_run_arguments, load_finished_run
 from pipeline.paths import PROJECT_ROOT, display_path
 from pipeline.pose_types import POSE_TYPES, TRAINER_IMAGE, resolved_settings
 from pipeline.rundir import git_commit, tail
@@ -64,9 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Results: <out>/translations.tsv and <out>/translation.json; docs/use-a-model.md.",
     )
-    parser.add_argument("run", help="a finished run: its folder (jobs/<run>) or its name")
+    add_run_arguments(parser)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="a video, a folder of frame images or a .pose file")
-    parser.add_argument("--run", dest="run_name", metavar="NAME", help="which run of a sweep's folder")
     parser.add_argument(
         "--out", type=Path, help="where the results go (new or empty; default <data_dir>/translations/<run>/<time>)"
     )

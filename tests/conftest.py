@@ -111,6 +111,23 @@ def plan_of(workdir: Path, run: str) -> dict:
     return json.loads((workdir / "jobs" / run / "plan.json").read_text())
 
 
+def files_of(folder: Path) -> dict:
+    """Every file below `folder` and its bytes: to show that a refused command wrote nothing."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def live_jobs_refusal(run: str, run_dir: Path, jobs: str, record: dict) -> str:
+    """The line a submit stops with while the run's SLURM jobs `jobs` (as listed) from the submit `record` are
+    queued or running (pipeline/run_lock.py)."""
+    from pipeline.run_lock import when
+
+    return (
+        f"error: run {run}: its SLURM jobs are still queued or running: {jobs} (submitted by pid {record['pid']} on "
+        f"{record['host']} at {when(record['submitted'])}); wait for them to end, follow them with "
+        f"`python -m pipeline.status {run_dir}`, or submit again with --take-over to cancel them and submit anew"
+    )
+
+
 def output_dir(workdir: Path, run: str, stage: str) -> Path:
     plan = plan_of(workdir, run)
     return Path(plan["jobs"][plan["runs"][run][stage]]["output_dir"])

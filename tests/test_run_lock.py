@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.run_lock import when
 
-from conftest import PROJECT, needs_mediapipe, plan_of, submit
+from conftest import PROJECT, files_of, live_jobs_refusal, needs_mediapipe, plan_of, submit
 
 
 def submit_process(config: str, tmp_path, *extra: str) -> subprocess.Popen:
@@ -132,10 +132,6 @@ def slurm_submit(config: str, tmp_path, fake: FakeSlurm, *extra: str) -> subproc
     return submit(config, tmp_path, "--profile", "local-slurm", "--runtime", "host", *extra, env=fake.env)
 
 
-def files_of(folder) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def first_submit(tmp_path, config="config/smoke.yaml", run="smoke", until="preprocess"):
     fake = FakeSlurm(tmp_path / "bin")
     proc = slurm_submit(config, tmp_path, fake, "--until", until)
@@ -172,11 +168,7 @@ def test_a_second_submit_while_its_slurm_jobs_are_queued_stops_in_one_line_and_w
     before = files_of(run_dir)
     proc = slurm_submit(config, tmp_path, fake, "--until", until)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stderr.splitlines() == [
-        f"error: run {run}: its SLURM jobs are still queued or running: {jobs} (submitted by pid {record['pid']} on "
-        f"{record['host']} at {when(record['submitted'])}); wait for them to end, follow them with "
-        f"`python -m pipeline.status {run_dir}`, or submit again with --take-over to cancel them and submit anew"
-    ]
+    assert proc.stderr.splitlines() == [live_jobs_refusal(run, run_dir, jobs, record)]
     assert files_of(run_dir) == before  # plan.json, submission.json, scripts and specs as they were
     assert len(fake.calls("sbatch")) == len(jobs.split(", ")) and not fake.calls("scancel")
     dry = slurm_submit(config, tmp_path, fake, "--until", until, "--dry-run", "--quiet")  # never refused

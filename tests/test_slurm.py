@@ -15,7 +15,9 @@ from pipeline.slurm_query import ACTIVE, query_states
 
 from conftest import (
     PROJECT,
+    files_of,
     first_progress,
+    live_jobs_refusal,
     needs_mediapipe,
     needs_slurm,
     needs_trainer,
@@ -196,23 +198,22 @@ def train_job(work: Path, run: str) -> tuple[str, Path]:
     return record["jobs"][job_id]["slurm_id"], Path(plan["jobs"][job_id]["output_dir"])
 
 
-def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path, smoke_data):
-    proc = submit(
-        "config/smoke.yaml",
-        tmp_path,
-        *SLURM,
-        "--set",
-        "training.max_steps=600",
-        "--set",
-        "training.eval_steps=100",
-        data_from=smoke_data,
-    )
+def requeued_at_checkpoint_100(tmp_path: Path, smoke_data, *extra: str) -> tuple[str, Path]:
+    """Submit the smoke run (600 steps, a checkpoint every 100), `scontrol requeue` its train job once
+    checkpoint-100 is saved, and wait until the run ends well: (the train job's SLURM id, its output folder)."""
+    sets = ("--set", "training.max_steps=600", "--set", "training.eval_steps=100")
+    proc = submit("config/smoke.yaml", tmp_path, *SLURM, *sets, *extra, data_from=smoke_data)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     slurm_id, train = train_job(tmp_path, "smoke")
     wait_for(lambda: (train / "train" / "checkpoint-100").is_dir(), "checkpoint-100")
     assert subprocess.run(["scontrol", "requeue", slurm_id]).returncode == 0
     done = status(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
+    return slurm_id, train
+
+
+def test_scontrol_requeue_mid_training_resumes_from_the_checkpoint(tmp_path, smoke_data):
+    slurm_id, train = requeued_at_checkpoint_100(tmp_path, smoke_data)
     assert json.loads((train / "train" / "trainer_state.json").read_text())["global_step"] == 600
     log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
     assert log.count("] start train-") == 2  # the same job ran twice (log appended)
@@ -281,26 +282,9 @@ def test_exceeding_max_requeues_fails_the_job_and_cancels_downstream(tmp_path, s
 
 
 def test_a_two_process_train_job_completes_and_a_requeue_resumes_it_at_the_next_step_with_both(tmp_path, smoke_data):
-    proc = submit(
-        "config/smoke.yaml",
-        tmp_path,
-        *SLURM,
-        "--set",
-        "training.nproc_per_node=2",
-        "--set",
-        "training.max_steps=600",
-        "--set",
-        "training.eval_steps=100",
-        "--until",
-        "train",
-        data_from=smoke_data,
+    slurm_id, train = requeued_at_checkpoint_100(
+        tmp_path, smoke_data, "--set", "training.nproc_per_node=2", "--until", "train"
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    slurm_id, train = train_job(tmp_path, "smoke")
-    wait_for(lambda: (train / "train" / "checkpoint-100").is_dir(), "checkpoint-100")
-    assert subprocess.run(["scontrol", "requeue", slurm_id]).returncode == 0
-    done = status(tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
     log = next((tmp_path / "jobs" / "smoke" / "logs").glob(f"train-*-{slurm_id}.out")).read_text(errors="replace")
     first, resumed = log.split("] start train-")[1:3]
     assert "torchrun: 2 processes" in first and "torchrun: 2 processes" in resumed  # both runs had both processes
@@ -327,19 +311,6 @@ def slurm_jobs(work: Path, run: str, stage: str) -> tuple[dict, list[str]]:
     return record, sorted(ids, key=int)
 
 
-def files_of(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def refusal(run: str, work: Path, jobs: str, record: dict) -> str:
-    return (
-        f"error: run {run}: its SLURM jobs are still queued or running: {jobs} (submitted by pid {record['pid']} on "
-        f"{record['host']} at {when(record['submitted'])}); wait for them to end, follow them with "
-        f"`python -m pipeline.status {work / 'jobs' / run}`, or submit again with --take-over to cancel them and "
-        f"submit anew"
-    )
-
-
 def test_a_second_submit_while_the_jobs_are_queued_stops_and_take_over_cancels_them_and_runs(tmp_path, smoke_data):
     first = submit("config/smoke.yaml", tmp_path, *SLURM, *HOLD, *SEED, data_from=smoke_data)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -350,7 +321,7 @@ def test_a_second_submit_while_the_jobs_are_queued_stops_and_take_over_cancels_t
     again = submit("config/smoke.yaml", tmp_path, *SLURM, *SEED, data_from=smoke_data)
     assert again.returncode == 2, again.stdout + again.stderr
     jobs = f"{held[0]} (train) PENDING, {held[1]} (translate) PENDING, {held[2]} (evaluate) PENDING"
-    assert again.stderr.splitlines() == [refusal("smoke", tmp_path, jobs, record)]
+    assert again.stderr.splitlines() == [live_jobs_refusal("smoke", tmp_path / "jobs" / "smoke", jobs, record)]
     assert files_of(tmp_path / "jobs" / "smoke") == before  # nothing written
     took = submit("config/smoke.yaml", tmp_path, *SLURM, *SEED, "--take-over", data_from=smoke_data)
     assert took.returncode == 0, took.stdout + took.stderr
@@ -377,7 +348,7 @@ def test_a_sweep_is_refused_while_queued_taken_over_and_resubmitted_once_its_job
     again = submit(sweep, tmp_path, *SLURM, *extra, data_from=smoke_data)
     assert again.returncode == 2, again.stdout + again.stderr
     jobs = ", ".join(f"{i} (train) PENDING" for i in held)
-    assert again.stderr.splitlines() == [refusal(run, tmp_path, jobs, record)]
+    assert again.stderr.splitlines() == [live_jobs_refusal(run, tmp_path / "jobs" / run, jobs, record)]
     assert files_of(tmp_path / "jobs" / run) == before
     took = submit(sweep, tmp_path, *SLURM, *HOLD, *extra, "--take-over", data_from=smoke_data)
     assert took.returncode == 0, took.stdout + took.stderr
