@@ -23,10 +23,11 @@ from pathlib import Path
 from pipeline.errors import UserError
 from pipeline.image_steps import StepResult, bind_folders, run_step
 from pipeline.run_records import Submission
+from pipeline.stages.scoring import SACREBLEU_SEED
 from pipeline.summary_rows import RunRow
 
 REPEAT_KEYS = ("replicate", "training.seed")
-TRIALS, RESAMPLES, SEED = 10000, 1000, 12345  # sacrebleu's defaults for AR and bootstrap, and its seed
+TRIALS, RESAMPLES = 10000, 1000  # sacrebleu's defaults for approximate randomization and bootstrap
 MARK, LEVEL = "†", 0.05
 METRICS = {"bleu": "BLEU", "chrf": "chrF"}
 
@@ -133,7 +134,7 @@ def significance_spec(systems: list[System], baseline: System, output: Path, tri
         "baseline": baseline.name,
         "trials": trials,
         "resamples": resamples,
-        "seed": SEED,
+        "seed": SACREBLEU_SEED,
         "output": str(output),
     }
 
@@ -241,10 +242,11 @@ def read_sentences(row: RunRow) -> list[dict] | None:
 def sentence_table(systems: list[System]) -> tuple[list[dict], list[str]]:
     """Per test sentence: its reference and, per system, its first seed's hypothesis and the sentence BLEU and
     chrF averaged over its seeds; and the runs without per-sentence scores."""
-    missing = [r.run for s in systems for r in s.runs if read_sentences(r) is None]
+    read = {r.run: read_sentences(r) for s in systems for r in s.runs}
+    missing = [run for run, rows in read.items() if rows is None]
     table: list[dict] = []
     for system in systems:
-        per_run = [rows for rows in (read_sentences(r) for r in system.runs) if rows is not None]
+        per_run = [rows for rows in (read[r.run] for r in system.runs) if rows is not None]
         if not per_run:
             continue
         for i, first in enumerate(per_run[0]):

@@ -119,13 +119,13 @@ def plan_launch(exp: Experiment, profile: Profile, use_gpu: bool) -> dict:
 
 def describe(launch) -> str:
     """`8 (2 × 4, ddp)` or `1`: a train job's processes, for the plan table."""
-    count = launch.nodes * launch.nproc_per_node
+    count = launch.processes
     return str(count) if count == 1 else f"{count} ({launch.nodes} × {launch.nproc_per_node}, {launch.distributed})"
 
 
 def describe_batch(launch) -> str:
     """`24 (2 × 3 × 4)`: effective batch (per-device batch × accumulation × processes)."""
-    count = launch.nodes * launch.nproc_per_node
+    count = launch.processes
     total = launch.batch_size * launch.gradient_accumulation_steps * count
     return f"{total} ({launch.batch_size} × {launch.gradient_accumulation_steps} × {count})"
 

@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import yaml
 
@@ -37,7 +36,8 @@ from pipeline.keys import as_plain
 from pipeline.model_card import CardFacts, model_card
 from pipeline.paths import display_path
 from pipeline.pose_types import POSE_TYPES
-from pipeline.stages.trained_model import processor_dir
+from pipeline.rundir import read_json
+from pipeline.stages.trained_model import checkpoint_step, processor_dir
 
 # what a checkpoint holds for resuming training only
 TRAINING_STATE = ("optimizer.pt", "scheduler.pt", "trainer_state.json", "training_args.bin", "rng_state*.pth")
@@ -75,7 +75,7 @@ def copy_processor(source: Path, target: Path, tokenizer: str) -> None:
 
 
 def generate_config(run: FinishedRun) -> dict:
-    settings = run.translate.translate if run.translate else run.experiment.translate
+    settings = run.translate_settings
     return {
         "data": {"dataset_type": "pose2text", "test_metadata_file": "inputs.tsv"},
         "model": {"model_name_or_path": "model"},
@@ -83,10 +83,6 @@ def generate_config(run: FinishedRun) -> dict:
         "training": {"predict_with_generate": True, "per_device_eval_batch_size": settings.batch_size},
         "generation": {"num_beams": settings.num_beams},
     }
-
-
-def read_json(path: Path) -> Optional[dict]:
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def card_facts(run: FinishedRun) -> CardFacts:
@@ -106,7 +102,6 @@ def card_facts(run: FinishedRun) -> CardFacts:
         if line.split("==")[0].lower() in VERSIONS
     ]
     marker = run.train_marker
-    best = Path(marker.get("best_checkpoint") or "").name
     training = {
         "estimate": {"estimator": exp.estimate.estimator, "settings": run.estimate.settings if run.estimate else {}},
         "preprocess": as_plain(exp.preprocess),
@@ -121,16 +116,16 @@ def card_facts(run: FinishedRun) -> CardFacts:
         components=[list(c) for c in pose_type.components],
         point_format=pose_type.fmt,
         reduce_holistic=pose_type.reduce_holistic,
-        feat_dim=int(json.loads((preprocess_dir / "feat_dim.json").read_text())["feat_dim"]),
+        feat_dim=run.feat_dim,
         encoder_prompts=prompts.get("encoder") or [run.preprocess.encoder_prompt],
         decoder_prompts=prompts.get("decoder") or [run.preprocess.decoder_prompt],
         backbone=exp.model.pretrained_backbone,
         backbone_type=exp.model.backbone_type,
-        num_beams=generate_config(run)["generation"]["num_beams"],
+        num_beams=run.translate_settings.num_beams,
         training=training,
         scores=scores,
         checkpoint=run.checkpoint.name,
-        best_step=int(best.split("-")[1]) if best.startswith("checkpoint-") else None,
+        best_step=checkpoint_step(marker.get("best_checkpoint")),
         steps=marker.get("global_step"),
         epoch=marker.get("epoch"),
         git_commit=run.submission.git_commit,

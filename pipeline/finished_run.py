@@ -18,7 +18,7 @@ from pipeline.errors import UserError
 from pipeline.paths import display_path
 from pipeline.run_records import PlanRecord, Submission
 from pipeline.rundir import find_run_dir, load_run
-from pipeline.schema import Experiment
+from pipeline.schema import Experiment, Translate
 from pipeline.stages.markers import DONE
 from pipeline.stages.specs import EstimateSpec, PreprocessSpec, StageSpec, TrainSpec, TranslateSpec, load_spec
 from pipeline.stages.trained_model import best_checkpoint
@@ -60,6 +60,16 @@ class FinishedRun:
     @property
     def model_dir(self) -> Path:
         return self.output_dirs["train"]
+
+    @property
+    def translate_settings(self) -> Translate:
+        """How the run translated (its translate job's settings, else the experiment's)."""
+        return self.translate.translate if self.translate else self.experiment.translate
+
+    @property
+    def feat_dim(self) -> int:
+        """The trainer's feature dimension, as preprocess measured it (feat_dim.json)."""
+        return int(json.loads((self.output_dirs["preprocess"] / "feat_dim.json").read_text())["feat_dim"])
 
 
 def add_run_arguments(parser) -> None:

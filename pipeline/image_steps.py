@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pipeline.paths import PROJECT_ROOT
 from pipeline.run_records import Submission
-from pipeline.runtime import Bind, needed_artifact, wrap
+from pipeline.runtime import Bind, needed_artifact, stage_command, wrap
 
 MAX_BINDS = 16  # more folders than this: their common parent is bound instead
 
@@ -48,7 +48,7 @@ def step_line(record: Submission, image: str, module: str, spec: Path, binds: li
     folder = image_folder(record)
     return wrap(
         runtime,
-        ["python", "-m", f"pipeline.stages.{module}", "--spec", str(spec)],
+        stage_command(module, spec),
         image=image,
         gpu=False,
         binds=binds,
@@ -64,7 +64,8 @@ def run_step(
 ) -> StepResult:
     """Run the step; its output is whatever it wrote beside `spec`."""
     runtime = runtime or record.runtime or "venv"
-    artifact = needed_artifact(runtime, image, image_folder(record), image_folder(record))
+    folder = image_folder(record)
+    artifact = needed_artifact(runtime, image, folder, folder)
     if artifact is not None and not artifact.exists():
         return StepResult(False, f"needs the {image} {'venv' if runtime == 'venv' else 'image'} at {artifact}")
     proc = subprocess.run(

@@ -18,7 +18,6 @@ GENERATE = (
     "multimodalhugs-generate --task translation --config_path translate.yaml --setup_path work/setup "
     "--output_dir work --generate_output_dir work"
 )
-COMMANDS = (SETUP, GENERATE)  # run in the exported folder; translations in work/generated_predictions.txt
 MMH_INSTALL = "pip install git+https://github.com/GerrySant/multimodalhugs@v0.5.4"
 
 

@@ -28,7 +28,7 @@ from pipeline.comparison import REPEAT_KEYS
 from pipeline.errors import run_cli
 from pipeline.previews import draw_previews
 from pipeline.provenance import write_provenance
-from pipeline.report import ReportData, render
+from pipeline.report import ReportData, render, sentence_cells
 from pipeline.run_records import PlanRecord, Submission
 from pipeline.rundir import find_run_dir, load_run
 from pipeline.stages.trained_model import TrainerState
@@ -248,11 +248,8 @@ def compare(
 
 
 def markdown_sentence(entry: dict, a: str, b: str) -> list[str]:
-    cells = [str(entry["index"]), entry["reference"]]
-    for name in (a, b):
-        cells += [entry["systems"][name]["hypothesis"].replace("|", "\\|"), f"{entry['systems'][name]['bleu']:.1f}"]
-    cells[1] = cells[1].replace("|", "\\|")
-    return cells
+    """The report's cells of a sentence both systems have, `|` escaped for a markdown table."""
+    return [cell.replace("|", "\\|") for cell in sentence_cells(entry, [a, b])]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from pipeline.run_records import PlanRecord, Submission
-from pipeline.run_state import job_rows, marker_seconds
+from pipeline.run_state import job_rows
 from pipeline.slurm_query import ACTIVE, FAILED
 from pipeline.stage_registry import STAGES
 from pipeline.stages.trained_model import TrainerState, trainer_state
@@ -93,7 +93,7 @@ def number(value: Union[float, str, None]) -> Optional[float]:
 
 def run_rows(run_dir: Path, plan: PlanRecord, record: Submission) -> tuple[list[RunRow], list[str]]:
     """The folder's rows, best BLEU first, and the keys its runs vary."""
-    states = {r.job: r.state for r in job_rows(run_dir, plan, record)}
+    job_states = {r.job: r for r in job_rows(run_dir, plan, record)}
     varied = varied_keys(plan.experiments)
     rows = []
     for run in plan.runs:
@@ -109,14 +109,14 @@ def run_rows(run_dir: Path, plan: PlanRecord, record: Submission) -> tuple[list[
             row.best_step, row.epoch = row.trainer.best_step, row.trainer.epoch
         for stage in STAGES:
             if stage in jobs:
-                seconds = marker_seconds(jobs[stage])
+                seconds = job_states[plan.runs[run][stage]].elapsed  # from the completion markers
                 row.seconds[stage] = round(seconds) if seconds is not None else None
-        job_states = [states.get(plan.runs[run][s]) for s in jobs]
+        states = [job_states[plan.runs[run][s]].state for s in jobs]
         if all(job.complete for job in jobs.values()):
             row.state = "finished"
-        elif any(s in FAILED for s in job_states):
+        elif any(s in FAILED for s in states):
             row.state = "failed"
-        elif any(s in ACTIVE for s in job_states):
+        elif any(s in ACTIVE for s in states):
             row.state = "running"
         rows.append(row)
     rows.sort(key=lambda r: (r.bleu is None, -(r.bleu or 0.0), r.run))

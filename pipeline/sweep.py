@@ -89,14 +89,19 @@ def _points(spec: dict, src: str) -> list[dict]:
     return [{**combo, **run} for combo in combos for run in runs]
 
 
+def sweep_section(path: Path) -> tuple[dict, SweepHeader]:
+    """The file's `sweep:` section, as written and typed (without building its experiments)."""
+    src = display_path(path)
+    spec = read_yaml(path).get("sweep")
+    if not isinstance(spec, dict) or "base" not in spec:
+        raise UserError(f"{src}: sweep: expected a mapping with at least 'base: <experiment.yaml>'")
+    return spec, from_dict(SweepHeader, spec, {}, "sweep.", src)  # unknown keys, types and bounds: one line each
+
+
 def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
     path = Path(path)
     src = display_path(path)
-    raw = read_yaml(path)
-    spec = raw.get("sweep")
-    if not isinstance(spec, dict) or "base" not in spec:
-        raise UserError(f"{src}: sweep: expected a mapping with at least 'base: <experiment.yaml>'")
-    header = from_dict(SweepHeader, spec, {}, "sweep.", src)  # unknown keys, types and bounds: one line each
+    spec, header = sweep_section(path)
     max_parallel, repeat = header.max_parallel, header.repeat
     base_sources: dict = {}
     base = load_layers(path.parent / header.base, base_sources)
@@ -167,7 +172,10 @@ def load_experiments(path: str, overrides: list[str]) -> tuple[str, list[Experim
 
 def sweep_baseline(path: str) -> str | None:
     """The sweep's summary.baseline (None for an experiment or a sweep without one)."""
-    return load_sweep(path).baseline if is_sweep(path) else None
+    if not is_sweep(path):
+        return None
+    summary = sweep_section(Path(path))[1].summary
+    return summary.baseline if summary else None
 
 
 def sweep_max_parallel(path: str, given: int | None) -> int | None:
@@ -176,4 +184,4 @@ def sweep_max_parallel(path: str, given: int | None) -> int | None:
         if given < 1:
             raise UserError(f"--max-parallel {given}: expected a whole number >= 1")
         return given
-    return load_sweep(path).max_parallel if is_sweep(path) else None
+    return sweep_section(Path(path))[1].max_parallel if is_sweep(path) else None

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -40,6 +39,7 @@ from pipeline.finished_run import FinishedRun, add_run_arguments, load_finished_
 from pipeline.paths import PROJECT_ROOT, display_path
 from pipeline.pose_types import POSE_TYPES, TRAINER_IMAGE, resolved_settings
 from pipeline.rundir import git_commit, tail
+from pipeline.runtime import stage_command
 from pipeline.schema import Profile
 from pipeline.stage_registry import Resources
 from pipeline.stages.new_inputs import RESULTS, InputsSpec, NewInput, input_name, kind_of, write_spec
@@ -118,8 +118,7 @@ def make_spec(run: FinishedRun, items: list[NewInput], out: Path, use_gpu: bool)
         settings, workers = estimate.settings, estimate.workers
     else:  # poses downloaded or given: the registry's estimator with the experiment's settings
         settings, workers = resolved_settings(exp.estimate.estimator, exp.estimate.settings), exp.estimate.workers
-    feat_dim = json.loads((run.output_dirs["preprocess"] / "feat_dim.json").read_text())["feat_dim"]
-    settings_of_translate = run.translate.translate if run.translate else exp.translate
+    feat_dim, settings_of_translate = run.feat_dim, run.translate_settings
     return InputsSpec(
         run=run.name,
         run_dir=str(run.run_dir),
@@ -170,7 +169,7 @@ def write_scripts(spec: InputsSpec, jobs: list[InputsJob], profile: Profile, spe
             f"resubmit by hand: sbatch {script}",
         ]
         text = profile_script(
-            ["python", "-m", f"pipeline.stages.{job.module}", "--spec", str(spec_path)],
+            stage_command(job.module, spec_path),
             profile,
             image=job.image,
             resources=job.resources,
@@ -204,8 +203,8 @@ def run_here(scripts: list[Path], out: Path) -> None:
             code = subprocess.run(
                 ["bash", str(script)], stdout=handle, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
             ).returncode
-        if code == USER_ERROR_EXIT and last_error(log):
-            raise UserError(last_error(log))
+        if code == USER_ERROR_EXIT and (error := last_error(log)):
+            raise UserError(error)
         if code != 0:
             raise JobFailed(f"{script.stem} exited with {code}; log {log}:\n{tail(log)}")
 

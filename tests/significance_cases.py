@@ -12,8 +12,8 @@ import json
 import random
 import sys
 
-from pipeline.stages.scoring import sufficient_statistics
-from pipeline.stages.significance import SACREBLEU_SEED, compare
+from pipeline.stages.scoring import SACREBLEU_SEED, sufficient_statistics
+from pipeline.stages.significance import compare
 
 WORDS = "regen sonne wind schnee nebel gewitter morgen abend nord sued west ost kalt warm heute".split()
 

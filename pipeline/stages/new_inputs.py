@@ -22,7 +22,6 @@ from typing import Any, Optional
 
 from pipeline.stages.markers import write_json
 
-KINDS = ("video", "frames", "pose")
 RESULTS = "translations.tsv"
 REPORT = "translation.json"
 

@@ -34,8 +34,9 @@ def threads_per_process(local_size: int, torch_threads: Optional[int]) -> int:
     one task a node), else those this process may use (the local executor), over the node's processes."""
     if torch_threads:
         return torch_threads
-    cpus = int(os.environ.get("SLURM_CPUS_PER_TASK") or 0) or len(os.sched_getaffinity(0))
-    return max(1, cpus // local_size)
+    from pipeline.stages.pose_workers import task_cpus
+
+    return max(1, task_cpus() // local_size)
 
 
 def last_checkpoint(train_dir: Path) -> Optional[Path]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-METRIC_NAMES = ("bleu", "chrf")
+SACREBLEU_SEED = 12345  # sacrebleu's default (its SACREBLEU_SEED): the significance step's resampling seed
 SENTENCE_COLUMNS = ["index", "bleu", "chrf", "reference", "hypothesis"]
 
 

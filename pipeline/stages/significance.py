@@ -34,8 +34,6 @@ import json
 import sys
 from pathlib import Path
 
-SACREBLEU_SEED = 12345  # sacrebleu's default (its SACREBLEU_SEED)
-
 
 def seed_mean(metric, runs: list[list[list]]) -> float:
     """The mean over seeds of each run's corpus score (sacrebleu's `_aggregate_and_compute`)."""

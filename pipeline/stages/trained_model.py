@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from pipeline.errors import UserError
+from pipeline.stages.ranks import last_checkpoint
 
 PROCESSOR = "multimodal_meta_processor"  # the folder MultimodalHugs' setup saves its processor to
 
@@ -29,8 +30,13 @@ class TrainerState:
 
     @property
     def best_step(self) -> Optional[int]:
-        step = (self.best_checkpoint or "").rsplit("-", 1)[-1]
-        return int(step) if step.isdigit() else None
+        return checkpoint_step(self.best_checkpoint)
+
+
+def checkpoint_step(checkpoint: Optional[str]) -> Optional[int]:
+    """The step of a `.../checkpoint-<step>` path; None for none or another name (checkpoint-best)."""
+    step = (checkpoint or "").rsplit("-", 1)[-1]
+    return int(step) if step.isdigit() else None
 
 
 def trainer_state(train_dir: Path) -> Optional[TrainerState]:
@@ -56,10 +62,10 @@ def best_checkpoint(train_dir: Path) -> Path:
     state = trainer_state(train_dir)
     if state and state.best_checkpoint and Path(state.best_checkpoint).is_dir():
         return Path(state.best_checkpoint)
-    checkpoints = sorted(train_dir.glob("checkpoint-[0-9]*"), key=lambda p: int(p.name.split("-")[1]))
-    if not checkpoints:
+    newest = last_checkpoint(train_dir)
+    if newest is None:
         raise UserError(f"no checkpoint in {train_dir}: did the train stage finish?")
-    return checkpoints[-1]
+    return newest
 
 
 def processor_dir(model_dir: Path) -> Path:

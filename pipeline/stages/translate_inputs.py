@@ -32,6 +32,7 @@ from pipeline.pose_types import POSE_TYPES
 from pipeline.stages.entry import Interrupted
 from pipeline.stages.markers import DONE, atomic_path, write_json
 from pipeline.stages.new_inputs import REPORT, RESULTS, InputsSpec, read_spec
+from pipeline.stages.scoring import read_hypotheses
 from pipeline.stages.trained_model import processor_dir
 
 PLACEHOLDER = "-"  # the `output` cell of a row to translate: generate needs one, nothing reads it
@@ -113,7 +114,7 @@ def generate(spec: InputsSpec, rows: list[dict]) -> tuple[list[str], dict]:
         processor=processor_dir(model_dir),
     )
     run_mmh([mmh_command("multimodalhugs-generate"), *argv], "multimodalhugs-generate")
-    hyps = (out / "generated_predictions.txt").read_text(encoding="utf-8").split("\n")
+    hyps = read_hypotheses(out / "generated_predictions.txt")
     if len(hyps) != len(rows):
         raise UserError(f"multimodalhugs-generate wrote {len(hyps)} translations for {len(rows)} inputs ({out})")
     return hyps, {"setup": round(setup_done - started, 3), "generate": round(time.time() - setup_done, 3)}
